@@ -1,0 +1,4 @@
+//! Flotilla: a multi-cluster GitOps hub. The module map, nothing else.
+
+pub mod api;
+pub mod git;
