@@ -1,4 +1,5 @@
 //! Flotilla: a multi-cluster GitOps hub. The module map, nothing else.
 
 pub mod api;
+pub mod appset;
 pub mod git;

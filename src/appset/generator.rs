@@ -1,0 +1,232 @@
+//! The generator trait and the dispatch from a spec entry to the generator it names. Matrix and
+//! merge compose other generators through the same trait (Argo CD's `generators/interface.go`).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::cluster_generator::ClusterParams;
+use super::error::GenerateError;
+use super::git_generator::GitParams;
+use super::list_generator::ListParams;
+use super::matrix_generator::MatrixParams;
+use super::merge_generator::MergeParams;
+use super::params::Params;
+use super::selector;
+use crate::api::application_set::{
+    ApplicationSetGenerator, ApplicationSetNestedGenerator, ApplicationSetTemplate, ClusterGenerator, GitGenerator,
+    ListGenerator, MatrixGenerator, MergeGenerator,
+};
+use crate::api::cluster_secret::ClusterSecret;
+use crate::git::GitSource;
+
+/// How deep matrix/merge may nest (Argo CD allows one level; deeper nesting works here, bounded).
+pub const MAX_NESTING: usize = 4;
+
+/// Argo CD's default requeue interval of git generators, in seconds.
+pub const DEFAULT_GIT_REQUEUE_SECONDS: u64 = 180;
+
+/// What generators read: registered clusters and Git.
+pub struct GenContext<'a> {
+    /// Registered cluster Secrets (parsed), in a stable order.
+    pub clusters: &'a [ClusterSecret],
+    /// Whether Argo CD's implicit `in-cluster` entry exists (the hub's own cluster).
+    pub in_cluster: bool,
+    /// Git trees, resolved at most once per (repository, revision) in one evaluation.
+    pub git: &'a dyn GitSource,
+}
+
+/// A generator: produces parameter sets.
+pub trait Generator {
+    fn params(&self, ctx: &GenContext) -> Result<Vec<Params>, GenerateError>;
+}
+
+/// The generator an entry names, borrowed from the spec or parsed from a nested raw entry.
+pub enum GeneratorKind<'a> {
+    List(&'a ListGenerator),
+    Clusters(&'a ClusterGenerator),
+    Git(&'a GitGenerator),
+    Matrix(Cow<'a, MatrixGenerator>),
+    Merge(Cow<'a, MergeGenerator>),
+}
+
+impl<'a> GeneratorKind<'a> {
+    /// The generator of a top-level entry.
+    pub fn of_entry(entry: &'a ApplicationSetGenerator) -> Result<Self, GenerateError> {
+        let set = [
+            ("list", entry.list.is_some()),
+            ("clusters", entry.clusters.is_some()),
+            ("git", entry.git.is_some()),
+            ("matrix", entry.matrix.is_some()),
+            ("merge", entry.merge.is_some()),
+        ];
+        check_single(&set, &entry.other)?;
+        Ok(if let Some(g) = &entry.list {
+            GeneratorKind::List(g)
+        } else if let Some(g) = &entry.clusters {
+            GeneratorKind::Clusters(g)
+        } else if let Some(g) = &entry.git {
+            GeneratorKind::Git(g)
+        } else if let Some(g) = &entry.matrix {
+            GeneratorKind::Matrix(Cow::Borrowed(g))
+        } else if let Some(g) = &entry.merge {
+            GeneratorKind::Merge(Cow::Borrowed(g))
+        } else {
+            return Err(GenerateError::NoGenerator);
+        })
+    }
+
+    /// The generator of a matrix/merge child; nested matrix/merge are parsed from raw JSON.
+    pub fn of_nested(entry: &'a ApplicationSetNestedGenerator) -> Result<Self, GenerateError> {
+        let set = [
+            ("list", entry.list.is_some()),
+            ("clusters", entry.clusters.is_some()),
+            ("git", entry.git.is_some()),
+            ("matrix", entry.matrix.is_some()),
+            ("merge", entry.merge.is_some()),
+        ];
+        check_single(&set, &entry.other)?;
+        Ok(if let Some(g) = &entry.list {
+            GeneratorKind::List(g)
+        } else if let Some(g) = &entry.clusters {
+            GeneratorKind::Clusters(g)
+        } else if let Some(g) = &entry.git {
+            GeneratorKind::Git(g)
+        } else if let Some(v) = &entry.matrix {
+            let m = MatrixGenerator::deserialize(object("matrix", v)?)
+                .map_err(|e| GenerateError::InvalidNested { kind: "matrix", reason: e.to_string() })?;
+            GeneratorKind::Matrix(Cow::Owned(m))
+        } else if let Some(v) = &entry.merge {
+            let m = MergeGenerator::deserialize(object("merge", v)?)
+                .map_err(|e| GenerateError::InvalidNested { kind: "merge", reason: e.to_string() })?;
+            GeneratorKind::Merge(Cow::Owned(m))
+        } else {
+            return Err(GenerateError::NoGenerator);
+        })
+    }
+
+    /// The spec key of this generator (`list`, `clusters`, ...).
+    pub fn key(&self) -> &'static str {
+        match self {
+            GeneratorKind::List(_) => "list",
+            GeneratorKind::Clusters(_) => "clusters",
+            GeneratorKind::Git(_) => "git",
+            GeneratorKind::Matrix(_) => "matrix",
+            GeneratorKind::Merge(_) => "merge",
+        }
+    }
+
+    /// The generator-level template, merged into `spec.template` (top-level entries only).
+    pub fn template(&self) -> Option<&ApplicationSetTemplate> {
+        match self {
+            GeneratorKind::List(g) => g.template.as_ref(),
+            GeneratorKind::Clusters(g) => g.template.as_ref(),
+            GeneratorKind::Git(g) => g.template.as_ref(),
+            GeneratorKind::Matrix(g) => g.template.as_ref(),
+            GeneratorKind::Merge(g) => g.template.as_ref(),
+        }
+    }
+
+    /// Seconds until the controller should evaluate again: git 180 s or `requeueAfterSeconds`,
+    /// matrix/merge the minimum of their children, list and clusters none (event-driven).
+    pub fn requeue_after(&self) -> Option<u64> {
+        match self {
+            GeneratorKind::List(_) | GeneratorKind::Clusters(_) => None,
+            GeneratorKind::Git(g) => Some(
+                g.requeue_after_seconds
+                    .and_then(|s| u64::try_from(s).ok())
+                    .filter(|s| *s > 0)
+                    .unwrap_or(DEFAULT_GIT_REQUEUE_SECONDS),
+            ),
+            GeneratorKind::Matrix(g) => min_requeue(&g.generators),
+            GeneratorKind::Merge(g) => min_requeue(&g.generators),
+        }
+    }
+
+    /// Whether a cluster generator is involved (a cluster Secret change must re-evaluate).
+    pub fn uses_clusters(&self) -> bool {
+        match self {
+            GeneratorKind::Clusters(_) => true,
+            GeneratorKind::List(_) | GeneratorKind::Git(_) => false,
+            GeneratorKind::Matrix(g) => any_child(&g.generators, |k| k.uses_clusters()),
+            GeneratorKind::Merge(g) => any_child(&g.generators, |k| k.uses_clusters()),
+        }
+    }
+
+    /// The generator itself; `depth` counts enclosing matrix/merge generators.
+    pub fn generator(&self, depth: usize) -> Box<dyn Generator + '_> {
+        match self {
+            GeneratorKind::List(g) => Box::new(ListParams(g)),
+            GeneratorKind::Clusters(g) => Box::new(ClusterParams(g)),
+            GeneratorKind::Git(g) => Box::new(GitParams(g)),
+            GeneratorKind::Matrix(g) => Box::new(MatrixParams { spec: g, depth }),
+            GeneratorKind::Merge(g) => Box::new(MergeParams { spec: g, depth }),
+        }
+    }
+}
+
+fn object<'v>(kind: &'static str, v: &'v Value) -> Result<&'v Value, GenerateError> {
+    if !v.is_object() {
+        return Err(GenerateError::InvalidNested { kind, reason: "must be an object".into() });
+    }
+    Ok(v)
+}
+
+fn min_requeue(children: &[ApplicationSetNestedGenerator]) -> Option<u64> {
+    children
+        .iter()
+        .filter_map(|c| GeneratorKind::of_nested(c).ok().and_then(|k| k.requeue_after()))
+        .min()
+}
+
+fn any_child(children: &[ApplicationSetNestedGenerator], f: impl Fn(&GeneratorKind) -> bool) -> bool {
+    children.iter().any(|c| GeneratorKind::of_nested(c).is_ok_and(|k| f(&k)))
+}
+
+/// Argo CD's generators that exist but are not implemented here.
+const UNSUPPORTED: &[&str] = &["scmProvider", "pullRequest", "clusterDecisionResource", "plugin"];
+
+fn check_single(set: &[(&str, bool)], other: &BTreeMap<String, Value>) -> Result<(), GenerateError> {
+    let mut named: Vec<String> = set.iter().filter(|(_, on)| *on).map(|(k, _)| k.to_string()).collect();
+    for key in other.keys() {
+        if UNSUPPORTED.contains(&key.as_str()) {
+            return Err(GenerateError::UnsupportedGenerator(key.clone()));
+        }
+        if key == "template" || key == "values" {
+            continue;
+        }
+        if named.is_empty() {
+            return Err(GenerateError::UnknownGenerator(key.clone()));
+        }
+        named.push(key.clone());
+    }
+    if named.len() > 1 {
+        return Err(GenerateError::MultipleGenerators(named));
+    }
+    Ok(())
+}
+
+/// Evaluates one generator and applies the entry's post-generation `selector` to the parameter
+/// sets (flattened keys, string values).
+pub fn evaluate(
+    kind: &GeneratorKind,
+    selector: Option<&LabelSelector>,
+    ctx: &GenContext,
+    depth: usize,
+) -> Result<Vec<Params>, GenerateError> {
+    let params = kind.generator(depth).params(ctx).map_err(|e| e.at(kind.key()))?;
+    let Some(sel) = selector.filter(|s| !selector::is_empty(Some(s))) else {
+        return Ok(params);
+    };
+    let mut kept = Vec::with_capacity(params.len());
+    for p in params {
+        if selector::matches(sel, |k| p.get(k).map(String::as_str)).map_err(|e| GenerateError::from(e).at("selector"))? {
+            kept.push(p);
+        }
+    }
+    Ok(kept)
+}
+
