@@ -2,4 +2,5 @@
 
 pub mod api;
 pub mod appset;
+pub mod cli;
 pub mod git;

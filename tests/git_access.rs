@@ -32,6 +32,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_NAME", "Fixture")
         .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
         .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .unwrap();
     assert!(
@@ -91,14 +92,15 @@ impl Fixture {
         git(&work, &["commit", "-q", "-m", "c1"]);
         let c1 = git(&work, &["rev-parse", "HEAD"]);
         git(&work, &["tag", "-a", "v1.0.0", "-m", "release 1.0.0"]);
+        // Not `add -A` from here on: it would drop the gitlink, which has no work tree.
         write(&work, "clusters/staging/values.yaml", "env: staging\n");
-        git(&work, &["add", "-A"]);
+        git(&work, &["add", "clusters"]);
         git(&work, &["commit", "-q", "-m", "c2"]);
         let c2 = git(&work, &["rev-parse", "HEAD"]);
         git(&work, &["tag", "light"]);
         git(&work, &["checkout", "-q", "-b", "feature", &c1]);
         write(&work, "apps/feature.yaml", "feature: true\n");
-        git(&work, &["add", "-A"]);
+        git(&work, &["add", "apps/feature.yaml"]);
         git(&work, &["commit", "-q", "-m", "c3"]);
         let c3 = git(&work, &["rev-parse", "HEAD"]);
         git(&work, &["checkout", "-q", "main"]);
@@ -134,7 +136,7 @@ impl Fixture {
     fn push_commit(&self, path: &str) -> String {
         let work = self.work();
         write(&work, path, "new\n");
-        git(&work, &["add", "-A"]);
+        git(&work, &["add", path]);
         git(&work, &["commit", "-q", "-m", path]);
         git(&work, &["push", "-q", "origin", "main"]);
         git(&work, &["rev-parse", "HEAD"])
@@ -538,5 +540,55 @@ fn head_follows_the_remote_default_branch() {
         assert_eq!(sha(&cache, &url, "").unwrap(), fx.c3);
         assert_eq!(sha(&cache, &url, "HEAD").unwrap(), fx.c3);
         assert_eq!(sha(&cache, &url, "main").unwrap(), fx.c2);
+    });
+}
+
+/// Bytes that do not compress, so that a pack holding them stays large.
+fn incompressible(len: usize) -> String {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'!' + (x % 90) as u8)
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_push_through_the_http_server_is_fetched() {
+    within(LIMIT, || {
+        let fx = Fixture::new();
+        let server = HttpGitServer::start(&fx.served(), USER, PASSWORD);
+        let url = server.url("repo.git");
+        let cache = fx.cache(vec![repo_secret(&url, PASSWORD)]);
+        assert_eq!(sha(&cache, &url, "main").unwrap(), fx.c2);
+        // git sends a pack larger than http.postBuffer with `Transfer-Encoding: chunked`.
+        let work = fx.work();
+        let big = incompressible(300_000);
+        write(&work, "blobs/big.txt", &big);
+        git(&work, &["add", "blobs"]);
+        git(&work, &["commit", "-q", "-m", "big"]);
+        let c4 = git(&work, &["rev-parse", "HEAD"]);
+        let push_url = url.replace("http://", &format!("http://{USER}:{PASSWORD}@"));
+        git(
+            &work,
+            &[
+                "-c",
+                "credential.helper=",
+                "-c",
+                "http.postBuffer=65536",
+                "push",
+                "-q",
+                &push_url,
+                "main",
+            ],
+        );
+        assert!(server.chunked_requests() > 0, "the push was not chunked");
+        cache.begin_round();
+        let tree = cache.snapshot(&url, "main").unwrap();
+        assert_eq!(tree.commit_sha(), c4);
+        assert_eq!(tree.read_file("blobs/big.txt").unwrap(), big.as_bytes());
     });
 }

@@ -18,7 +18,11 @@ use super::application::ApplicationDestination;
     shortname = "appprojs",
     category = "flotilla",
     doc = "An AppProject: the repositories and destinations its Applications may use.",
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AppProjectSpec {

@@ -24,9 +24,21 @@ use serde_json::Value;
     doc = "An Application: manifests from a Git source kept in sync on one destination cluster.",
     printcolumn(name = "Sync", type_ = "string", json_path = ".status.sync.status"),
     printcolumn(name = "Health", type_ = "string", json_path = ".status.health.status"),
-    printcolumn(name = "Revision", type_ = "string", json_path = ".status.sync.revision"),
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.destination.server"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Revision",
+        type_ = "string",
+        json_path = ".status.sync.revision"
+    ),
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".spec.destination.server"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSpec {

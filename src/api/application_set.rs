@@ -24,9 +24,17 @@ use super::application::{ApplicationSpec, HealthStatus};
     shortname = "appsets",
     category = "flotilla",
     doc = "An ApplicationSet: generators and a template that expand into Applications.",
-    printcolumn(name = "Applications", type_ = "integer", json_path = ".status.resourcesCount"),
+    printcolumn(
+        name = "Applications",
+        type_ = "integer",
+        json_path = ".status.resourcesCount"
+    ),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.health.status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSetSpec {

@@ -137,12 +137,9 @@ impl ClusterSecret {
 /// An absolute `http://` or `https://` URL with a non-empty host, an optional numeric port, and
 /// no whitespace or control characters.
 fn is_http_url(url: &str) -> bool {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        &url[8..]
-    } else if lower.starts_with("http://") {
-        &url[7..]
-    } else {
+    let Some(rest) = strip_prefix_ignore_case(url, "https://")
+        .or_else(|| strip_prefix_ignore_case(url, "http://"))
+    else {
         return false;
     };
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -152,7 +149,8 @@ fn is_http_url(url: &str) -> bool {
     let host_port = authority.rsplit('@').next().unwrap_or_default();
     let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
         match bracketed.split_once(']') {
-            Some((ip, after)) if !ip.is_empty() => (ip, after.strip_prefix(':')),
+            Some((ip, "")) if !ip.is_empty() => (ip, None),
+            Some((ip, after)) if !ip.is_empty() && after.starts_with(':') => (ip, after.get(1..)),
             _ => return false,
         }
     } else {
@@ -167,6 +165,16 @@ fn is_http_url(url: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'%'));
     host_ok && port_ok
+}
+
+/// `text` without `prefix`, compared ASCII case-insensitively.
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        text.get(prefix.len()..)
+    } else {
+        None
+    }
 }
 
 impl fmt::Debug for ClusterSecret {

@@ -29,11 +29,3 @@ pub fn all_yaml() -> Result<String, serde_yaml::Error> {
     }
     Ok(out)
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn print() {
-        println!("{}", super::all_yaml().unwrap());
-    }
-}

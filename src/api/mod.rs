@@ -14,15 +14,19 @@ pub use application::{Application, ApplicationSpec, ApplicationStatus};
 pub use application_set::{ApplicationSet, ApplicationSetSpec, ApplicationSetStatus};
 pub use repository_secret::{RepoCredentials, RepositorySecret, RepositorySecretKind};
 pub use sensitive::Sensitive;
+
+// Argo CD's declarative Secrets (cluster, repository, repo-creds) and Secret manifests in files.
+mod cluster_config;
 pub mod cluster_secret;
 pub mod secret;
 pub mod secret_error;
+#[cfg(test)]
+mod secret_fixtures;
 pub mod secret_yaml;
 
-pub use cluster_secret::{ClusterConfig, ClusterSecret, TlsClientConfig};
+pub use cluster_secret::{
+    ClusterConfig, ClusterSecret, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, TlsClientConfig,
+};
 pub use secret::{SecretData, SecretType};
 pub use secret_error::{Problem, SecretError};
 pub use secret_yaml::secrets_from_yaml;
-mod cluster_config;
-#[cfg(test)]
-mod secret_fixtures;

@@ -28,7 +28,8 @@ const UNNAMED: &str = "<unnamed>";
 
 /// Base64 as Go's `base64.StdEncoding` decodes it (what the API server uses for `data`):
 /// the standard alphabet, canonical padding required, non-zero trailing bits tolerated.
-/// Unlike Go, `\r` and `\n` are not skipped: any whitespace is an error.
+/// Like Go's decoder (used by the API server for `data` and by Argo CD for `caData`...), `\r` and
+/// `\n` are skipped, so line-wrapped base64 is accepted; any other whitespace is an error.
 const STD_BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
@@ -38,6 +39,10 @@ const STD_BASE64: GeneralPurpose = GeneralPurpose::new(
 
 /// Decodes standard, padded base64 (see [`STD_BASE64`]); `None` when it is not valid.
 pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    if text.contains(['\r', '\n']) {
+        let joined: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+        return STD_BASE64.decode(joined).ok();
+    }
     STD_BASE64.decode(text).ok()
 }
 
@@ -81,10 +86,15 @@ impl SecretType {
 /// only and redacts the `last-applied-configuration` annotation (which repeats the data).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretData {
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.namespace`; `None` when absent or empty.
     pub namespace: Option<String>,
+    /// `metadata.labels`.
     pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations`.
     pub annotations: BTreeMap<String, String>,
+    /// `data` (decoded) merged with `stringData`.
     pub data: BTreeMap<String, Sensitive<Vec<u8>>>,
 }
 
@@ -118,55 +128,36 @@ impl SecretData {
         let obj = value
             .as_object()
             .ok_or_else(|| SecretError::field(UNNAMED, "manifest", Problem::NotObject))?;
+        let empty = Map::new();
         let meta = match obj.get("metadata") {
             Some(Value::Object(m)) => m,
-            None | Some(Value::Null) => {
-                return Err(SecretError::field(
-                    UNNAMED,
-                    "metadata.name",
-                    Problem::Missing,
-                ));
-            }
+            None | Some(Value::Null) => &empty,
             Some(_) => return Err(SecretError::field(UNNAMED, "metadata", Problem::NotObject)),
         };
         let name = match meta.get("name") {
-            Some(Value::String(n)) if !n.is_empty() => n.clone(),
-            Some(Value::String(_)) => {
-                return Err(SecretError::field(UNNAMED, "metadata.name", Problem::Empty));
-            }
-            None | Some(Value::Null) => {
-                return Err(SecretError::field(
-                    UNNAMED,
-                    "metadata.name",
-                    Problem::Missing,
-                ));
-            }
-            Some(_) => {
-                return Err(SecretError::field(
-                    UNNAMED,
-                    "metadata.name",
-                    Problem::NotString,
-                ));
-            }
+            Some(Value::String(n)) if !n.is_empty() => Ok(n.clone()),
+            Some(Value::String(_)) => Err(Problem::Empty),
+            None | Some(Value::Null) => Err(Problem::Missing),
+            Some(_) => Err(Problem::NotString),
         };
         let namespace = match meta.get("namespace") {
-            Some(Value::String(n)) if !n.is_empty() => Some(n.clone()),
-            None | Some(Value::Null) | Some(Value::String(_)) => None,
-            Some(_) => {
-                let q = qualify(&name, None);
-                return Err(SecretError::field(
-                    &q,
-                    "metadata.namespace",
-                    Problem::NotString,
-                ));
-            }
+            Some(Value::String(n)) if !n.is_empty() => Ok(Some(n.clone())),
+            None | Some(Value::Null) | Some(Value::String(_)) => Ok(None),
+            Some(_) => Err(Problem::NotString),
         };
-        let q = qualify(&name, namespace.as_deref());
+        // Name the Secret as well as the manifest allows, then check what it is, then its name.
+        let q = match (&name, &namespace) {
+            (Ok(n), Ok(ns)) => qualify(n, ns.as_deref()),
+            (Ok(n), Err(_)) => n.clone(),
+            (Err(_), _) => UNNAMED.to_string(),
+        };
         for (field, expected) in [("apiVersion", "v1"), ("kind", "Secret")] {
             if obj.get(field).and_then(Value::as_str) != Some(expected) {
                 return Err(SecretError::field(&q, field, Problem::MustBe(expected)));
             }
         }
+        let name = name.map_err(|p| SecretError::field(&q, "metadata.name", p))?;
+        let namespace = namespace.map_err(|p| SecretError::field(&q, "metadata.namespace", p))?;
         let labels = string_map(&q, meta, "metadata", "labels")?;
         let annotations = string_map(&q, meta, "metadata", "annotations")?;
         let mut data = BTreeMap::new();
@@ -386,8 +377,13 @@ mod tests {
 
     #[test]
     fn bad_base64_names_secret_and_key_only() {
-        // Plain text where base64 belongs, unpadded, and base64 with a newline inside.
-        for bad in [TOKEN, "aGVsbG8", "aGVs\nbG8=", "aGVsbG8=\n", "aGVs bG8="] {
+        // Plain text where base64 belongs, unpadded, and base64 with a space inside.
+        assert_eq!(
+            decode_base64("aGVs\nbG8=\r\n").as_deref(),
+            Some(&b"hello"[..]),
+            "Go skips CR/LF"
+        );
+        for bad in [TOKEN, "aGVsbG8", "aGVs bG8=", "aGVs\tbG8="] {
             let e = err_of(manifest(json!({"config": bad}), Value::Null));
             assert_eq!(
                 e.to_string(),
@@ -440,6 +436,16 @@ mod tests {
         assert_eq!(
             err_of(v).to_string(),
             "Secret flotilla/dev: metadata.labels.x must be a string"
+        );
+        let v = json!({"apiVersion": "v1", "kind": "ConfigMap"});
+        assert_eq!(
+            err_of(v).to_string(),
+            "Secret <unnamed>: kind must be \"Secret\""
+        );
+        let v = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": ""}});
+        assert_eq!(
+            err_of(v).to_string(),
+            "Secret <unnamed>: metadata.name is empty"
         );
         assert_eq!(
             err_of(json!("Secret")).to_string(),

@@ -97,11 +97,12 @@ pub enum Problem {
         line: usize,
         column: usize,
     },
-    /// A JSON/YAML value of the wrong type.
+    /// A JSON/YAML value that should be an object.
     NotObject,
+    /// A JSON/YAML value that should be a string.
     NotString,
+    /// A JSON value that should be a boolean.
     NotBool,
-    NotList,
     /// A fixed expected value, e.g. `apiVersion` must be `"v1"`.
     MustBe(&'static str),
 }
@@ -109,9 +110,13 @@ pub enum Problem {
 /// The category of a serde_json error, without its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonErrorCategory {
+    /// Not JSON at all at that position.
     Syntax,
+    /// The input ended in the middle of a value.
     Eof,
+    /// Well-formed JSON the parser could not accept.
     Data,
+    /// Reading the input failed.
     Io,
 }
 
@@ -172,7 +177,6 @@ impl fmt::Display for Problem {
             Problem::NotObject => f.write_str("must be an object"),
             Problem::NotString => f.write_str("must be a string"),
             Problem::NotBool => f.write_str("must be a boolean"),
-            Problem::NotList => f.write_str("must be a list"),
             Problem::MustBe(expected) => write!(f, "must be \"{expected}\""),
         }
     }

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::GenerateError;
-use crate::api::application_set::{ApplicationSet, ApplicationSetTemplate};
 use crate::api::Application;
+use crate::api::application_set::{ApplicationSet, ApplicationSetTemplate};
 
 /// Label on every generated Application naming its ApplicationSet.
 pub const APPLICATION_SET_LABEL: &str = "flotilla.dev/application-set";
@@ -19,7 +19,10 @@ const ARGO_RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 /// Argo CD's generator-template merge (`mergo.Merge(dest=generator, src=spec)`): non-empty
 /// fields of the generator's template win, empty ones (absent, null, "", 0, false, [] or {})
 /// are filled from `spec.template`; objects merge key by key; non-empty lists are kept whole.
-pub fn merged_template(spec: &ApplicationSetTemplate, generator: Option<&ApplicationSetTemplate>) -> Value {
+pub fn merged_template(
+    spec: &ApplicationSetTemplate,
+    generator: Option<&ApplicationSetTemplate>,
+) -> Value {
     let base = serde_json::to_value(spec).unwrap_or(Value::Null);
     match generator.and_then(|g| serde_json::to_value(g).ok()) {
         Some(mut dest) => {
@@ -60,20 +63,42 @@ fn is_empty(v: &Value) -> bool {
 }
 
 /// Builds the Application from a rendered template (`index` numbers it in error messages).
-pub fn build_application(appset: &ApplicationSet, rendered: &Value, index: usize) -> Result<Application, GenerateError> {
+pub fn build_application(
+    appset: &ApplicationSet,
+    rendered: &Value,
+    index: usize,
+) -> Result<Application, GenerateError> {
     let invalid = |reason: String| GenerateError::InvalidApplication { index, reason };
-    let template = ApplicationSetTemplate::deserialize(rendered)
-        .map_err(|e| invalid(format!("the rendered template is not a valid Application: {e}")))?;
+    let template = ApplicationSetTemplate::deserialize(rendered).map_err(|e| {
+        invalid(format!(
+            "the rendered template is not a valid Application: {e}"
+        ))
+    })?;
     let meta = template.metadata;
     validate_name(&meta.name).map_err(invalid)?;
-    let preserve = appset.spec.sync_policy.as_ref().is_some_and(|p| p.preserve_resources_on_deletion);
-    let mut finalizers: Vec<String> = meta.finalizers.iter().map(|f| translate_finalizer(f)).collect();
+    let preserve = appset
+        .spec
+        .sync_policy
+        .as_ref()
+        .is_some_and(|p| p.preserve_resources_on_deletion);
+    let mut finalizers: Vec<String> = meta
+        .finalizers
+        .iter()
+        .map(|f| translate_finalizer(f))
+        .collect();
     finalizers.dedup();
-    if !preserve && !finalizers.iter().any(|f| f.starts_with(RESOURCES_FINALIZER)) {
+    if !preserve
+        && !finalizers
+            .iter()
+            .any(|f| f.starts_with(RESOURCES_FINALIZER))
+    {
         finalizers.push(RESOURCES_FINALIZER.to_string());
     }
     let mut labels = meta.labels;
-    labels.insert(APPLICATION_SET_LABEL.to_string(), label_value(appset.metadata.name.as_deref().unwrap_or_default()));
+    labels.insert(
+        APPLICATION_SET_LABEL.to_string(),
+        label_value(appset.metadata.name.as_deref().unwrap_or_default()),
+    );
     let owner = appset.metadata.uid.as_ref().map(|uid| OwnerReference {
         api_version: "flotilla.dev/v1alpha1".into(),
         kind: "ApplicationSet".into(),
@@ -113,7 +138,11 @@ fn validate_name(name: &str) -> Result<(), String> {
     }
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if name.len() > 253 || !name.chars().all(ok_char) || !alnum(name.chars().next()) || !alnum(name.chars().last()) {
+    if name.len() > 253
+        || !name.chars().all(ok_char)
+        || !alnum(name.chars().next())
+        || !alnum(name.chars().last())
+    {
         return Err(format!(
             "metadata.name {name:?} is not a valid Kubernetes name (lowercase letters, digits, '-' and '.', at most 253, starting and ending alphanumeric)"
         ));
@@ -127,7 +156,9 @@ pub fn label_value(name: &str) -> String {
     if name.len() <= 63 {
         return name.to_string();
     }
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     let prefix: String = name.chars().take(46).collect();
     format!("{}-{:016x}", prefix.trim_end_matches(['-', '.']), hash)
 }
@@ -177,11 +208,17 @@ mod tests {
 
     #[test]
     fn argo_finalizers_are_translated() {
-        assert_eq!(translate_finalizer("resources-finalizer.argocd.argoproj.io"), RESOURCES_FINALIZER);
+        assert_eq!(
+            translate_finalizer("resources-finalizer.argocd.argoproj.io"),
+            RESOURCES_FINALIZER
+        );
         assert_eq!(
             translate_finalizer("resources-finalizer.argocd.argoproj.io/background"),
             format!("{RESOURCES_FINALIZER}/background")
         );
-        assert_eq!(translate_finalizer("example.com/other"), "example.com/other");
+        assert_eq!(
+            translate_finalizer("example.com/other"),
+            "example.com/other"
+        );
     }
 }

@@ -24,7 +24,9 @@ impl Generator for ClusterParams<'_> {
         let mut seen = BTreeSet::new();
         for cluster in ctx.clusters {
             let matched = match &spec.selector {
-                Some(sel) => selector::matches(sel, |k| cluster.secret_labels.get(k).map(String::as_str))?,
+                Some(sel) => {
+                    selector::matches(sel, |k| cluster.secret_labels.get(k).map(String::as_str))?
+                }
                 None => true,
             };
             if matched && seen.insert(cluster.name.as_str()) {
@@ -54,7 +56,10 @@ fn cluster_params(cluster: &ClusterSecret) -> Params {
     p.insert("name".into(), cluster.name.clone());
     p.insert("nameNormalized".into(), normalize(&cluster.name));
     p.insert("server".into(), cluster.server.clone());
-    p.insert("project".into(), cluster.project.clone().unwrap_or_default());
+    p.insert(
+        "project".into(),
+        cluster.project.clone().unwrap_or_default(),
+    );
     for (k, v) in &cluster.secret_labels {
         p.insert(format!("metadata.labels.{k}"), v.clone());
     }
@@ -69,7 +74,13 @@ fn with_values(mut params: Params, spec: &ClusterGenerator) -> Result<Params, Ge
     let rendered = spec
         .values
         .iter()
-        .map(|(k, v)| Ok((format!("values.{k}"), render_str(v, &params).map_err(|e| GenerateError::from(e).at(format!("values.{k}")))?)))
+        .map(|(k, v)| {
+            Ok((
+                format!("values.{k}"),
+                render_str(v, &params)
+                    .map_err(|e| GenerateError::from(e).at(format!("values.{k}")))?,
+            ))
+        })
         .collect::<Result<Vec<_>, GenerateError>>()?;
     params.extend(rendered);
     Ok(params)

@@ -33,13 +33,25 @@ stringData: {name: Production_EU, server: https://prod2.example.com}
 "#;
 
 fn clusters() -> Vec<ClusterSecret> {
-    secrets_from_yaml(SECRETS, "test").unwrap().iter().map(|s| ClusterSecret::from_secret(s).unwrap()).collect()
+    secrets_from_yaml(SECRETS, "test")
+        .unwrap()
+        .iter()
+        .map(|s| ClusterSecret::from_secret(s).unwrap())
+        .collect()
 }
 
-fn run(spec: &str, clusters: &[ClusterSecret], in_cluster: bool) -> Result<Vec<Params>, GenerateError> {
+fn run(
+    spec: &str,
+    clusters: &[ClusterSecret],
+    in_cluster: bool,
+) -> Result<Vec<Params>, GenerateError> {
     let g: ClusterGenerator = serde_yaml::from_str(spec).unwrap();
     let git = MemorySource::new();
-    ClusterParams(&g).params(&GenContext { clusters, in_cluster, git: &git })
+    ClusterParams(&g).params(&GenContext {
+        clusters,
+        in_cluster,
+        git: &git,
+    })
 }
 
 fn names(p: &[Params]) -> Vec<&str> {
@@ -48,34 +60,55 @@ fn names(p: &[Params]) -> Vec<&str> {
 
 #[test]
 fn params_of_a_cluster_secret() {
-    let p = run("selector: {matchLabels: {staging: 'true'}}", &clusters(), true).unwrap();
+    let p = run(
+        "selector: {matchLabels: {staging: 'true'}}",
+        &clusters(),
+        true,
+    )
+    .unwrap();
     assert_eq!(p.len(), 1);
     let p = &p[0];
     assert_eq!(p["name"], "staging");
     assert_eq!(p["nameNormalized"], "staging");
-    assert_eq!(p["server"], "https://staging.example.com", "trailing / trimmed");
+    assert_eq!(
+        p["server"], "https://staging.example.com",
+        "trailing / trimmed"
+    );
     assert_eq!(p["project"], "platform");
     assert_eq!(p["metadata.labels.environment"], "staging");
-    assert_eq!(p["metadata.labels.argocd.argoproj.io/secret-type"], "cluster");
+    assert_eq!(
+        p["metadata.labels.argocd.argoproj.io/secret-type"],
+        "cluster"
+    );
     assert_eq!(p["metadata.annotations.owner"], "team-a");
 }
 
 #[test]
 fn empty_selector_adds_in_cluster_when_enabled() {
     let p = run("{}", &clusters(), true).unwrap();
-    assert_eq!(names(&p), ["staging", "Production_EU", "in-cluster"], "duplicate names collapse to the first");
+    assert_eq!(
+        names(&p),
+        ["staging", "Production_EU", "in-cluster"],
+        "duplicate names collapse to the first"
+    );
     let local = &p[2];
     assert_eq!(local["server"], "https://kubernetes.default.svc");
     assert_eq!(local["project"], "");
     assert!(!local.keys().any(|k| k.starts_with("metadata.")));
-    assert_eq!(names(&run("{}", &clusters(), false).unwrap()), ["staging", "Production_EU"]);
+    assert_eq!(
+        names(&run("{}", &clusters(), false).unwrap()),
+        ["staging", "Production_EU"]
+    );
     assert_eq!(p[1]["nameNormalized"], "production-eu");
 }
 
 #[test]
 fn any_selector_excludes_in_cluster() {
     let spec = "selector: {matchExpressions: [{key: environment, operator: In, values: [staging, production]}]}";
-    assert_eq!(names(&run(spec, &clusters(), true).unwrap()), ["staging", "Production_EU"]);
+    assert_eq!(
+        names(&run(spec, &clusters(), true).unwrap()),
+        ["staging", "Production_EU"]
+    );
 }
 
 #[test]
@@ -94,7 +127,10 @@ fn values_are_templated_with_the_cluster_params() {
     assert_eq!(p[0]["values.revision"], "HEAD");
     assert_eq!(p[0]["values.ns"], "production-eu-apps");
     assert_eq!(p[0]["values.env"], "production");
-    assert_eq!(p[0]["values.other"], "{{values.revision}}", "values do not see other values");
+    assert_eq!(
+        p[0]["values.other"], "{{values.revision}}",
+        "values do not see other values"
+    );
     let local = run("values: {ns: '{{name}}'}", &clusters(), true).unwrap();
     assert_eq!(local[2]["values.ns"], "in-cluster");
 }
@@ -103,11 +139,25 @@ fn values_are_templated_with_the_cluster_params() {
 fn invalid_selector_and_flat_list_are_errors() {
     let bad = "selector: {matchExpressions: [{key: env, operator: Equals, values: [x]}]}";
     assert!(run(bad, &clusters(), true).is_err());
-    assert!(run(bad, &[], true).is_err(), "invalid even with no cluster to match");
-    assert_eq!(run("flatList: true", &clusters(), true).unwrap_err(), GenerateError::ClusterFlatList);
+    assert!(
+        run(bad, &[], true).is_err(),
+        "invalid even with no cluster to match"
+    );
+    assert_eq!(
+        run("flatList: true", &clusters(), true).unwrap_err(),
+        GenerateError::ClusterFlatList
+    );
 }
 
 #[test]
 fn no_clusters_and_a_selector_yield_nothing() {
-    assert!(run("selector: {matchLabels: {environment: dev}}", &clusters(), true).unwrap().is_empty());
+    assert!(
+        run(
+            "selector: {matchLabels: {environment: dev}}",
+            &clusters(),
+            true
+        )
+        .unwrap()
+        .is_empty()
+    );
 }

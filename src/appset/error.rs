@@ -28,7 +28,10 @@ impl AppSetError {
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum GenerateError {
     #[error("{at}: {source}")]
-    At { at: String, source: Box<GenerateError> },
+    At {
+        at: String,
+        source: Box<GenerateError>,
+    },
     #[error(
         "goTemplate: true is not supported: Flotilla renders Argo CD's default {{{{param}}}} syntax (with handlebars helpers); remove goTemplate and use {{{{name}}}}-style parameters"
     )]
@@ -41,17 +44,25 @@ pub enum GenerateError {
     MultipleGenerators(Vec<String>),
     #[error("unknown generator {0:?} (known: list, clusters, git, matrix, merge)")]
     UnknownGenerator(String),
-    #[error("the {0} generator is not supported by Flotilla (supported: list, clusters, git, matrix, merge)")]
+    #[error(
+        "the {0} generator is not supported by Flotilla (supported: list, clusters, git, matrix, merge)"
+    )]
     UnsupportedGenerator(String),
-    #[error("matrix needs exactly two child generators, got {0}")]
+    #[error("needs exactly two child generators, got {0}")]
     MatrixChildren(usize),
-    #[error("matrix: parameter {key:?} has different values in the two child generators ({first:?} and {second:?})")]
-    MatrixConflict { key: String, first: String, second: String },
-    #[error("merge needs at least two child generators, got {0}")]
+    #[error(
+        "parameter {key:?} has different values in the two child generators ({first:?} and {second:?})"
+    )]
+    MatrixConflict {
+        key: String,
+        first: String,
+        second: String,
+    },
+    #[error("needs at least two child generators, got {0}")]
     MergeChildren(usize),
-    #[error("merge needs at least one key in mergeKeys")]
+    #[error("needs at least one key in mergeKeys")]
     MergeNoKeys,
-    #[error("merge: child generator {child} yields more than one parameter set for merge key {key}")]
+    #[error("child generator {child} yields more than one parameter set for merge key {key}")]
     MergeDuplicateKey { child: usize, key: String },
     #[error("matrix and merge generators nest at most {0} levels deep")]
     NestingTooDeep(usize),
@@ -82,14 +93,19 @@ pub enum GenerateError {
 impl GenerateError {
     /// Wraps the error with the place in the spec where it happened.
     pub fn at(self, at: impl Into<String>) -> Self {
-        GenerateError::At { at: at.into(), source: Box::new(self) }
+        GenerateError::At {
+            at: at.into(),
+            source: Box::new(self),
+        }
     }
 
     /// See [`AppSetError::is_transient`].
     pub fn is_transient(&self) -> bool {
         match self {
             GenerateError::At { source, .. } => source.is_transient(),
-            GenerateError::Git(e) => matches!(e, GitError::Unreachable { .. } | GitError::Cache { .. }),
+            GenerateError::Git(e) => {
+                matches!(e, GitError::Unreachable { .. } | GitError::Cache { .. })
+            }
             _ => false,
         }
     }

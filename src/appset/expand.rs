@@ -12,9 +12,9 @@ use super::application_template::{build_application, merged_template};
 use super::error::{AppSetError, GenerateError};
 use super::generator::{GenContext, GeneratorKind, evaluate};
 use super::value_template::{compile_value, render_value};
+use crate::api::Application;
 use crate::api::application_set::ApplicationSet;
 use crate::api::cluster_secret::ClusterSecret;
-use crate::api::Application;
 use crate::git::{GitError, GitSource, Tree};
 
 /// What an evaluation reads besides the ApplicationSet.
@@ -50,16 +50,30 @@ pub fn qualified_name(appset: &ApplicationSet) -> String {
 
 /// Expands `appset`. Pure apart from what `inputs.git` does.
 pub fn expand(appset: &ApplicationSet, inputs: &Inputs) -> Result<Expansion, AppSetError> {
-    let fail = |cause: GenerateError| AppSetError { appset: qualified_name(appset), cause };
+    let fail = |cause: GenerateError| AppSetError {
+        appset: qualified_name(appset),
+        cause,
+    };
     let spec = &appset.spec;
     if spec.go_template {
         return Err(fail(GenerateError::GoTemplate));
     }
-    if spec.template_patch.as_deref().is_some_and(|p| !p.trim().is_empty()) {
+    if spec
+        .template_patch
+        .as_deref()
+        .is_some_and(|p| !p.trim().is_empty())
+    {
         return Err(fail(GenerateError::TemplatePatch));
     }
-    let git = MemoGit { inner: inputs.git, trees: RefCell::new(HashMap::new()) };
-    let ctx = GenContext { clusters: inputs.clusters, in_cluster: inputs.in_cluster, git: &git };
+    let git = MemoGit {
+        inner: inputs.git,
+        trees: RefCell::new(HashMap::new()),
+    };
+    let ctx = GenContext {
+        clusters: inputs.clusters,
+        in_cluster: inputs.in_cluster,
+        git: &git,
+    };
     let mut expansion = Expansion::default();
     let mut applications = Vec::new();
     for (i, entry) in spec.generators.iter().enumerate() {
@@ -69,10 +83,15 @@ pub fn expand(appset: &ApplicationSet, inputs: &Inputs) -> Result<Expansion, App
         let template = compile_value(&merged_template(&spec.template, kind.template()))
             .map_err(|e| at(GenerateError::from(e).at("template")))?;
         for p in &params {
-            let rendered = render_value(&template, p).map_err(|e| at(GenerateError::from(e).at("template")))?;
-            applications.push(build_application(appset, &rendered, applications.len()).map_err(at)?);
+            let rendered = render_value(&template, p)
+                .map_err(|e| at(GenerateError::from(e).at("template")))?;
+            applications
+                .push(build_application(appset, &rendered, applications.len()).map_err(at)?);
         }
-        expansion.requeue_after = min_option(expansion.requeue_after, kind.requeue_after().map(Duration::from_secs));
+        expansion.requeue_after = min_option(
+            expansion.requeue_after,
+            kind.requeue_after().map(Duration::from_secs),
+        );
         expansion.uses_clusters |= kind.uses_clusters();
     }
     let mut seen = BTreeSet::new();

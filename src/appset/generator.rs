@@ -17,8 +17,8 @@ use super::merge_generator::MergeParams;
 use super::params::Params;
 use super::selector;
 use crate::api::application_set::{
-    ApplicationSetGenerator, ApplicationSetNestedGenerator, ApplicationSetTemplate, ClusterGenerator, GitGenerator,
-    ListGenerator, MatrixGenerator, MergeGenerator,
+    ApplicationSetGenerator, ApplicationSetNestedGenerator, ApplicationSetTemplate,
+    ClusterGenerator, GitGenerator, ListGenerator, MatrixGenerator, MergeGenerator,
 };
 use crate::api::cluster_secret::ClusterSecret;
 use crate::git::GitSource;
@@ -96,12 +96,20 @@ impl<'a> GeneratorKind<'a> {
         } else if let Some(g) = &entry.git {
             GeneratorKind::Git(g)
         } else if let Some(v) = &entry.matrix {
-            let m = MatrixGenerator::deserialize(object("matrix", v)?)
-                .map_err(|e| GenerateError::InvalidNested { kind: "matrix", reason: e.to_string() })?;
+            let m = MatrixGenerator::deserialize(object("matrix", v)?).map_err(|e| {
+                GenerateError::InvalidNested {
+                    kind: "matrix",
+                    reason: e.to_string(),
+                }
+            })?;
             GeneratorKind::Matrix(Cow::Owned(m))
         } else if let Some(v) = &entry.merge {
-            let m = MergeGenerator::deserialize(object("merge", v)?)
-                .map_err(|e| GenerateError::InvalidNested { kind: "merge", reason: e.to_string() })?;
+            let m = MergeGenerator::deserialize(object("merge", v)?).map_err(|e| {
+                GenerateError::InvalidNested {
+                    kind: "merge",
+                    reason: e.to_string(),
+                }
+            })?;
             GeneratorKind::Merge(Cow::Owned(m))
         } else {
             return Err(GenerateError::NoGenerator);
@@ -170,7 +178,10 @@ impl<'a> GeneratorKind<'a> {
 
 fn object<'v>(kind: &'static str, v: &'v Value) -> Result<&'v Value, GenerateError> {
     if !v.is_object() {
-        return Err(GenerateError::InvalidNested { kind, reason: "must be an object".into() });
+        return Err(GenerateError::InvalidNested {
+            kind,
+            reason: "must be an object".into(),
+        });
     }
     Ok(v)
 }
@@ -178,19 +189,40 @@ fn object<'v>(kind: &'static str, v: &'v Value) -> Result<&'v Value, GenerateErr
 fn min_requeue(children: &[ApplicationSetNestedGenerator]) -> Option<u64> {
     children
         .iter()
-        .filter_map(|c| GeneratorKind::of_nested(c).ok().and_then(|k| k.requeue_after()))
+        .filter_map(|c| {
+            GeneratorKind::of_nested(c)
+                .ok()
+                .and_then(|k| k.requeue_after())
+        })
         .min()
 }
 
-fn any_child(children: &[ApplicationSetNestedGenerator], f: impl Fn(&GeneratorKind) -> bool) -> bool {
-    children.iter().any(|c| GeneratorKind::of_nested(c).is_ok_and(|k| f(&k)))
+fn any_child(
+    children: &[ApplicationSetNestedGenerator],
+    f: impl Fn(&GeneratorKind) -> bool,
+) -> bool {
+    children
+        .iter()
+        .any(|c| GeneratorKind::of_nested(c).is_ok_and(|k| f(&k)))
 }
 
 /// Argo CD's generators that exist but are not implemented here.
-const UNSUPPORTED: &[&str] = &["scmProvider", "pullRequest", "clusterDecisionResource", "plugin"];
+const UNSUPPORTED: &[&str] = &[
+    "scmProvider",
+    "pullRequest",
+    "clusterDecisionResource",
+    "plugin",
+];
 
-fn check_single(set: &[(&str, bool)], other: &BTreeMap<String, Value>) -> Result<(), GenerateError> {
-    let mut named: Vec<String> = set.iter().filter(|(_, on)| *on).map(|(k, _)| k.to_string()).collect();
+fn check_single(
+    set: &[(&str, bool)],
+    other: &BTreeMap<String, Value>,
+) -> Result<(), GenerateError> {
+    let mut named: Vec<String> = set
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| k.to_string())
+        .collect();
     for key in other.keys() {
         if UNSUPPORTED.contains(&key.as_str()) {
             return Err(GenerateError::UnsupportedGenerator(key.clone()));
@@ -217,16 +249,20 @@ pub fn evaluate(
     ctx: &GenContext,
     depth: usize,
 ) -> Result<Vec<Params>, GenerateError> {
-    let params = kind.generator(depth).params(ctx).map_err(|e| e.at(kind.key()))?;
+    let params = kind
+        .generator(depth)
+        .params(ctx)
+        .map_err(|e| e.at(kind.key()))?;
     let Some(sel) = selector.filter(|s| !selector::is_empty(Some(s))) else {
         return Ok(params);
     };
     let mut kept = Vec::with_capacity(params.len());
     for p in params {
-        if selector::matches(sel, |k| p.get(k).map(String::as_str)).map_err(|e| GenerateError::from(e).at("selector"))? {
+        if selector::matches(sel, |k| p.get(k).map(String::as_str))
+            .map_err(|e| GenerateError::from(e).at("selector"))?
+        {
             kept.push(p);
         }
     }
     Ok(kept)
 }
-

@@ -54,24 +54,36 @@ struct PathFilter {
 
 impl PathFilter {
     fn new(items: &[GitPathItem], double_star: bool) -> Result<Self, GenerateError> {
-        let mut filter = PathFilter { include: Vec::new(), exclude: Vec::new() };
+        let mut filter = PathFilter {
+            include: Vec::new(),
+            exclude: Vec::new(),
+        };
         for item in items {
             let glob = PathGlob::new(&item.path, double_star)?;
-            if item.exclude { filter.exclude.push(glob) } else { filter.include.push(glob) }
+            if item.exclude {
+                filter.exclude.push(glob)
+            } else {
+                filter.include.push(glob)
+            }
         }
         Ok(filter)
     }
 
     fn keeps(&self, path: &str) -> bool {
-        self.include.iter().any(|g| g.matches(path)) && !self.exclude.iter().any(|g| g.matches(path))
+        self.include.iter().any(|g| g.matches(path))
+            && !self.exclude.iter().any(|g| g.matches(path))
     }
 }
 
 /// A git file holds one object, a list of objects, or nothing (one empty parameter set).
 fn parse_git_file(path: &str, content: &[u8]) -> Result<Vec<Value>, GenerateError> {
-    let err = |reason: String| GenerateError::GitFile { path: path.to_string(), reason };
+    let err = |reason: String| GenerateError::GitFile {
+        path: path.to_string(),
+        reason,
+    };
     let text = std::str::from_utf8(content).map_err(|_| err("is not UTF-8 text".into()))?;
-    let value: Value = serde_yaml::from_str(text).map_err(|e| err(format!("is not valid YAML or JSON: {e}")))?;
+    let value: Value =
+        serde_yaml::from_str(text).map_err(|e| err(format!("is not valid YAML or JSON: {e}")))?;
     match value {
         Value::Null => Ok(vec![Value::Object(Default::default())]),
         Value::Object(_) => Ok(vec![value]),
@@ -100,7 +112,8 @@ fn insert_file_path_params(params: &mut Params, prefix: Option<&str>, file: &str
 fn with_values(mut params: Params, spec: &GitGenerator) -> Result<Params, GenerateError> {
     let mut rendered = Vec::with_capacity(spec.values.len());
     for (k, v) in &spec.values {
-        let value = render_str(v, &params).map_err(|e| GenerateError::from(e).at(format!("values.{k}")))?;
+        let value =
+            render_str(v, &params).map_err(|e| GenerateError::from(e).at(format!("values.{k}")))?;
         rendered.push((format!("values.{k}"), value));
     }
     params.extend(rendered);

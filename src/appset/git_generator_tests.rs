@@ -37,7 +37,11 @@ fn source() -> MemorySource {
 fn run(spec: &str) -> Result<Vec<Params>, GenerateError> {
     let g: GitGenerator = serde_yaml::from_str(&format!("repoURL: {REPO}\n{spec}")).unwrap();
     let git = source();
-    GitParams(&g).params(&GenContext { clusters: &[], in_cluster: false, git: &git })
+    GitParams(&g).params(&GenContext {
+        clusters: &[],
+        in_cluster: false,
+        git: &git,
+    })
 }
 
 fn paths(p: &[Params], key: &str) -> Vec<String> {
@@ -47,7 +51,13 @@ fn paths(p: &[Params], key: &str) -> Vec<String> {
 #[test]
 fn directories_match_one_level_and_exclude_wins() {
     let p = run("directories: [{path: 'cluster-addons/*'}, {path: cluster-addons/exclude-this-one, exclude: true}]").unwrap();
-    assert_eq!(paths(&p, "path"), ["cluster-addons/argo-workflows", "cluster-addons/prometheus-operator"]);
+    assert_eq!(
+        paths(&p, "path"),
+        [
+            "cluster-addons/argo-workflows",
+            "cluster-addons/prometheus-operator"
+        ]
+    );
     assert_eq!(p[0]["path.basename"], "argo-workflows");
     assert_eq!(p[0]["path[0]"], "cluster-addons");
     assert_eq!(p[0]["path[1]"], "argo-workflows");
@@ -77,7 +87,8 @@ fn basename_normalized_and_path_param_prefix() {
 
 #[test]
 fn values_see_the_path_params() {
-    let p = run("directories: [{path: 'apps/*'}]\nvalues: {ns: '{{path.basenameNormalized}}-ns'}").unwrap();
+    let p = run("directories: [{path: 'apps/*'}]\nvalues: {ns: '{{path.basenameNormalized}}-ns'}")
+        .unwrap();
     assert_eq!(p[0]["values.ns"], "guest-book-ns");
 }
 
@@ -111,7 +122,11 @@ fn a_file_with_a_list_gives_one_set_per_item_and_an_empty_file_one_set() {
 #[test]
 fn file_globs_single_star_stays_in_one_directory() {
     let p = run("files: [{path: 'cluster-config/*.yaml'}]").unwrap();
-    assert_eq!(p.len(), 3, "list.yaml (2 items) + empty.yaml; nothing deeper");
+    assert_eq!(
+        p.len(),
+        3,
+        "list.yaml (2 items) + empty.yaml; nothing deeper"
+    );
     let p = run("files: [{path: 'cluster-config/**/*.json'}, {path: 'cluster-config/engineering/prod/*', exclude: true}]").unwrap();
     assert_eq!(paths(&p, "cluster.name"), ["engineering-dev"]);
 }
@@ -119,7 +134,11 @@ fn file_globs_single_star_stays_in_one_directory() {
 #[test]
 fn bad_files_are_errors_naming_the_file() {
     let e = run("files: [{path: 'broken/config.yaml'}]").unwrap_err();
-    assert!(e.to_string().starts_with("git file broken/config.yaml: is not valid YAML or JSON"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("git file broken/config.yaml: is not valid YAML or JSON"),
+        "{e}"
+    );
     assert!(e.to_string().contains("line"), "{e}");
     let e = run("files: [{path: 'scalar/config.yaml'}]").unwrap_err();
     assert!(e.to_string().contains("must hold an object"), "{e}");
@@ -128,12 +147,29 @@ fn bad_files_are_errors_naming_the_file() {
 #[test]
 fn spec_errors() {
     assert_eq!(run("directories: []").unwrap_err(), GenerateError::GitPaths);
-    assert_eq!(run("directories: [{path: a}]\nfiles: [{path: b}]").unwrap_err(), GenerateError::GitPaths);
+    assert_eq!(
+        run("directories: [{path: a}]\nfiles: [{path: b}]").unwrap_err(),
+        GenerateError::GitPaths
+    );
     assert!(run("directories: [{path: 'apps/[a-'}]").is_err());
     let e = run("revision: nope\ndirectories: [{path: '*'}]").unwrap_err();
-    assert!(matches!(e, GenerateError::Git(GitError::UnknownRevision { .. })), "{e}");
-    let g: GitGenerator = serde_yaml::from_str("repoURL: https://elsewhere/x.git\ndirectories: [{path: '*'}]").unwrap();
+    assert!(
+        matches!(e, GenerateError::Git(GitError::UnknownRevision { .. })),
+        "{e}"
+    );
+    let g: GitGenerator =
+        serde_yaml::from_str("repoURL: https://elsewhere/x.git\ndirectories: [{path: '*'}]")
+            .unwrap();
     let git = source();
-    let e = GitParams(&g).params(&GenContext { clusters: &[], in_cluster: false, git: &git }).unwrap_err();
-    assert!(e.is_transient(), "an unreachable repository is transient: {e}");
+    let e = GitParams(&g)
+        .params(&GenContext {
+            clusters: &[],
+            in_cluster: false,
+            git: &git,
+        })
+        .unwrap_err();
+    assert!(
+        e.is_transient(),
+        "an unreachable repository is transient: {e}"
+    );
 }

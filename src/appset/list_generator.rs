@@ -13,13 +13,23 @@ impl Generator for ListParams<'_> {
     fn params(&self, _: &GenContext) -> Result<Vec<Params>, GenerateError> {
         let mut out = Vec::with_capacity(self.0.elements.len());
         for (index, element) in self.0.elements.iter().enumerate() {
-            out.push(element_params(element, true).map_err(|reason| GenerateError::ListElement { index, reason })?);
+            out.push(
+                element_params(element, true)
+                    .map_err(|reason| GenerateError::ListElement { index, reason })?,
+            );
         }
-        if let Some(yaml) = self.0.elements_yaml.as_deref().filter(|y| !y.trim().is_empty()) {
-            let items: Vec<Value> = serde_yaml::from_str(yaml).map_err(|e| GenerateError::ElementsYaml(e.to_string()))?;
+        if let Some(yaml) = self
+            .0
+            .elements_yaml
+            .as_deref()
+            .filter(|y| !y.trim().is_empty())
+        {
+            let items: Vec<Value> = serde_yaml::from_str(yaml)
+                .map_err(|e| GenerateError::ElementsYaml(e.to_string()))?;
             for (i, element) in items.iter().enumerate() {
-                let params = element_params(element, false)
-                    .map_err(|reason| GenerateError::ElementsYaml(format!("element {i}: {reason}")))?;
+                let params = element_params(element, false).map_err(|reason| {
+                    GenerateError::ElementsYaml(format!("element {i}: {reason}"))
+                })?;
                 out.push(params);
             }
         }
@@ -41,7 +51,9 @@ fn element_params(element: &Value, strict: bool) -> Result<Params, String> {
                 return Err("values must be a map of strings".into());
             };
             for (k, v) in values {
-                let s = v.as_str().ok_or_else(|| format!("values.{k} must be a string"))?;
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| format!("values.{k} must be a string"))?;
                 params.insert(format!("values.{k}"), s.to_string());
             }
             continue;
@@ -68,7 +80,11 @@ mod tests {
 
     fn run(g: ListGenerator) -> Result<Vec<Params>, GenerateError> {
         let git = MemorySource::new();
-        ListParams(&g).params(&GenContext { clusters: &[], in_cluster: false, git: &git })
+        ListParams(&g).params(&GenContext {
+            clusters: &[],
+            in_cluster: false,
+            git: &git,
+        })
     }
 
     #[test]
@@ -89,12 +105,24 @@ mod tests {
 
     #[test]
     fn non_string_element_values_are_errors() {
-        let g = ListGenerator { elements: vec![json!({"a": "x"}), json!({"replicas": 3})], ..Default::default() };
+        let g = ListGenerator {
+            elements: vec![json!({"a": "x"}), json!({"replicas": 3})],
+            ..Default::default()
+        };
         let e = run(g).unwrap_err();
-        assert_eq!(e.to_string(), "list element 1: value of \"replicas\" must be a string");
-        let g = ListGenerator { elements: vec![json!("str")], ..Default::default() };
+        assert_eq!(
+            e.to_string(),
+            "list element 1: value of \"replicas\" must be a string"
+        );
+        let g = ListGenerator {
+            elements: vec![json!("str")],
+            ..Default::default()
+        };
         assert!(run(g).is_err());
-        let g = ListGenerator { elements: vec![json!({"values": {"a": 1}})], ..Default::default() };
+        let g = ListGenerator {
+            elements: vec![json!({"values": {"a": 1}})],
+            ..Default::default()
+        };
         assert!(run(g).is_err());
     }
 
@@ -102,15 +130,28 @@ mod tests {
     fn elements_yaml_is_appended() {
         let g = ListGenerator {
             elements: vec![json!({"cluster": "a"})],
-            elements_yaml: Some("- cluster: b\n  replicas: 2\n  nested: {x: 1}\n- cluster: c\n".into()),
+            elements_yaml: Some(
+                "- cluster: b\n  replicas: 2\n  nested: {x: 1}\n- cluster: c\n".into(),
+            ),
             ..Default::default()
         };
         let p = run(g).unwrap();
-        assert_eq!(p.iter().map(|p| p["cluster"].as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(
+            p.iter().map(|p| p["cluster"].as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
         assert_eq!(p[1]["replicas"], "2");
         assert!(!p[1].contains_key("nested"));
-        let bad = ListGenerator { elements_yaml: Some("- a: [".into()), ..Default::default() };
-        assert!(run(bad).unwrap_err().to_string().starts_with("elementsYaml:"));
+        let bad = ListGenerator {
+            elements_yaml: Some("- a: [".into()),
+            ..Default::default()
+        };
+        assert!(
+            run(bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with("elementsYaml:")
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::error::GenerateError;
-use super::generator::{GenContext, GeneratorKind, Generator, MAX_NESTING, evaluate};
+use super::generator::{GenContext, Generator, GeneratorKind, MAX_NESTING, evaluate};
 use super::params::Params;
 use super::value_template::{compile_value, has_tags, render_value};
 use crate::api::application_set::{ApplicationSetNestedGenerator, MatrixGenerator};
@@ -23,8 +23,11 @@ impl Generator for MatrixParams<'_> {
             return Err(GenerateError::MatrixChildren(self.spec.generators.len()));
         };
         let left = child_params(first, ctx, self.depth).map_err(|e| e.at("generators[0]"))?;
-        let second_json = serde_json::to_value(second)
-            .map_err(|e| GenerateError::InvalidNested { kind: "matrix", reason: e.to_string() })?;
+        let second_json =
+            serde_json::to_value(second).map_err(|e| GenerateError::InvalidNested {
+                kind: "matrix",
+                reason: e.to_string(),
+            })?;
         let mut out = Vec::new();
         if !has_tags(&second_json) {
             // Nothing to interpolate: the second child is evaluated once for all.
@@ -36,11 +39,16 @@ impl Generator for MatrixParams<'_> {
             }
             return Ok(out);
         }
-        let compiled = compile_value(&second_json).map_err(|e| GenerateError::from(e).at("generators[1]"))?;
+        let compiled =
+            compile_value(&second_json).map_err(|e| GenerateError::from(e).at("generators[1]"))?;
         for a in &left {
-            let rendered = render_value(&compiled, a).map_err(|e| GenerateError::from(e).at("generators[1]"))?;
+            let rendered = render_value(&compiled, a)
+                .map_err(|e| GenerateError::from(e).at("generators[1]"))?;
             let child = ApplicationSetNestedGenerator::deserialize(&rendered).map_err(|e| {
-                GenerateError::InvalidNested { kind: "matrix", reason: format!("generators[1] after interpolation: {e}") }
+                GenerateError::InvalidNested {
+                    kind: "matrix",
+                    reason: format!("generators[1] after interpolation: {e}"),
+                }
             })?;
             let right = child_params(&child, ctx, self.depth).map_err(|e| e.at("generators[1]"))?;
             for b in &right {
@@ -67,7 +75,11 @@ fn combine(a: &Params, b: &Params) -> Result<Params, GenerateError> {
     for (k, v) in b {
         match a.get(k) {
             Some(existing) if existing != v => {
-                return Err(GenerateError::MatrixConflict { key: k.clone(), first: existing.clone(), second: v.clone() });
+                return Err(GenerateError::MatrixConflict {
+                    key: k.clone(),
+                    first: existing.clone(),
+                    second: v.clone(),
+                });
             }
             Some(_) => {}
             None => {

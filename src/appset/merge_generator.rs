@@ -30,7 +30,10 @@ impl Generator for MergeParams<'_> {
         }
         let mut sets = Vec::with_capacity(children.len());
         for (i, child) in children.iter().enumerate() {
-            sets.push(child_params(child, ctx, self.depth).map_err(|e| e.at(format!("generators[{i}]")))?);
+            sets.push(
+                child_params(child, ctx, self.depth)
+                    .map_err(|e| e.at(format!("generators[{i}]")))?,
+            );
         }
         let mut base = sets.remove(0);
         let base_keys = index(&keys, &base, 0)?.1;
@@ -56,7 +59,10 @@ fn index(
     let mut by_key = HashMap::with_capacity(sets.len());
     let mut all = Vec::with_capacity(sets.len());
     for (i, params) in sets.iter().enumerate() {
-        let values: BTreeMap<&str, Option<&str>> = keys.iter().map(|k| (*k, params.get(*k).map(String::as_str))).collect();
+        let values: BTreeMap<&str, Option<&str>> = keys
+            .iter()
+            .map(|k| (*k, params.get(*k).map(String::as_str)))
+            .collect();
         let key = serde_json::to_string(&values).unwrap_or_default();
         if by_key.insert(key.clone(), i).is_some() {
             return Err(GenerateError::MergeDuplicateKey { child, key });

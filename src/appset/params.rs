@@ -15,7 +15,13 @@ pub fn normalize(name: &str) -> String {
     let mapped: String = name
         .chars()
         .flat_map(char::to_lowercase)
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(253)
         .collect();
     mapped.trim_matches(|c| c == '-' || c == '.').to_string()
@@ -36,7 +42,13 @@ pub fn scalar_to_string(value: &Value) -> Option<String> {
 /// Flattens a JSON value into `out` with dotted keys (`a.b.c`; array items as `a.0`), as Argo CD
 /// does for git files in the default template mode. Empty objects and arrays produce no key.
 pub fn flatten_into(prefix: &str, value: &Value, out: &mut Params) {
-    let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -105,7 +117,10 @@ mod tests {
     fn normalize_matches_argo_sanitize_name() {
         // Cases from Argo CD's utils_test.go TestSanitizeName and the generators docs.
         assert_eq!(normalize("Cluster_Name"), "cluster-name");
-        assert_eq!(normalize("production.example.com"), "production.example.com");
+        assert_eq!(
+            normalize("production.example.com"),
+            "production.example.com"
+        );
         assert_eq!(normalize("--a..b--"), "a..b");
         assert_eq!(normalize("Hello World!!"), "hello-world");
         assert_eq!(normalize("a__b"), "a--b", "runs of '-' are kept");

@@ -28,7 +28,10 @@ enum Token {
     Literal(char),
     AnyChar,
     AnyRun,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 impl PathGlob {
@@ -42,10 +45,12 @@ impl PathGlob {
                 if double_star && seg == "**" {
                     Ok(Segment::AnyDepth)
                 } else {
-                    compile_segment(seg).map(Segment::Pattern).map_err(|reason| GlobError {
-                        pattern: pattern.to_string(),
-                        reason,
-                    })
+                    compile_segment(seg)
+                        .map(Segment::Pattern)
+                        .map_err(|reason| GlobError {
+                            pattern: pattern.to_string(),
+                            reason,
+                        })
                 }
             })
             .collect::<Result<_, _>>()?;
@@ -62,7 +67,9 @@ impl PathGlob {
 fn match_segments(pattern: &[Segment], path: &[&str]) -> bool {
     match pattern.split_first() {
         None => path.is_empty(),
-        Some((Segment::AnyDepth, rest)) => (0..=path.len()).any(|skip| match_segments(rest, &path[skip..])),
+        Some((Segment::AnyDepth, rest)) => {
+            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
+        }
         Some((Segment::Pattern(tokens), rest)) => match path.split_first() {
             Some((first, path_rest)) => {
                 let chars: Vec<char> = first.chars().collect();
@@ -76,7 +83,9 @@ fn match_segments(pattern: &[Segment], path: &[&str]) -> bool {
 fn match_tokens(tokens: &[Token], text: &[char]) -> bool {
     match tokens.split_first() {
         None => text.is_empty(),
-        Some((Token::AnyRun, rest)) => (0..=text.len()).any(|skip| match_tokens(rest, &text[skip..])),
+        Some((Token::AnyRun, rest)) => {
+            (0..=text.len()).any(|skip| match_tokens(rest, &text[skip..]))
+        }
         Some((token, rest)) => match text.split_first() {
             Some((c, text_rest)) => token_matches(token, *c) && match_tokens(rest, text_rest),
             None => false,
@@ -89,7 +98,9 @@ fn token_matches(token: &Token, c: char) -> bool {
         Token::Literal(l) => *l == c,
         Token::AnyChar => true,
         Token::AnyRun => true,
-        Token::Class { negated, ranges } => ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated,
+        Token::Class { negated, ranges } => {
+            ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+        }
     }
 }
 
@@ -160,7 +171,10 @@ mod tests {
         assert!(m("apps/[a-c]*", "apps/b1"));
         assert!(!m("apps/[^a-c]*", "apps/b1"));
         assert!(m("apps/\\*", "apps/*"));
-        assert!(!m("apps/**", "apps/a/b"), "without double_star ** is two stars");
+        assert!(
+            !m("apps/**", "apps/a/b"),
+            "without double_star ** is two stars"
+        );
         assert!(m("./apps/*", "apps/x"));
     }
 

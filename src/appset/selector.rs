@@ -29,10 +29,16 @@ pub fn validate(selector: &LabelSelector) -> Result<(), SelectorError> {
         let has_values = req.values.as_ref().is_some_and(|v| !v.is_empty());
         match req.operator.as_str() {
             "In" | "NotIn" if !has_values => {
-                return Err(SelectorError::MissingValues { key: req.key.clone(), operator: req.operator.clone() });
+                return Err(SelectorError::MissingValues {
+                    key: req.key.clone(),
+                    operator: req.operator.clone(),
+                });
             }
             "Exists" | "DoesNotExist" if has_values => {
-                return Err(SelectorError::UnexpectedValues { key: req.key.clone(), operator: req.operator.clone() });
+                return Err(SelectorError::UnexpectedValues {
+                    key: req.key.clone(),
+                    operator: req.operator.clone(),
+                });
             }
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
             other => return Err(SelectorError::UnknownOperator(other.to_string())),
@@ -75,14 +81,21 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn labels() -> BTreeMap<String, String> {
-        [("env", "prod"), ("region", "eu")].into_iter().map(|(k, v)| (k.into(), v.into())).collect()
+        [("env", "prod"), ("region", "eu")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect()
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
         LabelSelectorRequirement {
             key: key.into(),
             operator: op.into(),
-            values: if values.is_empty() { None } else { Some(values.iter().map(|s| s.to_string()).collect()) },
+            values: if values.is_empty() {
+                None
+            } else {
+                Some(values.iter().map(|s| s.to_string()).collect())
+            },
         }
     }
 
@@ -100,10 +113,16 @@ mod tests {
         assert!(check(ml("env", "prod")));
         assert!(!check(ml("env", "dev")));
         assert!(!check(ml("missing", "x")));
-        let me = |e| LabelSelector { match_expressions: Some(vec![e]), ..Default::default() };
+        let me = |e| LabelSelector {
+            match_expressions: Some(vec![e]),
+            ..Default::default()
+        };
         assert!(check(me(expr("env", "In", &["dev", "prod"]))));
         assert!(!check(me(expr("env", "NotIn", &["prod"]))));
-        assert!(check(me(expr("missing", "NotIn", &["prod"]))), "a missing key passes NotIn");
+        assert!(
+            check(me(expr("missing", "NotIn", &["prod"]))),
+            "a missing key passes NotIn"
+        );
         assert!(check(me(expr("region", "Exists", &[]))));
         assert!(check(me(expr("missing", "DoesNotExist", &[]))));
         assert!(check(LabelSelector::default()));
@@ -113,7 +132,10 @@ mod tests {
 
     #[test]
     fn invalid_selectors_are_errors() {
-        let me = |e| LabelSelector { match_expressions: Some(vec![e]), ..Default::default() };
+        let me = |e| LabelSelector {
+            match_expressions: Some(vec![e]),
+            ..Default::default()
+        };
         let l = labels();
         let get = |k: &str| l.get(k).map(String::as_str);
         assert_eq!(

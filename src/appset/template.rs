@@ -11,8 +11,8 @@
 use std::sync::LazyLock;
 
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError, RenderErrorReason, Renderable,
-    StringOutput, Template,
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
+    RenderErrorReason, Renderable, StringOutput, Template,
 };
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -22,7 +22,15 @@ use super::params::{Params, normalize};
 /// The helpers available beyond Argo CD's default mode, with Sprig's argument order:
 /// `lower s`, `upper s`, `trim s`, `normalize s`, `trunc n s` (negative `n` keeps the end),
 /// `default fallback s` (fallback when `s` is missing or empty), `replace old new s`.
-pub const HELPERS: &[&str] = &["lower", "upper", "trim", "normalize", "trunc", "default", "replace"];
+pub const HELPERS: &[&str] = &[
+    "lower",
+    "upper",
+    "trim",
+    "normalize",
+    "trunc",
+    "default",
+    "replace",
+];
 
 /// A template error: what is wrong and in which template text.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -43,7 +51,10 @@ pub struct CompiledString {
 enum Part {
     Literal(String),
     /// A plain tag: `key` is the trimmed content, `raw` the whole tag as written.
-    Param { key: String, raw: String },
+    Param {
+        key: String,
+        raw: String,
+    },
     /// A helper call, rendered by handlebars with arguments bound as `a0`, `a1`, ...
     Helper(Box<HelperCall>),
 }
@@ -101,7 +112,9 @@ impl HelperCall {
         let ctx = Context::wraps(Value::Object(data)).map_err(|e| self.error(e))?;
         let mut rc = RenderContext::new(None);
         let mut output = StringOutput::new();
-        self.template.render(&ENGINE, &ctx, &mut rc, &mut output).map_err(|e| self.error(e))?;
+        self.template
+            .render(&ENGINE, &ctx, &mut rc, &mut output)
+            .map_err(|e| self.error(e))?;
         out.push_str(&output.into_string().map_err(|e| TemplateError::Render {
             text: self.raw.clone(),
             reason: e.to_string(),
@@ -114,7 +127,10 @@ impl HelperCall {
             RenderErrorReason::Other(msg) => msg.clone(),
             other => other.to_string(),
         };
-        TemplateError::Render { text: self.raw.clone(), reason }
+        TemplateError::Render {
+            text: self.raw.clone(),
+            reason,
+        }
     }
 }
 
@@ -154,18 +170,32 @@ pub fn render_str(text: &str, params: &Params) -> Result<String, TemplateError> 
 
 fn compile_tag(tag: &str, raw: String, text: &str) -> Result<Part, TemplateError> {
     let trimmed = tag.trim();
-    let head = trimmed.split(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("");
+    let head = trimmed
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("");
     let is_call = HELPERS.contains(&head) && trimmed.len() > head.len();
     if !is_call {
-        return Ok(Part::Param { key: trimmed.to_string(), raw });
+        return Ok(Part::Param {
+            key: trimmed.to_string(),
+            raw,
+        });
     }
-    let compile_error = |reason: String| TemplateError::Compile { text: text.to_string(), reason };
+    let compile_error = |reason: String| TemplateError::Compile {
+        text: text.to_string(),
+        reason,
+    };
     let tokens = tokenize(trimmed).map_err(compile_error)?;
     let mut call = Rewriter::default();
     let expression = call.rewrite(&tokens).map_err(compile_error)?;
     let template = Template::compile(&format!("{{{{{expression}}}}}"))
         .map_err(|e| compile_error(e.reason().to_string()))?;
-    Ok(Part::Helper(Box::new(HelperCall { raw, template, args: call.args, optional: call.optional })))
+    Ok(Part::Helper(Box::new(HelperCall {
+        raw,
+        template,
+        args: call.args,
+        optional: call.optional,
+    })))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -243,7 +273,12 @@ impl Rewriter {
     fn call(&mut self, toks: &[Tok], mut pos: usize) -> Result<(String, usize), String> {
         let helper = match toks.get(pos) {
             Some(Tok::Word(w)) if HELPERS.contains(&w.as_str()) => w.clone(),
-            Some(Tok::Word(w)) => return Err(format!("unknown helper {w:?} (helpers: {})", HELPERS.join(", "))),
+            Some(Tok::Word(w)) => {
+                return Err(format!(
+                    "unknown helper {w:?} (helpers: {})",
+                    HELPERS.join(", ")
+                ));
+            }
             _ => return Err("expected a helper name".into()),
         };
         pos += 1;
@@ -305,7 +340,9 @@ static ENGINE: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
 
 fn string_helper(
     f: impl Fn(&str) -> String + Send + Sync,
-) -> impl Fn(&Helper, &Handlebars, &Context, &mut RenderContext, &mut dyn Output) -> HelperResult + Send + Sync {
+) -> impl Fn(&Helper, &Handlebars, &Context, &mut RenderContext, &mut dyn Output) -> HelperResult
++ Send
++ Sync {
     move |h, _, _, _, out| {
         let s = string_arg(h, 0)?;
         out.write(&f(&s))?;
@@ -318,15 +355,25 @@ fn string_arg(h: &Helper, i: usize) -> Result<String, RenderError> {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(Value::Bool(b)) => Ok(b.to_string()),
-        _ => Err(RenderErrorReason::Other(format!("{}: argument {} must be a string", h.name(), i + 1)).into()),
+        _ => Err(RenderErrorReason::Other(format!(
+            "{}: argument {} must be a string",
+            h.name(),
+            i + 1
+        ))
+        .into()),
     }
 }
 
-fn trunc_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
-    let n = h
-        .param(0)
-        .and_then(|p| p.value().as_i64())
-        .ok_or_else(|| RenderErrorReason::Other("trunc: the first argument must be an integer".into()))?;
+fn trunc_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let n = h.param(0).and_then(|p| p.value().as_i64()).ok_or_else(|| {
+        RenderErrorReason::Other("trunc: the first argument must be an integer".into())
+    })?;
     let s = string_arg(h, 1)?;
     let chars: Vec<char> = s.chars().collect();
     let len = chars.len() as i64;
@@ -339,7 +386,13 @@ fn trunc_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, 
     Ok(())
 }
 
-fn default_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn default_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let fallback = string_arg(h, 0)?;
     let value = match h.param(1).map(|p| p.value()) {
         None | Some(Value::Null) => String::new(),
@@ -349,9 +402,19 @@ fn default_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext
     Ok(())
 }
 
-fn replace_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn replace_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let (old, new, s) = (string_arg(h, 0)?, string_arg(h, 1)?, string_arg(h, 2)?);
-    let replaced = if old.is_empty() { s } else { s.replace(&old, &new) };
+    let replaced = if old.is_empty() {
+        s
+    } else {
+        s.replace(&old, &new)
+    };
     out.write(&replaced)?;
     Ok(())
 }

@@ -3,7 +3,10 @@
 use super::*;
 
 fn params(pairs: &[(&str, &str)]) -> Params {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn r(text: &str, p: &Params) -> String {
@@ -12,7 +15,12 @@ fn r(text: &str, p: &Params) -> String {
 
 #[test]
 fn plain_keys_substitute_with_or_without_spaces() {
-    let p = params(&[("name", "dev"), ("metadata.labels.env", "prod"), ("path[0]", "apps"), ("a.b.c", "x")]);
+    let p = params(&[
+        ("name", "dev"),
+        ("metadata.labels.env", "prod"),
+        ("path[0]", "apps"),
+        ("a.b.c", "x"),
+    ]);
     assert_eq!(r("{{name}}-app", &p), "dev-app");
     assert_eq!(r("{{ name }}-app", &p), "dev-app");
     assert_eq!(r("{{metadata.labels.env}}", &p), "prod");
@@ -53,7 +61,11 @@ fn values_are_not_rescanned() {
 
 #[test]
 fn helpers() {
-    let p = params(&[("name", "Prod_EU"), ("path.basename", "Guest Book"), ("empty", "")]);
+    let p = params(&[
+        ("name", "Prod_EU"),
+        ("path.basename", "Guest Book"),
+        ("empty", ""),
+    ]);
     assert_eq!(r("{{lower name}}", &p), "prod_eu");
     assert_eq!(r("{{upper name}}", &p), "PROD_EU");
     assert_eq!(r("{{normalize name}}", &p), "prod-eu");
@@ -106,7 +118,14 @@ fn broken_helper_calls_are_errors() {
 fn compiled_strings_render_many_param_sets() {
     let t = compile("{{name}}-{{lower env}}").unwrap();
     assert!(!t.is_literal());
-    assert_eq!(t.render(&params(&[("name", "a"), ("env", "DEV")])).unwrap(), "a-dev");
-    assert_eq!(t.render(&params(&[("name", "b"), ("env", "PROD")])).unwrap(), "b-prod");
+    assert_eq!(
+        t.render(&params(&[("name", "a"), ("env", "DEV")])).unwrap(),
+        "a-dev"
+    );
+    assert_eq!(
+        t.render(&params(&[("name", "b"), ("env", "PROD")]))
+            .unwrap(),
+        "b-prod"
+    );
     assert!(compile("plain").unwrap().is_literal());
 }

@@ -34,7 +34,9 @@ pub fn compile_value(value: &Value) -> Result<CompiledValue, TemplateError> {
     }
     Ok(match value {
         Value::String(s) => CompiledValue::String(compile(s)?),
-        Value::Array(items) => CompiledValue::Array(items.iter().map(compile_value).collect::<Result<_, _>>()?),
+        Value::Array(items) => {
+            CompiledValue::Array(items.iter().map(compile_value).collect::<Result<_, _>>()?)
+        }
         Value::Object(map) => CompiledValue::Object(
             map.iter()
                 .map(|(k, v)| Ok((compile(k)?, compile_value(v)?)))
@@ -50,9 +52,12 @@ pub fn render_value(compiled: &CompiledValue, params: &Params) -> Result<Value, 
     Ok(match compiled {
         CompiledValue::Literal(v) => v.clone(),
         CompiledValue::String(s) => Value::String(s.render(params)?),
-        CompiledValue::Array(items) => {
-            Value::Array(items.iter().map(|i| render_value(i, params)).collect::<Result<_, _>>()?)
-        }
+        CompiledValue::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| render_value(i, params))
+                .collect::<Result<_, _>>()?,
+        ),
         CompiledValue::Object(entries) => {
             let mut map = Map::with_capacity(entries.len());
             for (k, v) in entries {
@@ -70,7 +75,10 @@ mod tests {
 
     #[test]
     fn renders_strings_and_keys_but_not_scalars() {
-        let p: Params = [("env", "prod"), ("n", "3")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let p: Params = [("env", "prod"), ("n", "3")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         let tree = json!({"name": "app-{{env}}", "labels": {"tier-{{env}}": "{{n}}"}, "replicas": 3, "on": true,
                           "list": ["{{env}}", "x", null], "plain": {"a": "b"}});
         let out = render_value(&compile_value(&tree).unwrap(), &p).unwrap();
@@ -79,6 +87,9 @@ mod tests {
             json!({"name": "app-prod", "labels": {"tier-prod": "3"}, "replicas": 3, "on": true,
                    "list": ["prod", "x", null], "plain": {"a": "b"}})
         );
-        assert!(matches!(compile_value(&json!({"a": ["b"]})).unwrap(), CompiledValue::Literal(_)));
+        assert!(matches!(
+            compile_value(&json!({"a": ["b"]})).unwrap(),
+            CompiledValue::Literal(_)
+        ));
     }
 }

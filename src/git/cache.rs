@@ -206,7 +206,7 @@ fn open_or_init(path: &Path) -> Result<Repository, GitError> {
         let mut config = repo.config()?;
         // Reflogs and FETCH_HEAD would record the URL, which may carry credentials.
         config.set_bool("core.logAllRefUpdates", false)?;
-        repo.set_head(NO_DEFAULT_BRANCH)
+        point_head(&repo, NO_DEFAULT_BRANCH)
     };
     if let Err(e) = init() {
         let _ = fs::remove_dir_all(&tmp);
@@ -248,8 +248,14 @@ fn fetch(
         .ok()
         .and_then(|b| b.as_str().ok().map(String::from));
     let head = default_branch.filter(|b| b.starts_with("refs/heads/"));
-    repo.set_head(head.as_deref().unwrap_or(NO_DEFAULT_BRANCH))
+    point_head(repo, head.as_deref().unwrap_or(NO_DEFAULT_BRANCH))
         .map_err(|e| classify(&e, &auth, repo, url, creds))
+}
+
+/// Makes `HEAD` a symbolic reference to `target`, which need not exist yet.
+fn point_head(repo: &Repository, target: &str) -> Result<(), git2::Error> {
+    repo.reference_symbolic("HEAD", target, true, "flotilla: remote default branch")
+        .map(drop)
 }
 
 fn secrets_of(creds: Option<&RepoCredentials>) -> Vec<&str> {
@@ -391,7 +397,7 @@ mod tests {
     #[test]
     fn sha_shapes() {
         assert!(is_full_sha(&"a".repeat(40)));
-        assert!(is_full_sha(&"0123456789abcdefABCDEF0123456789abcdef01"));
+        assert!(is_full_sha("0123456789abcdefABCDEF0123456789abcdef01"));
         assert!(!is_full_sha(&"g".repeat(40)));
         assert!(!is_full_sha(&"a".repeat(39)));
         assert!(is_short_sha("abcd"));

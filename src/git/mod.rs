@@ -4,11 +4,13 @@
 pub mod cache;
 pub mod credentials;
 mod error;
+pub mod local_dir;
 pub mod tree;
 pub mod tree_git;
 
 pub use cache::GitCache;
 pub use credentials::redact_url;
 pub use error::GitError;
+pub use local_dir::LocalDirSource;
 pub use tree::{GitSource, MemorySource, Tree};
 pub use tree_git::GitTree;

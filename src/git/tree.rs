@@ -49,8 +49,13 @@ impl MemorySource {
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Self {
         let tree = MemoryTree::new(
-            format!("{:040x}", self.repos.values().map(BTreeMap::len).sum::<usize>() + 1),
-            files.into_iter().map(|(p, c)| (p.to_string(), c.as_bytes().to_vec())),
+            format!(
+                "{:040x}",
+                self.repos.values().map(BTreeMap::len).sum::<usize>() + 1
+            ),
+            files
+                .into_iter()
+                .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec())),
         );
         self.repos
             .entry(repo_url.to_string())
@@ -69,7 +74,11 @@ impl GitSource for MemorySource {
                 url: repo_url.to_string(),
                 cause: "no such repository".into(),
             })?;
-        let rev = if revision.is_empty() { "HEAD" } else { revision };
+        let rev = if revision.is_empty() {
+            "HEAD"
+        } else {
+            revision
+        };
         let tree = revs.get(rev).ok_or_else(|| GitError::UnknownRevision {
             url: repo_url.to_string(),
             revision: rev.to_string(),
@@ -105,7 +114,12 @@ impl MemoryTree {
             }
         }
         let file_list = files.keys().cloned().collect();
-        MemoryTree { sha, dirs: dirs.into_iter().collect(), files, file_list }
+        MemoryTree {
+            sha,
+            dirs: dirs.into_iter().collect(),
+            files,
+            file_list,
+        }
     }
 }
 
@@ -120,6 +134,11 @@ impl Tree for MemoryTree {
         &self.file_list
     }
     fn read_file(&self, path: &str) -> Result<Vec<u8>, GitError> {
-        self.files.get(path).cloned().ok_or_else(|| GitError::NotFound { path: path.to_string() })
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| GitError::NotFound {
+                path: path.to_string(),
+            })
     }
 }

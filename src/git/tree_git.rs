@@ -63,10 +63,8 @@ fn index_tree(tree: &git2::Tree<'_>) -> Result<(Vec<String>, Vec<String>), git2:
         };
         let path = format!("{parent}{name}");
         match entry.kind() {
-            Some(ObjectType::Tree) => {
-                if !path.split('/').any(|seg| seg.starts_with('.')) {
-                    dirs.push(path);
-                }
+            Some(ObjectType::Tree) if !path.split('/').any(|seg| seg.starts_with('.')) => {
+                dirs.push(path)
             }
             Some(ObjectType::Blob) if is_regular_blob(entry.filemode()) => files.push(path),
             _ => {}

@@ -20,6 +20,12 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Where git keeps its helper programs (`git --exec-path`).
+fn git_exec_path() -> PathBuf {
+    let out = Command::new("git").arg("--exec-path").output().unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
 /// `git daemon` serving every repository under a base directory, read-only.
 pub struct GitDaemon {
     child: Option<Child>,
@@ -31,8 +37,8 @@ impl GitDaemon {
     pub fn start(base: &Path) -> GitDaemon {
         for _attempt in 0..5 {
             let port = free_port();
-            let mut child = Command::new("git")
-                .arg("daemon")
+            // `git daemon` would fork `git-daemon` and killing it would leave that running.
+            let mut child = Command::new(git_exec_path().join("git-daemon"))
                 .arg("--reuseaddr")
                 .arg(format!("--base-path={}", base.display()))
                 .arg("--export-all")
@@ -92,7 +98,7 @@ impl Drop for GitDaemon {
 pub struct HttpGitServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    requests: Arc<AtomicUsize>,
+    config: Arc<Config>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -102,32 +108,34 @@ struct Config {
     user: String,
     /// The whole expected `Authorization` header value.
     authorization: String,
+    /// Connections accepted, and requests whose body came chunked.
+    requests: AtomicUsize,
+    chunked_requests: AtomicUsize,
 }
 
 impl HttpGitServer {
     /// Serves the repositories under `project_root` to `user`:`password`.
     pub fn start(project_root: &Path, user: &str, password: &str) -> HttpGitServer {
-        let exec_path = Command::new("git").arg("--exec-path").output().unwrap();
-        let exec_path = String::from_utf8(exec_path.stdout).unwrap();
         let config = Arc::new(Config {
             project_root: project_root.to_path_buf(),
-            backend: Path::new(exec_path.trim()).join("git-http-backend"),
+            backend: git_exec_path().join("git-http-backend"),
             user: user.to_string(),
             authorization: format!("Basic {}", base64(format!("{user}:{password}").as_bytes())),
+            requests: AtomicUsize::new(0),
+            chunked_requests: AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let requests = Arc::new(AtomicUsize::new(0));
-        let (stop2, requests2) = (stop.clone(), requests.clone());
+        let (stop2, config2) = (stop.clone(), config.clone());
         let thread = thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                requests2.fetch_add(1, Ordering::SeqCst);
-                let config = config.clone();
+                config2.requests.fetch_add(1, Ordering::SeqCst);
+                let config = config2.clone();
                 thread::spawn(move || {
                     let _ = handle(stream, &config);
                 });
@@ -136,7 +144,7 @@ impl HttpGitServer {
         HttpGitServer {
             addr,
             stop,
-            requests,
+            config,
             thread: Some(thread),
         }
     }
@@ -148,7 +156,12 @@ impl HttpGitServer {
 
     /// Connections accepted so far (one request each).
     pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.config.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests so far whose body was sent with `Transfer-Encoding: chunked`.
+    pub fn chunked_requests(&self) -> usize {
+        self.config.chunked_requests.load(Ordering::SeqCst)
     }
 }
 
@@ -194,6 +207,9 @@ fn handle(stream: TcpStream, config: &Config) -> std::io::Result<()> {
         out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let body = read_body(&mut reader, &request)?;
+    if request.header("Transfer-Encoding").is_some() {
+        config.chunked_requests.fetch_add(1, Ordering::SeqCst);
+    }
     let response = if authorized {
         run_backend(config, &request, &body, &peer)?
     } else {

@@ -1,0 +1,72 @@
+//! The command line: clap definitions and dispatch. Each command lives in its own file.
+
+mod appset_generate;
+mod crds;
+mod documents;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use appset_generate::GenerateArgs;
+
+/// Flotilla: a multi-cluster GitOps hub, Argo CD compatible.
+#[derive(Debug, Parser)]
+#[command(name = "flotilla", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with ApplicationSets offline.
+    #[command(subcommand)]
+    Appset(AppsetCommand),
+    /// Print the CustomResourceDefinitions (or write them as files).
+    Crds(crds::CrdsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsetCommand {
+    /// Expand ApplicationSets into Applications, as the controller would, and print them.
+    Generate(GenerateArgs),
+}
+
+/// Output format of generated objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A multi-document YAML stream.
+    Yaml,
+    /// A JSON array.
+    Json,
+}
+
+/// Where Git repositories are cached: `--git-cache`, `$FLOTILLA_GIT_CACHE`, or
+/// `$XDG_CACHE_HOME/flotilla/git` (`~/.cache/flotilla/git`).
+#[derive(Debug, Clone, Args)]
+pub struct GitCacheArgs {
+    #[arg(long, env = "FLOTILLA_GIT_CACHE", value_name = "DIR")]
+    pub git_cache: Option<PathBuf>,
+}
+
+impl GitCacheArgs {
+    pub fn dir(&self) -> PathBuf {
+        if let Some(dir) = &self.git_cache {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("flotilla").join("git")
+    }
+}
+
+/// Runs a command; the error is the one line to print.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Appset(AppsetCommand::Generate(args)) => appset_generate::run(&args),
+        Command::Crds(args) => crds::run(&args),
+    }
+}
