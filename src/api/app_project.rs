@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::application::ApplicationDestination;
 
 /// Desired state of an AppProject, in Argo CD's shape.
+// kube's printcolumn(...) attributes repeat `type_`, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "flotilla.dev",

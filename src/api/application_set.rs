@@ -13,6 +13,8 @@ use serde_json::Value;
 use super::application::{ApplicationSpec, HealthStatus};
 
 /// Desired state of an ApplicationSet.
+// kube's printcolumn(...) attributes repeat `type_`, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "flotilla.dev",

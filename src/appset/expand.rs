@@ -118,10 +118,12 @@ fn min_option(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     }
 }
 
+type TreeResult = Result<Arc<dyn Tree>, GitError>;
+
 /// Resolves each (repository, revision) once per evaluation, however many generators ask.
 struct MemoGit<'a> {
     inner: &'a dyn GitSource,
-    trees: RefCell<HashMap<(String, String), Result<Arc<dyn Tree>, GitError>>>,
+    trees: RefCell<HashMap<(String, String), TreeResult>>,
 }
 
 impl GitSource for MemoGit<'_> {

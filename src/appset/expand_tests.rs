@@ -207,22 +207,20 @@ fn matrix_with_an_empty_child_yields_nothing() {
 
 #[test]
 fn nested_matrix_and_merge_children() {
-    let e = run(&format!(
-        "
+    let e = run("
 spec:
   generators:
   - matrix:
       generators:
-      - list: {{elements: [{{app: web}}]}}
+      - list: {elements: [{app: web}]}
       - merge:
           mergeKeys: [name]
           generators:
-          - clusters: {{selector: {{matchLabels: {{argocd.argoproj.io/secret-type: cluster}}}}, values: {{size: small}}}}
-          - list: {{elements: [{{name: prod, values.size: large}}]}}
+          - clusters: {selector: {matchLabels: {argocd.argoproj.io/secret-type: cluster}}, values: {size: small}}
+          - list: {elements: [{name: prod, values.size: large}]}
   template:
-    metadata: {{name: '{{{{app}}}}-{{{{name}}}}-{{{{values.size}}}}'}}
-    spec: {{project: default, destination: {{server: '{{{{server}}}}'}}}}"
-    ))
+    metadata: {name: '{{app}}-{{name}}-{{values.size}}'}
+    spec: {project: default, destination: {server: '{{server}}'}}")
     .unwrap();
     assert_eq!(
         names(&e),
@@ -305,20 +303,18 @@ spec:
 
 #[test]
 fn generated_metadata_rules() {
-    let e = run(&format!(
-        "
-metadata: {{name: guestbook, namespace: teams, uid: 1234-5678}}
+    let e = run("
+metadata: {name: guestbook, namespace: teams, uid: 1234-5678}
 spec:
   generators:
-  - list: {{elements: [{{name: b}}, {{name: a}}]}}
+  - list: {elements: [{name: b}, {name: a}]}
   template:
     metadata:
-      name: '{{{{name}}}}'
+      name: '{{name}}'
       namespace: elsewhere
-      labels: {{'app-{{{{name}}}}': '{{{{name}}}}'}}
-      annotations: {{note: '{{{{ missing }}}}'}}
-    spec: {{project: default, destination: {{server: https://kubernetes.default.svc}}}}"
-    ))
+      labels: {'app-{{name}}': '{{name}}'}
+      annotations: {note: '{{ missing }}'}
+    spec: {project: default, destination: {server: https://kubernetes.default.svc}}")
     .unwrap();
     assert_eq!(names(&e), ["a", "b"], "sorted by name");
     let a = &e.applications[0].metadata;
