@@ -35,8 +35,14 @@ fn cluster_secrets_yaml() -> String {
 }
 
 fn appset_yaml() -> String {
-    let elements: String =
-        (0..ELEMENTS).map(|i| format!("          - {{app: app-{i}, path: apps/app-{i}, tier: tier-{}}}\n", i % 3)).collect();
+    let elements: String = (0..ELEMENTS)
+        .map(|i| {
+            format!(
+                "          - {{app: app-{i}, path: apps/app-{i}, tier: tier-{}}}\n",
+                i % 3
+            )
+        })
+        .collect();
     format!(
         r#"apiVersion: flotilla.dev/v1alpha1
 kind: ApplicationSet
@@ -70,7 +76,10 @@ spec:
 }
 
 fn cpu_clock(clock: libc::clockid_t) -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(clock, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -105,7 +114,11 @@ fn child_expand() {
         .collect();
     let appset: ApplicationSet = serde_yaml::from_str(&appset_yaml()).expect("appset");
     let git = MemorySource::new();
-    let inputs = Inputs { clusters: &clusters, in_cluster: false, git: &git };
+    let inputs = Inputs {
+        clusters: &clusters,
+        in_cluster: false,
+        git: &git,
+    };
     let mut cpu = Vec::new();
     let mut wall = Vec::new();
     for _ in 0..RUNS {
@@ -160,7 +173,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("clusters.yaml"), cluster_secrets_yaml()).expect("write");
     std::fs::write(dir.path().join("appset.yaml"), appset_yaml()).expect("write");
-    let status = Command::new(&me).arg("--child-expand").status().expect("child");
+    let status = Command::new(&me)
+        .arg("--child-expand")
+        .status()
+        .expect("child");
     assert!(status.success());
     let out = Command::new(&me)
         .arg("--child-cli")

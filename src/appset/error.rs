@@ -66,6 +66,8 @@ pub enum GenerateError {
     MergeDuplicateKey { child: usize, key: String },
     #[error("matrix and merge generators nest at most {0} levels deep")]
     NestingTooDeep(usize),
+    #[error("yields more than {0} parameter sets")]
+    TooManyParameterSets(usize),
     #[error("invalid nested {kind} generator: {reason}")]
     InvalidNested { kind: &'static str, reason: String },
     #[error("list element {index}: {reason}")]

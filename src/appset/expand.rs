@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::application_template::{build_application, merged_template};
 use super::error::{AppSetError, GenerateError};
-use super::generator::{GenContext, GeneratorKind, evaluate};
+use super::generator::{GenContext, GeneratorKind, MAX_PARAMETER_SETS, evaluate};
 use super::value_template::{compile_value, render_value};
 use crate::api::Application;
 use crate::api::application_set::ApplicationSet;
@@ -80,6 +80,9 @@ pub fn expand(appset: &ApplicationSet, inputs: &Inputs) -> Result<Expansion, App
         let at = |e: GenerateError| fail(e.at(format!("generators[{i}]")));
         let kind = GeneratorKind::of_entry(entry).map_err(at)?;
         let params = evaluate(&kind, entry.selector.as_ref(), &ctx, 0).map_err(at)?;
+        if applications.len().saturating_add(params.len()) > MAX_PARAMETER_SETS {
+            return Err(at(GenerateError::TooManyParameterSets(MAX_PARAMETER_SETS)));
+        }
         let template = compile_value(&merged_template(&spec.template, kind.template()))
             .map_err(|e| at(GenerateError::from(e).at("template")))?;
         for p in &params {

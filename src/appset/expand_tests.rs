@@ -458,6 +458,64 @@ fn deep_nesting_is_bounded() {
     assert!(e.to_string().contains("nest at most"), "{e}");
 }
 
+/// Regression (fuzzing): 1.2 kB of nested matrices of 12-element lists asked for 12^7 (36
+/// million) combinations and ran out of memory. Products are now checked against
+/// `MAX_PARAMETER_SETS` before they are built.
+#[test]
+fn combinatorial_explosion_is_an_error_not_an_out_of_memory() {
+    use super::super::generator::MAX_PARAMETER_SETS;
+    let list = |key: &str, n: usize| {
+        let elements: Vec<String> = (0..n).map(|i| format!("{{{key}: '{i}'}}")).collect();
+        format!("{{list: {{elements: [{}]}}}}", elements.join(", "))
+    };
+    let matrix = |a: &str, b: &str| format!("{{matrix: {{generators: [{a}, {b}]}}}}");
+    let n = 12;
+    let bomb = matrix(
+        &matrix(
+            &matrix(&list("a", n), &list("b", n)),
+            &matrix(&list("c", n), &list("d", n)),
+        ),
+        &matrix(&matrix(&list("e", n), &list("f", n)), &list("g", n)),
+    );
+    let yaml = format!(
+        "spec:\n  generators: [{bomb}]\n  template: {{metadata: {{name: 'x-{{{{a}}}}-{{{{g}}}}'}}, spec: {{project: default}}}}"
+    );
+    let start = std::time::Instant::now();
+    let e = run(&yaml).unwrap_err();
+    assert!(
+        e.to_string().ends_with(&format!(
+            "yields more than {MAX_PARAMETER_SETS} parameter sets"
+        )),
+        "{e}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    // The same with the second child interpolated (evaluated once per left parameter set).
+    let interpolated = matrix(
+        &list("a", 400),
+        &format!(
+            "{{list: {{elements: [{}]}}}}",
+            (0..300)
+                .map(|i| format!("{{b: '{{{{a}}}}-{i}'}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let yaml = format!("spec:\n  generators: [{interpolated}]\n{TEMPLATE}");
+    let e = run(&yaml).unwrap_err();
+    assert!(e.to_string().contains("parameter sets"), "{e}");
+    // Several entries: the total number of Applications is bounded too.
+    let entry = matrix(&list("a", 250), &list("b", 240));
+    let yaml = format!(
+        "spec:\n  generators: [{entry}, {entry}]\n  template: {{metadata: {{name: 'x-{{{{a}}}}-{{{{b}}}}'}}, spec: {{project: default}}}}"
+    );
+    let e = run(&yaml).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("ApplicationSet flotilla/test: generators[1]: yields more than"),
+        "{e}"
+    );
+}
+
 struct Counting {
     inner: MemorySource,
     calls: AtomicUsize,

@@ -26,6 +26,12 @@ use crate::git::GitSource;
 /// How deep matrix/merge may nest (Argo CD allows one level; deeper nesting works here, bounded).
 pub const MAX_NESTING: usize = 4;
 
+/// How many parameter sets one generator may yield (a matrix's combinations included) and how
+/// many Applications one ApplicationSet may generate. Without a bound, a few hundred bytes of
+/// nested matrices ask for billions of combinations and exhaust memory; real ApplicationSets
+/// stay orders of magnitude below.
+pub const MAX_PARAMETER_SETS: usize = 100_000;
+
 /// Argo CD's default requeue interval of git generators, in seconds.
 pub const DEFAULT_GIT_REQUEUE_SECONDS: u64 = 180;
 
@@ -253,6 +259,9 @@ pub fn evaluate(
         .generator(depth)
         .params(ctx)
         .map_err(|e| e.at(kind.key()))?;
+    if params.len() > MAX_PARAMETER_SETS {
+        return Err(GenerateError::TooManyParameterSets(MAX_PARAMETER_SETS).at(kind.key()));
+    }
     let Some(sel) = selector.filter(|s| !selector::is_empty(Some(s))) else {
         return Ok(params);
     };

@@ -4,7 +4,9 @@
 use serde::Deserialize;
 
 use super::error::GenerateError;
-use super::generator::{GenContext, Generator, GeneratorKind, MAX_NESTING, evaluate};
+use super::generator::{
+    GenContext, Generator, GeneratorKind, MAX_NESTING, MAX_PARAMETER_SETS, evaluate,
+};
 use super::params::Params;
 use super::value_template::{compile_value, has_tags, render_value};
 use crate::api::application_set::{ApplicationSetNestedGenerator, MatrixGenerator};
@@ -32,6 +34,10 @@ impl Generator for MatrixParams<'_> {
         if !has_tags(&second_json) {
             // Nothing to interpolate: the second child is evaluated once for all.
             let right = child_params(second, ctx, self.depth).map_err(|e| e.at("generators[1]"))?;
+            // Checked before combining: the product is what could exhaust memory.
+            if left.len().saturating_mul(right.len()) > MAX_PARAMETER_SETS {
+                return Err(GenerateError::TooManyParameterSets(MAX_PARAMETER_SETS));
+            }
             for a in &left {
                 for b in &right {
                     out.push(combine(a, b)?);
@@ -51,6 +57,9 @@ impl Generator for MatrixParams<'_> {
                 }
             })?;
             let right = child_params(&child, ctx, self.depth).map_err(|e| e.at("generators[1]"))?;
+            if out.len().saturating_add(right.len()) > MAX_PARAMETER_SETS {
+                return Err(GenerateError::TooManyParameterSets(MAX_PARAMETER_SETS));
+            }
             for b in &right {
                 out.push(combine(a, b)?);
             }

@@ -64,33 +64,73 @@ impl PathGlob {
     }
 }
 
+/// Whether `path` (split at `/`) matches the segments. `**` segments are wildcards over whole
+/// segments and every other segment matches exactly one path segment, so the classic iterative
+/// wildcard algorithm applies: on a mismatch, resume after the most recent `**` with one more
+/// segment consumed by it. Each (pattern segment, path segment) pair is tried at most once per
+/// resumption point: O(pattern × path) segment matches instead of exponential backtracking.
 fn match_segments(pattern: &[Segment], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((Segment::AnyDepth, rest)) => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
-        }
-        Some((Segment::Pattern(tokens), rest)) => match path.split_first() {
-            Some((first, path_rest)) => {
-                let chars: Vec<char> = first.chars().collect();
-                match_tokens(tokens, &chars) && match_segments(rest, path_rest)
+    let (mut p, mut s) = (0, 0);
+    // After the last `**` seen: the pattern index following it and the path index it resumes at.
+    let mut resume: Option<(usize, usize)> = None;
+    while s < path.len() {
+        match pattern.get(p) {
+            Some(Segment::AnyDepth) => {
+                resume = Some((p + 1, s));
+                p += 1;
             }
-            None => false,
-        },
+            Some(Segment::Pattern(tokens)) if match_segment(tokens, path[s]) => {
+                p += 1;
+                s += 1;
+            }
+            _ => match resume {
+                Some((after, from)) => {
+                    p = after;
+                    s = from + 1;
+                    resume = Some((after, from + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[p..]
+        .iter()
+        .all(|seg| matches!(seg, Segment::AnyDepth))
 }
 
+fn match_segment(tokens: &[Token], segment: &str) -> bool {
+    let chars: Vec<char> = segment.chars().collect();
+    match_tokens(tokens, &chars)
+}
+
+/// Whether `text` matches `tokens`, where `*` matches any run of characters and every other
+/// token exactly one: the same iterative algorithm as [`match_segments`], O(tokens × text).
 fn match_tokens(tokens: &[Token], text: &[char]) -> bool {
-    match tokens.split_first() {
-        None => text.is_empty(),
-        Some((Token::AnyRun, rest)) => {
-            (0..=text.len()).any(|skip| match_tokens(rest, &text[skip..]))
+    let (mut t, mut s) = (0, 0);
+    let mut resume: Option<(usize, usize)> = None;
+    while s < text.len() {
+        match tokens.get(t) {
+            Some(Token::AnyRun) => {
+                resume = Some((t + 1, s));
+                t += 1;
+            }
+            Some(token) if token_matches(token, text[s]) => {
+                t += 1;
+                s += 1;
+            }
+            _ => match resume {
+                Some((after, from)) => {
+                    t = after;
+                    s = from + 1;
+                    resume = Some((after, from + 1));
+                }
+                None => return false,
+            },
         }
-        Some((token, rest)) => match text.split_first() {
-            Some((c, text_rest)) => token_matches(token, *c) && match_tokens(rest, text_rest),
-            None => false,
-        },
     }
+    tokens[t..]
+        .iter()
+        .all(|token| matches!(token, Token::AnyRun))
 }
 
 fn token_matches(token: &Token, c: char) -> bool {
@@ -186,6 +226,92 @@ mod tests {
         assert!(d("**", "a/b/c"));
         assert!(d("apps/*.yaml", "apps/x.yaml"));
         assert!(!d("apps/*.yaml", "apps/sub/x.yaml"));
+    }
+
+    /// The backtracking matcher this module used before: the reference for the linear one.
+    fn naive_segments(pattern: &[Segment], path: &[&str]) -> bool {
+        match pattern.split_first() {
+            None => path.is_empty(),
+            Some((Segment::AnyDepth, rest)) => {
+                (0..=path.len()).any(|skip| naive_segments(rest, &path[skip..]))
+            }
+            Some((Segment::Pattern(tokens), rest)) => match path.split_first() {
+                Some((first, path_rest)) => {
+                    let chars: Vec<char> = first.chars().collect();
+                    naive_tokens(tokens, &chars) && naive_segments(rest, path_rest)
+                }
+                None => false,
+            },
+        }
+    }
+
+    fn naive_tokens(tokens: &[Token], text: &[char]) -> bool {
+        match tokens.split_first() {
+            None => text.is_empty(),
+            Some((Token::AnyRun, rest)) => {
+                (0..=text.len()).any(|skip| naive_tokens(rest, &text[skip..]))
+            }
+            Some((token, rest)) => match text.split_first() {
+                Some((c, text_rest)) => token_matches(token, *c) && naive_tokens(rest, text_rest),
+                None => false,
+            },
+        }
+    }
+
+    /// Every string of length `0..=max_len` over `alphabet`.
+    fn strings(alphabet: &[&str], max_len: usize) -> Vec<String> {
+        let mut all = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..max_len {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |a| format!("{s}{a}")))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    /// Regression (fuzzing): matching backtracked exponentially, so `*a*a*a*…*b` against a long
+    /// name (or `**/**/…` against a deep path) took minutes. Both levels are now linear-time
+    /// wildcard matching; this checks they agree with the old matcher on every small case.
+    #[test]
+    fn linear_matching_agrees_with_backtracking() {
+        let patterns = strings(&["*", "a", "?", "/", "**", "[ab]"], 4);
+        let paths = strings(&["a", "b", "/"], 5);
+        for double_star in [false, true] {
+            for p in &patterns {
+                let glob = PathGlob::new(p, double_star).unwrap();
+                for path in &paths {
+                    let parts: Vec<&str> = path.split('/').collect();
+                    assert_eq!(
+                        glob.matches(path),
+                        naive_segments(&glob.segments, &parts),
+                        "pattern {p:?} (double_star: {double_star}) against {path:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pathological_patterns_stay_fast() {
+        let start = std::time::Instant::now();
+        let name = "a".repeat(10_000);
+        let many_stars = format!("{}b", "*a".repeat(100));
+        assert!(!m(&many_stars, &name));
+        assert!(m(&format!("{}*", "*a".repeat(100)), &name));
+        assert!(!m(&format!("{}?b", "*?".repeat(50)), &name));
+        let deep = vec!["a"; 2_000].join("/");
+        assert!(!d(&format!("{}b", "**/".repeat(100)), &deep));
+        assert!(!d(&format!("{}**/b", "**/a/".repeat(50)), &deep));
+        assert!(d(&format!("{}**", "**/a/".repeat(50)), &deep));
+        assert!(!d(&format!("{}b", "*/".repeat(2_000)), &deep));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "took {:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

@@ -251,6 +251,11 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     Ok(toks)
 }
 
+/// How deep helper calls may nest (`{{lower (trim (lower x))}}` nests 3 deep). Parsing and
+/// rendering recurse once per level, so an unbounded depth could overflow the stack; real
+/// templates nest a handful of levels.
+pub const MAX_CALL_DEPTH: usize = 32;
+
 /// Rewrites a helper call into a handlebars expression: helper names stay, literals are quoted,
 /// every parameter reference becomes `aN`.
 #[derive(Default)]
@@ -261,7 +266,7 @@ struct Rewriter {
 
 impl Rewriter {
     fn rewrite(&mut self, toks: &[Tok]) -> Result<String, String> {
-        let (expr, used) = self.call(toks, 0)?;
+        let (expr, used) = self.call(toks, 0, 1)?;
         if used != toks.len() {
             return Err("unexpected ')'".into());
         }
@@ -269,8 +274,18 @@ impl Rewriter {
     }
 
     /// Parses `helper arg*` starting at `pos`, up to a `)` or the end; returns the expression and
-    /// the position after it.
-    fn call(&mut self, toks: &[Tok], mut pos: usize) -> Result<(String, usize), String> {
+    /// the position after it. `depth` counts this call and the calls enclosing it.
+    fn call(
+        &mut self,
+        toks: &[Tok],
+        mut pos: usize,
+        depth: usize,
+    ) -> Result<(String, usize), String> {
+        if depth > MAX_CALL_DEPTH {
+            return Err(format!(
+                "helper calls nest deeper than {MAX_CALL_DEPTH} levels"
+            ));
+        }
         let helper = match toks.get(pos) {
             Some(Tok::Word(w)) if HELPERS.contains(&w.as_str()) => w.clone(),
             Some(Tok::Word(w)) => {
@@ -288,7 +303,7 @@ impl Rewriter {
             let arg = match tok {
                 Tok::Close => break,
                 Tok::Open => {
-                    let (inner, next) = self.call(toks, pos + 1)?;
+                    let (inner, next) = self.call(toks, pos + 1, depth + 1)?;
                     if toks.get(next) != Some(&Tok::Close) {
                         return Err("unbalanced '('".into());
                     }
@@ -371,7 +386,7 @@ fn trunc_helper(
     _: &mut RenderContext,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let n = h.param(0).and_then(|p| p.value().as_i64()).ok_or_else(|| {
+    let n = h.param(0).and_then(|p| integer(p.value())).ok_or_else(|| {
         RenderErrorReason::Other("trunc: the first argument must be an integer".into())
     })?;
     let s = string_arg(h, 1)?;
@@ -384,6 +399,18 @@ fn trunc_helper(
     };
     out.write(&kept)?;
     Ok(())
+}
+
+/// An integer argument that fits an `i64`, as Go's `int` takes it. Handlebars reads `-0` as a
+/// float (`-0.0`), so an integral float within range counts too; anything larger is an error,
+/// as it is in Go.
+fn integer(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9_223_372_036_854_775_808.0)
+            .map(|f| f as i64)
+    })
 }
 
 fn default_helper(

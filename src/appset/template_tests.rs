@@ -129,3 +129,50 @@ fn compiled_strings_render_many_param_sets() {
     );
     assert!(compile("plain").unwrap().is_literal());
 }
+
+/// Regression (fuzzing): every nesting level recursed in the rewriter, the handlebars parser and
+/// the renderer, so a few hundred nested calls overflowed a 2 MiB thread stack.
+#[test]
+fn deeply_nested_calls_are_errors_not_stack_overflows() {
+    let p = params(&[("name", "X")]);
+    let nested = |depth: usize| {
+        format!(
+            "{{{{lower {}name{}}}}}",
+            "(lower ".repeat(depth),
+            ")".repeat(depth)
+        )
+    };
+    assert_eq!(r(&nested(MAX_CALL_DEPTH - 1), &p), "x");
+    let err = render_str(&nested(MAX_CALL_DEPTH), &p).unwrap_err();
+    assert!(err.to_string().contains("nest deeper"), "{err}");
+    // Deep enough to overflow any stack if it were recursed into.
+    let builder = std::thread::Builder::new().stack_size(256 * 1024);
+    let handle = builder
+        .spawn(move || render_str(&nested(200_000), &params(&[("name", "X")])).is_err())
+        .unwrap();
+    assert!(handle.join().unwrap());
+    // Unbalanced opening parentheses only: rejected, not recursed.
+    assert!(render_str(&format!("{{{{lower {}}}}}", "(".repeat(100_000)), &p).is_err());
+}
+
+/// Regression (fuzzing): `-0` is the integer 0 for Go, but handlebars reads it as a float and
+/// `trunc` rejected it. Integers beyond 64 bits stay errors (as in Go); none may panic.
+#[test]
+fn trunc_with_extreme_numbers() {
+    let p = params(&[("name", "Prod_EU")]);
+    assert_eq!(r("{{trunc -0 name}}", &p), "");
+    assert_eq!(r("{{trunc 9223372036854775807 name}}", &p), "Prod_EU");
+    assert_eq!(r("{{trunc -9223372036854775808 name}}", &p), "Prod_EU");
+    assert_eq!(r("{{trunc -7 name}}", &p), "Prod_EU");
+    assert_eq!(r("{{trunc -8 name}}", &p), "Prod_EU");
+    for n in [
+        "9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551616",
+        "-99999999999999999999",
+        "99999999999999999999999999999999999999999",
+    ] {
+        let err = render_str(&format!("{{{{trunc {n} name}}}}"), &p).unwrap_err();
+        assert!(err.to_string().contains("integer"), "{n}: {err}");
+    }
+}
