@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::cluster_generator::ClusterParams;
@@ -62,64 +61,65 @@ pub enum GeneratorKind<'a> {
 impl<'a> GeneratorKind<'a> {
     /// The generator of a top-level entry.
     pub fn of_entry(entry: &'a ApplicationSetGenerator) -> Result<Self, GenerateError> {
-        let set = [
-            ("list", entry.list.is_some()),
-            ("clusters", entry.clusters.is_some()),
-            ("git", entry.git.is_some()),
-            ("matrix", entry.matrix.is_some()),
-            ("merge", entry.merge.is_some()),
-        ];
-        check_single(&set, &entry.other)?;
-        Ok(if let Some(g) = &entry.list {
-            GeneratorKind::List(g)
-        } else if let Some(g) = &entry.clusters {
-            GeneratorKind::Clusters(g)
-        } else if let Some(g) = &entry.git {
-            GeneratorKind::Git(g)
-        } else if let Some(g) = &entry.matrix {
-            GeneratorKind::Matrix(Cow::Borrowed(g))
-        } else if let Some(g) = &entry.merge {
-            GeneratorKind::Merge(Cow::Borrowed(g))
-        } else {
-            return Err(GenerateError::NoGenerator);
-        })
+        Self::pick(
+            entry.list.as_ref(),
+            entry.clusters.as_ref(),
+            entry.git.as_ref(),
+            entry
+                .matrix
+                .as_ref()
+                .map(|g| Ok(GeneratorKind::Matrix(Cow::Borrowed(g)))),
+            entry
+                .merge
+                .as_ref()
+                .map(|g| Ok(GeneratorKind::Merge(Cow::Borrowed(g)))),
+            &entry.other,
+        )
     }
 
     /// The generator of a matrix/merge child; nested matrix/merge are parsed from raw JSON.
     pub fn of_nested(entry: &'a ApplicationSetNestedGenerator) -> Result<Self, GenerateError> {
+        Self::pick(
+            entry.list.as_ref(),
+            entry.clusters.as_ref(),
+            entry.git.as_ref(),
+            entry
+                .matrix
+                .as_ref()
+                .map(|v| parse_nested("matrix", v).map(|g| GeneratorKind::Matrix(Cow::Owned(g)))),
+            entry
+                .merge
+                .as_ref()
+                .map(|v| parse_nested("merge", v).map(|g| GeneratorKind::Merge(Cow::Owned(g)))),
+            &entry.other,
+        )
+    }
+
+    /// The one generator an entry names; every other key is an error (several generators, an
+    /// unsupported or an unknown one). Nested matrix/merge arrive already parsed (or failed).
+    fn pick(
+        list: Option<&'a ListGenerator>,
+        clusters: Option<&'a ClusterGenerator>,
+        git: Option<&'a GitGenerator>,
+        matrix: Option<Result<Self, GenerateError>>,
+        merge: Option<Result<Self, GenerateError>>,
+        other: &BTreeMap<String, Value>,
+    ) -> Result<Self, GenerateError> {
         let set = [
-            ("list", entry.list.is_some()),
-            ("clusters", entry.clusters.is_some()),
-            ("git", entry.git.is_some()),
-            ("matrix", entry.matrix.is_some()),
-            ("merge", entry.merge.is_some()),
+            ("list", list.is_some()),
+            ("clusters", clusters.is_some()),
+            ("git", git.is_some()),
+            ("matrix", matrix.is_some()),
+            ("merge", merge.is_some()),
         ];
-        check_single(&set, &entry.other)?;
-        Ok(if let Some(g) = &entry.list {
-            GeneratorKind::List(g)
-        } else if let Some(g) = &entry.clusters {
-            GeneratorKind::Clusters(g)
-        } else if let Some(g) = &entry.git {
-            GeneratorKind::Git(g)
-        } else if let Some(v) = &entry.matrix {
-            let m = MatrixGenerator::deserialize(object("matrix", v)?).map_err(|e| {
-                GenerateError::InvalidNested {
-                    kind: "matrix",
-                    reason: e.to_string(),
-                }
-            })?;
-            GeneratorKind::Matrix(Cow::Owned(m))
-        } else if let Some(v) = &entry.merge {
-            let m = MergeGenerator::deserialize(object("merge", v)?).map_err(|e| {
-                GenerateError::InvalidNested {
-                    kind: "merge",
-                    reason: e.to_string(),
-                }
-            })?;
-            GeneratorKind::Merge(Cow::Owned(m))
-        } else {
-            return Err(GenerateError::NoGenerator);
-        })
+        check_single(&set, other)?;
+        list.map(GeneratorKind::List)
+            .or(clusters.map(GeneratorKind::Clusters))
+            .or(git.map(GeneratorKind::Git))
+            .map(Ok)
+            .or(matrix)
+            .or(merge)
+            .unwrap_or(Err(GenerateError::NoGenerator))
     }
 
     /// The spec key of this generator (`list`, `clusters`, ...).
@@ -182,14 +182,21 @@ impl<'a> GeneratorKind<'a> {
     }
 }
 
-fn object<'v>(kind: &'static str, v: &'v Value) -> Result<&'v Value, GenerateError> {
+/// A nested matrix/merge generator, from the raw JSON a CRD schema has to keep it as.
+fn parse_nested<G: serde::de::DeserializeOwned>(
+    kind: &'static str,
+    v: &Value,
+) -> Result<G, GenerateError> {
     if !v.is_object() {
         return Err(GenerateError::InvalidNested {
             kind,
             reason: "must be an object".into(),
         });
     }
-    Ok(v)
+    G::deserialize(v).map_err(|e| GenerateError::InvalidNested {
+        kind,
+        reason: e.to_string(),
+    })
 }
 
 fn min_requeue(children: &[ApplicationSetNestedGenerator]) -> Option<u64> {
