@@ -1,9 +1,13 @@
 //! `flotilla appset generate` as a user runs it: outputs, and one-line errors that name the
 //! ApplicationSet and the cause, with a non-zero exit, for every kind of bad input.
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+
+use support::git;
 
 fn flotilla(args: &[&str], stdin: Option<&str>, cache: &Path) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
@@ -202,24 +206,8 @@ fn git_generators_read_a_real_repository() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops-repo");
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     std::fs::create_dir_all(&repo).unwrap();
-    git(&["init", "-q", "-b", "main"]);
+    git(&repo, &["init", "-q", "-b", "main"]);
     let copy = Command::new("cp")
         .arg("-r")
         .arg(examples.join("."))
@@ -227,8 +215,8 @@ fn git_generators_read_a_real_repository() {
         .status()
         .unwrap();
     assert!(copy.success());
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "examples"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "examples"]);
     let url = format!("file://{}", repo.display());
     let doc = appset(&format!(
         "  generators:\n  - git: {{repoURL: '{url}', revision: main, directories: [{{path: 'apps/podinfo/overlays/*'}}]}}\n  template:\n    metadata: {{name: 'podinfo-{{{{path.basename}}}}'}}\n    spec: {{project: default, source: {{repoURL: '{url}', path: '{{{{path}}}}'}}}}\n"

@@ -5,43 +5,18 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flotilla::api::{RepositorySecret, RepositorySecretKind, Sensitive};
 use flotilla::git::{GitCache, GitError, GitSource};
 use support::git_servers::{GitDaemon, HttpGitServer};
-use support::within;
+use support::{git, within};
 use tempfile::TempDir;
 
 const LIMIT: Duration = Duration::from_secs(60);
 const USER: &str = "alice";
 const PASSWORD: &str = "pw-Zq8v3Kx7-never-print-me";
-
-/// Runs `git` in `dir` with a fixed identity and dates and no user or system configuration.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Fixture")
-        .env("GIT_AUTHOR_EMAIL", "fixture@example.com")
-        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_NAME", "Fixture")
-        .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
-        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn write(root: &Path, path: &str, content: &str) {
     let path = root.join(path);

@@ -22,19 +22,16 @@ impl Generator for ClusterParams<'_> {
         let mut out = Vec::new();
         // Argo CD keys clusters by name: Secrets with a duplicate name collapse to the first one.
         let mut seen = BTreeSet::new();
+        if let Some(sel) = &spec.selector {
+            selector::validate(sel)?;
+        }
         for cluster in ctx.clusters {
-            let matched = match &spec.selector {
-                Some(sel) => {
-                    selector::matches(sel, |k| cluster.secret_labels.get(k).map(String::as_str))?
-                }
-                None => true,
-            };
+            let matched = spec.selector.as_ref().is_none_or(|sel| {
+                selector::matches_valid(sel, |k| cluster.secret_labels.get(k).map(String::as_str))
+            });
             if matched && seen.insert(cluster.name.as_str()) {
                 out.push(with_values(cluster_params(cluster), spec)?);
             }
-        }
-        if let Some(sel) = &spec.selector {
-            selector::validate(sel)?;
         }
         let has_local_secret = ctx.clusters.iter().any(|c| c.server == IN_CLUSTER_SERVER);
         if ctx.in_cluster && selector::is_empty(spec.selector.as_ref()) && !has_local_secret {

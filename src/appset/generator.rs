@@ -272,13 +272,9 @@ pub fn evaluate(
     let Some(sel) = selector.filter(|s| !selector::is_empty(Some(s))) else {
         return Ok(params);
     };
-    let mut kept = Vec::with_capacity(params.len());
-    for p in params {
-        if selector::matches(sel, |k| p.get(k).map(String::as_str))
-            .map_err(|e| GenerateError::from(e).at("selector"))?
-        {
-            kept.push(p);
-        }
-    }
-    Ok(kept)
+    selector::validate(sel).map_err(|e| GenerateError::from(e).at("selector"))?;
+    Ok(params
+        .into_iter()
+        .filter(|p| selector::matches_valid(sel, |k| p.get(k).map(String::as_str)))
+        .collect())
 }

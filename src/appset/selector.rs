@@ -53,9 +53,15 @@ pub fn matches<'a>(
     get: impl Fn(&str) -> Option<&'a str>,
 ) -> Result<bool, SelectorError> {
     validate(selector)?;
+    Ok(matches_valid(selector, get))
+}
+
+/// [`matches`] for a selector already checked with [`validate`]: call `validate` once, then
+/// match many label sets.
+pub fn matches_valid<'a>(selector: &LabelSelector, get: impl Fn(&str) -> Option<&'a str>) -> bool {
     for (key, value) in selector.match_labels.iter().flatten() {
         if get(key) != Some(value.as_str()) {
-            return Ok(false);
+            return false;
         }
     }
     for req in selector.match_expressions.iter().flatten() {
@@ -68,10 +74,10 @@ pub fn matches<'a>(
             _ => actual.is_none(),
         };
         if !ok {
-            return Ok(false);
+            return false;
         }
     }
-    Ok(true)
+    true
 }
 
 #[cfg(test)]

@@ -55,14 +55,14 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
             let expansion = expand(&appset, &inputs)?;
             let owner = crate::appset::expand::qualified_name(&appset);
             if let Some(name) = expansion.duplicates.first() {
+                let more = expansion.duplicates.len() - 1;
+                let others = if more > 0 {
+                    format!("; {more} other names repeat too")
+                } else {
+                    String::new()
+                };
                 bail!(
-                    "ApplicationSet {owner}: generates {} Applications named {name:?} (names must be unique{})",
-                    "several",
-                    if expansion.duplicates.len() > 1 {
-                        format!("; {} names repeat", expansion.duplicates.len())
-                    } else {
-                        String::new()
-                    }
+                    "ApplicationSet {owner}: generates several Applications named {name:?} (names must be unique{others})"
                 );
             }
             for app in expansion.applications {
