@@ -4,3 +4,4 @@ pub mod api;
 pub mod appset;
 pub mod cli;
 pub mod git;
+pub mod sim;

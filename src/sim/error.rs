@@ -1,0 +1,249 @@
+//! API errors as kube-apiserver reports them: a `Status` body with a reason and an HTTP code.
+
+use serde_json::{Value, json};
+
+use super::resource::ResourceType;
+
+/// One failed request. `to_status` gives the `Status` object that goes on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+    /// Seconds, for 429 (sent as the `Retry-After` header and in details).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self { code, reason, message: message.into(), details: None, retry_after: None }
+    }
+
+    fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    fn resource_details(rt: &ResourceType, name: &str) -> Value {
+        let mut d = json!({ "name": name, "kind": rt.plural });
+        if !rt.group.is_empty() {
+            d["group"] = json!(rt.group);
+        }
+        d
+    }
+
+    pub fn not_found(rt: &ResourceType, name: &str) -> Self {
+        Self::new(404, "NotFound", format!("{} \"{name}\" not found", rt.qualified()))
+            .with_details(Self::resource_details(rt, name))
+    }
+
+    /// NotFound for a resource known only by its group and plural (e.g. the namespace of a request).
+    pub fn not_found_named(group: &str, plural: &str, name: &str) -> Self {
+        let qualified = if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") };
+        let mut d = json!({ "name": name, "kind": plural });
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
+        Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found")).with_details(d)
+    }
+
+    /// 404 for a path that names no served resource.
+    pub fn path_not_found() -> Self {
+        Self::new(404, "NotFound", "the server could not find the requested resource")
+            .with_details(json!({}))
+    }
+
+    pub fn already_exists(rt: &ResourceType, name: &str) -> Self {
+        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", rt.qualified()))
+            .with_details(Self::resource_details(rt, name))
+    }
+
+    /// Optimistic-concurrency failure of an update.
+    pub fn conflict(rt: &ResourceType, name: &str, why: &str) -> Self {
+        Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified()),
+        )
+        .with_details(Self::resource_details(rt, name))
+    }
+
+    pub fn modified(rt: &ResourceType, name: &str) -> Self {
+        Self::conflict(
+            rt,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// Server-side apply conflicts: `(manager, field path like ".data.key")`.
+    pub fn apply_conflicts(rt: &ResourceType, name: &str, conflicts: &[(String, String)]) -> Self {
+        let api_version = rt.api_version();
+        let mut message = format!(
+            "Apply failed with {} conflict{}: ",
+            conflicts.len(),
+            if conflicts.len() == 1 { "" } else { "s" }
+        );
+        let parts: Vec<String> = conflicts
+            .iter()
+            .map(|(manager, field)| format!("conflict with \"{manager}\" using {api_version}: {field}"))
+            .collect();
+        message.push_str(&parts.join("\n"));
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|(manager, field)| {
+                json!({
+                    "reason": "FieldManagerConflict",
+                    "message": format!("conflict with \"{manager}\" using {api_version}"),
+                    "field": field,
+                })
+            })
+            .collect();
+        let mut details = Self::resource_details(rt, name);
+        details["causes"] = Value::Array(causes);
+        Self::new(409, "Conflict", message).with_details(details)
+    }
+
+    /// 422: `Kind "name" is invalid: field: Invalid value: ...`. `causes` are (field, message).
+    pub fn invalid(rt: &ResourceType, name: &str, causes: &[(String, String)]) -> Self {
+        let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let message = if text.len() == 1 {
+            format!("{} \"{name}\" is invalid: {}", rt.kind, text[0])
+        } else {
+            format!("{} \"{name}\" is invalid: [{}]", rt.kind, text.join(", "))
+        };
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(f, m)| json!({ "reason": "FieldValueInvalid", "message": m, "field": f }))
+            .collect();
+        let mut details = json!({ "name": name, "kind": rt.kind, "causes": causes });
+        if !rt.group.is_empty() {
+            details["group"] = json!(rt.group);
+        }
+        Self::new(422, "Invalid", message).with_details(details)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// 403 as the RBAC authorizer words it.
+    pub fn forbidden(user: &str, verb: &str, rt_group: &str, plural: &str, namespace: Option<&str>, name: Option<&str>) -> Self {
+        let qualified = if rt_group.is_empty() { plural.to_string() } else { format!("{plural}.{rt_group}") };
+        let target = match name {
+            Some(n) => format!("{qualified} \"{n}\" is forbidden"),
+            None => format!("{qualified} is forbidden"),
+        };
+        let scope = match namespace {
+            Some(ns) => format!(" in the namespace \"{ns}\""),
+            None => " at the cluster scope".to_string(),
+        };
+        let mut details = json!({ "kind": plural });
+        if let Some(n) = name {
+            details["name"] = json!(n);
+        }
+        if !rt_group.is_empty() {
+            details["group"] = json!(rt_group);
+        }
+        Self::new(
+            403,
+            "Forbidden",
+            format!("{target}: User \"{user}\" cannot {verb} resource \"{plural}\" in API group \"{rt_group}\"{scope}"),
+        )
+        .with_details(details)
+    }
+
+    /// 403 for a non-resource URL such as `/version`.
+    pub fn forbidden_path(user: &str, verb: &str, path: &str) -> Self {
+        Self::new(
+            403,
+            "Forbidden",
+            format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\""),
+        )
+        .with_details(json!({}))
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message).with_details(json!({}))
+    }
+
+    pub fn not_acceptable(message: impl Into<String>) -> Self {
+        Self::new(406, "NotAcceptable", message)
+    }
+
+    pub fn unsupported_media_type(content_type: &str, accepted: &[&str]) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
+            ),
+        )
+        .with_details(json!({ "causes": [{ "reason": "UnexpectedHeader", "message": format!("unsupported media type {content_type:?}"), "field": "Content-Type" }] }))
+    }
+
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        let mut e = Self::new(429, "TooManyRequests", "Too many requests, please try again later.")
+            .with_details(json!({ "retryAfterSeconds": retry_after }));
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::new(500, "InternalError", format!("Internal error occurred: {message}"))
+            .with_details(json!({ "causes": [{ "message": message }] }))
+    }
+
+    /// 403 for a create in a namespace that is being deleted.
+    pub fn namespace_terminating(rt: &ResourceType, name: &str, namespace: &str) -> Self {
+        let mut e = Self::new(
+            403,
+            "Forbidden",
+            format!(
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+                rt.qualified()
+            ),
+        )
+        .with_details(Self::resource_details(rt, name));
+        if let Some(d) = e.details.as_mut() {
+            d["causes"] = json!([{ "reason": "NamespaceTerminating", "message": format!("namespace {namespace} is being terminated"), "field": "metadata.namespace" }]);
+        }
+        e
+    }
+
+    /// The `Status` object for the wire.
+    pub fn to_status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            s["details"] = d.clone();
+        }
+        s
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
