@@ -3,6 +3,7 @@
 mod appset_generate;
 mod crds;
 mod documents;
+mod sim;
 
 use std::path::PathBuf;
 
@@ -25,6 +26,8 @@ pub enum Command {
     Appset(AppsetCommand),
     /// Print the CustomResourceDefinitions (or write them as files).
     Crds(crds::CrdsArgs),
+    /// Run the Kubernetes API simulator (virtual clusters for tests and demos) until stopped.
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Appset(AppsetCommand::Generate(args)) => appset_generate::run(&args),
         Command::Crds(args) => crds::run(&args),
+        Command::Sim(args) => sim::run(&args),
     }
 }

@@ -77,34 +77,6 @@ impl ApiError {
         )
     }
 
-    /// Server-side apply conflicts: `(manager, field path like ".data.key")`.
-    pub fn apply_conflicts(rt: &ResourceType, name: &str, conflicts: &[(String, String)]) -> Self {
-        let api_version = rt.api_version();
-        let mut message = format!(
-            "Apply failed with {} conflict{}: ",
-            conflicts.len(),
-            if conflicts.len() == 1 { "" } else { "s" }
-        );
-        let parts: Vec<String> = conflicts
-            .iter()
-            .map(|(manager, field)| format!("conflict with \"{manager}\" using {api_version}: {field}"))
-            .collect();
-        message.push_str(&parts.join("\n"));
-        let causes: Vec<Value> = conflicts
-            .iter()
-            .map(|(manager, field)| {
-                json!({
-                    "reason": "FieldManagerConflict",
-                    "message": format!("conflict with \"{manager}\" using {api_version}"),
-                    "field": field,
-                })
-            })
-            .collect();
-        let mut details = Self::resource_details(rt, name);
-        details["causes"] = Value::Array(causes);
-        Self::new(409, "Conflict", message).with_details(details)
-    }
-
     /// 422: `Kind "name" is invalid: field: Invalid value: ...`. `causes` are (field, message).
     pub fn invalid(rt: &ResourceType, name: &str, causes: &[(String, String)]) -> Self {
         let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod git_servers;
+pub mod sim;
 
 use std::path::Path;
 use std::process::Command;

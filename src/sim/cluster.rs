@@ -1,0 +1,199 @@
+//! One virtual cluster: its store, the resource types it serves, its credentials, faults and
+//! request counters.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::faults::{Counters, Faults};
+use super::rbac::{self, Attributes, RbacSource, UserInfo};
+use super::resource::{self, ResourceType, StorageKey};
+use super::store::Store;
+use super::token::TokenIssuer;
+use super::workload::WorkloadConfig;
+
+/// Settings shared by the virtual clusters of one simulator.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// Watch history kept per cluster (events); a watch from an older resourceVersion gets 410.
+    pub watch_history: usize,
+    /// How often watches that asked for bookmarks get one.
+    pub bookmark_interval: Duration,
+    /// Workload status (kwok-like).
+    pub workload: WorkloadConfig,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            watch_history: 2000,
+            bookmark_interval: Duration::from_secs(5),
+            workload: WorkloadConfig { ready_after: Duration::from_secs(1), lb_ip_prefix: "172.18.255.".into() },
+        }
+    }
+}
+
+/// The user of the cluster's admin token.
+pub const ADMIN_USER: &str = "kubernetes-admin";
+pub const MASTERS_GROUP: &str = "system:masters";
+
+/// A virtual cluster.
+pub struct VirtualCluster {
+    pub name: String,
+    pub store: Store,
+    types: RwLock<Arc<Vec<ResourceType>>>,
+    admin_token: String,
+    pub tokens: TokenIssuer,
+    pub faults: Faults,
+    pub counters: Counters,
+    pub settings: ClusterSettings,
+    /// The CA certificate, PEM, that service-account token Secrets carry as `ca.crt`.
+    pub ca_pem: String,
+    pub openapi: super::openapi_cache::Shared,
+}
+
+impl std::fmt::Debug for VirtualCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualCluster").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl VirtualCluster {
+    pub fn new(name: &str, settings: ClusterSettings, ca_pem: String) -> Self {
+        Self {
+            name: name.to_string(),
+            store: Store::new(settings.watch_history),
+            types: RwLock::new(Arc::new(resource::builtins())),
+            admin_token: super::object::random_token(32),
+            tokens: TokenIssuer::new(),
+            faults: Faults::new(),
+            counters: Counters::default(),
+            settings,
+            ca_pem,
+            openapi: Default::default(),
+        }
+    }
+
+    /// The bearer token of the cluster's administrator (group `system:masters`).
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// The resource types served now.
+    pub fn types(&self) -> Arc<Vec<ResourceType>> {
+        self.types.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn find_type(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
+        self.types().iter().find(|t| t.group == group && t.version == version && t.plural == plural).cloned()
+    }
+
+    /// The type of an object by its apiVersion and kind (for owner references and controllers).
+    pub fn type_of(&self, api_version: &str, kind: &str) -> Option<ResourceType> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        self.types().iter().find(|t| t.group == group && t.version == version && t.kind == kind).cloned()
+    }
+
+    /// The preferred served type of a stored resource.
+    pub fn type_of_key(&self, key: &StorageKey) -> Option<ResourceType> {
+        let types = self.types();
+        let mut matching = types.iter().filter(|t| t.group == key.group && t.plural == key.plural);
+        let first = matching.next()?.clone();
+        Some(types.iter().find(|t| t.group == key.group && t.plural == key.plural && t.preferred).cloned().unwrap_or(first))
+    }
+
+    /// Recomputes the served types from the stored CRDs (after a CRD is written or removed).
+    pub fn refresh_types(&self) {
+        let crd_key = StorageKey { group: "apiextensions.k8s.io".into(), plural: "customresourcedefinitions".into() };
+        let (crds, _) = self.store.list(&crd_key, None, None);
+        let mut types = resource::builtins();
+        for crd in &crds {
+            for t in resource::from_crd(crd) {
+                // A CRD can't shadow a built-in resource.
+                if !types.iter().any(|b| b.group == t.group && b.plural == t.plural && b.crd.is_none()) {
+                    types.push(t);
+                }
+            }
+        }
+        *self.types.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(types);
+    }
+
+    /// Who is calling: the admin token, a service-account token, or a client certificate.
+    pub fn authenticate(&self, bearer: Option<&str>, cert: Option<&(String, Vec<String>)>) -> Result<UserInfo, ApiError> {
+        if let Some(token) = bearer {
+            if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
+                return Ok(UserInfo { name: ADMIN_USER.into(), groups: vec![MASTERS_GROUP.into(), "system:authenticated".into()] });
+            }
+            return self.service_account_user(token).ok_or_else(ApiError::unauthorized);
+        }
+        if let Some((user, groups)) = cert {
+            let mut groups = groups.clone();
+            groups.push("system:authenticated".into());
+            return Ok(UserInfo { name: user.clone(), groups });
+        }
+        Err(ApiError::unauthorized())
+    }
+
+    /// A service-account token is valid while it verifies and its ServiceAccount (and, for a
+    /// legacy token, its Secret) still exist with the same uid.
+    fn service_account_user(&self, token: &str) -> Option<UserInfo> {
+        let claims = self.tokens.verify(token, super::object::now_unix())?;
+        let sa_key = StorageKey { group: String::new(), plural: "serviceaccounts".into() };
+        let sa = self.store.get(&sa_key, &claims.namespace, &claims.service_account)?;
+        if super::object::uid(&sa) != claims.service_account_uid {
+            return None;
+        }
+        if let Some((secret_name, secret_uid)) = &claims.secret {
+            let secret_key = StorageKey { group: String::new(), plural: "secrets".into() };
+            let secret = self.store.get(&secret_key, &claims.namespace, secret_name)?;
+            if !secret_uid.is_empty() && super::object::uid(&secret) != secret_uid {
+                return None;
+            }
+            // A legacy token is valid while its Secret still holds it (legacy.go).
+            use base64::Engine;
+            let held = secret.pointer("/data/token").and_then(Value::as_str).and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
+            if held.as_deref() != Some(token.as_bytes()) {
+                return None;
+            }
+        }
+        Some(rbac::service_account_user(&claims.namespace, &claims.service_account))
+    }
+
+    /// RBAC, with `system:masters` allowed everything.
+    pub fn authorize(&self, user: &UserInfo, attrs: &Attributes) -> bool {
+        if user.groups.iter().any(|g| g == MASTERS_GROUP) {
+            return true;
+        }
+        rbac::authorize(user, attrs, &StoreRbac(&self.store))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+struct StoreRbac<'a>(&'a Store);
+
+impl StoreRbac<'_> {
+    fn objects(&self, plural: &str, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        let key = StorageKey { group: "rbac.authorization.k8s.io".into(), plural: plural.into() };
+        self.0.list(&key, namespace, None).0
+    }
+}
+
+impl RbacSource for StoreRbac<'_> {
+    fn cluster_roles(&self) -> Vec<Arc<Value>> {
+        self.objects("clusterroles", None)
+    }
+    fn cluster_role_bindings(&self) -> Vec<Arc<Value>> {
+        self.objects("clusterrolebindings", None)
+    }
+    fn roles(&self, namespace: &str) -> Vec<Arc<Value>> {
+        self.objects("roles", Some(namespace))
+    }
+    fn role_bindings(&self, namespace: &str) -> Vec<Arc<Value>> {
+        self.objects("rolebindings", Some(namespace))
+    }
+}

@@ -1,0 +1,206 @@
+//! Simulator conformance: create, get, list, update and their errors, with kube-rs and kubectl.
+
+mod support;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use serde_json::json;
+use support::sim::{fails, ok, start};
+
+fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..Default::default()
+        },
+        data: Some([("k".to_string(), "v".to_string())].into()),
+        ..Default::default()
+    }
+}
+
+fn api_error(e: kube::Error) -> (u16, String, String) {
+    match e {
+        kube::Error::Api(s) => (s.code, s.reason.clone(), s.message.clone()),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_get_and_server_set_metadata() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let created = api.create(&PostParams::default(), &cm("a", &[])).await.unwrap();
+    let meta = &created.metadata;
+    assert_eq!(meta.uid.as_ref().unwrap().len(), 36);
+    assert!(meta.creation_timestamp.is_some());
+    assert!(meta.resource_version.as_ref().unwrap().parse::<u64>().unwrap() > 0);
+    assert_eq!(meta.namespace.as_deref(), Some("default"));
+    assert!(meta.generation.is_none(), "configmaps have no generation");
+    let got = api.get("a").await.unwrap();
+    assert_eq!(got.metadata.uid, meta.uid);
+    assert_eq!(got.data, created.data);
+
+    // 409 AlreadyExists
+    let (code, reason, message) = api_error(api.create(&PostParams::default(), &cm("a", &[])).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
+    assert_eq!(message, "configmaps \"a\" already exists");
+
+    // 404 NotFound, worded like the apiserver
+    let (code, reason, message) = api_error(api.get("missing").await.unwrap_err());
+    assert_eq!((code, reason.as_str(), message.as_str()), (404, "NotFound", "configmaps \"missing\" not found"));
+
+    // generateName
+    let mut g = cm("", &[]);
+    g.metadata.name = None;
+    g.metadata.generate_name = Some("gen-".into());
+    let made = api.create(&PostParams::default(), &g).await.unwrap();
+    let name = made.metadata.name.unwrap();
+    assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
+
+    // A namespaced object needs its namespace.
+    let nowhere: Api<ConfigMap> = Api::namespaced(client.clone(), "nowhere");
+    let (code, _, message) = api_error(nowhere.create(&PostParams::default(), &cm("x", &[])).await.unwrap_err());
+    assert_eq!((code, message.as_str()), (404, "namespaces \"nowhere\" not found"));
+
+    // Invalid names are 422 Invalid.
+    let (code, reason, _) = api_error(api.create(&PostParams::default(), &cm("Not_Valid", &[])).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_with_selectors_and_pages() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for (i, tier) in ["web", "web", "db", "cache", "web"].iter().enumerate() {
+        let labels: Vec<(&str, &str)> = if i == 3 { vec![("tier", tier)] } else { vec![("tier", tier), ("app", "shop")] };
+        api.create(&PostParams::default(), &cm(&format!("c{i}"), &labels)).await.unwrap();
+    }
+    let names = |l: kube::core::ObjectList<ConfigMap>| l.items.into_iter().map(|c| c.metadata.name.unwrap()).collect::<Vec<_>>();
+    let q = |s: &str| ListParams::default().labels(s);
+    assert_eq!(names(api.list(&q("tier=web")).await.unwrap()), ["c0", "c1", "c4"]);
+    assert_eq!(names(api.list(&q("tier==db")).await.unwrap()), ["c2"]);
+    assert_eq!(names(api.list(&q("tier!=web,tier")).await.unwrap()), ["c2", "c3"]);
+    assert_eq!(names(api.list(&q("tier in (db,cache)")).await.unwrap()), ["c2", "c3"]);
+    assert_eq!(names(api.list(&q("tier notin (web),app")).await.unwrap()), ["c2"]);
+    assert_eq!(names(api.list(&q("!app,tier")).await.unwrap()), ["c3"]);
+    let by_name = ListParams::default().fields("metadata.name=c1");
+    assert_eq!(names(api.list(&by_name).await.unwrap()), ["c1"]);
+    let all: Api<ConfigMap> = Api::all(client.clone());
+    let in_default = ListParams::default().fields("metadata.namespace=default").labels("tier");
+    assert_eq!(all.list(&in_default).await.unwrap().items.len(), 5);
+    let bad = api.list(&ListParams::default().fields("spec.nope=x")).await.unwrap_err();
+    assert_eq!(api_error(bad).0, 400);
+
+    // limit / continue
+    let mut seen = Vec::new();
+    let mut lp = ListParams::default().labels("tier").limit(2);
+    loop {
+        let page = api.list(&lp).await.unwrap();
+        let token = page.metadata.continue_.clone();
+        if token.as_deref().is_some_and(|t| !t.is_empty()) {
+            assert_eq!(page.items.len(), 2);
+            assert!(page.metadata.remaining_item_count.is_none(), "not set with a selector");
+        }
+        seen.extend(names(page));
+        match token.filter(|t| !t.is_empty()) {
+            Some(t) => lp = lp.continue_token(&t),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["c0", "c1", "c2", "c3", "c4"]);
+    let page = api.list(&ListParams::default().limit(1)).await.unwrap();
+    assert!(page.metadata.remaining_item_count.unwrap() >= 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_is_optimistic_and_status_is_separate() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let first = api.create(&PostParams::default(), &cm("u", &[])).await.unwrap();
+    let mut a = first.clone();
+    a.data = Some([("k".to_string(), "a".to_string())].into());
+    let updated = api.replace("u", &PostParams::default(), &a).await.unwrap();
+    assert_ne!(updated.metadata.resource_version, first.metadata.resource_version);
+    // A second writer with the old resourceVersion conflicts.
+    let mut b = first.clone();
+    b.data = Some([("k".to_string(), "b".to_string())].into());
+    let (code, reason, message) = api_error(api.replace("u", &PostParams::default(), &b).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert!(message.contains("the object has been modified"), "{message}");
+    // A write that changes nothing keeps the resourceVersion.
+    let same = api.replace("u", &PostParams::default(), &updated).await.unwrap();
+    assert_eq!(same.metadata.resource_version, updated.metadata.resource_version);
+
+    // Deployments: generation follows spec, status only via /status.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let d: Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+        "status": {"replicas": 99}
+    })).unwrap();
+    let d = deployments.create(&PostParams::default(), &d).await.unwrap();
+    assert_eq!(d.metadata.generation, Some(1));
+    assert_ne!(d.status.as_ref().and_then(|s| s.replicas), Some(99), "status is not set by create");
+    let mut labelled = deployments.get("web").await.unwrap();
+    labelled.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
+    let labelled = deployments.replace("web", &PostParams::default(), &labelled).await.unwrap();
+    assert_eq!(labelled.metadata.generation, Some(1), "metadata changes don't bump generation");
+    let mut scaled = labelled.clone();
+    scaled.spec.as_mut().unwrap().replicas = Some(3);
+    scaled.status = Some(serde_json::from_value(json!({"replicas": 42})).unwrap());
+    let scaled = deployments.replace("web", &PostParams::default(), &scaled).await.unwrap();
+    assert_eq!(scaled.metadata.generation, Some(2));
+    assert_ne!(scaled.status.as_ref().and_then(|s| s.replicas), Some(42), "main resource writes don't change status");
+    let mut st = deployments.get("web").await.unwrap();
+    st.status = Some(serde_json::from_value(json!({"replicas": 7, "observedGeneration": 2})).unwrap());
+    st.spec.as_mut().unwrap().replicas = Some(9);
+    let st = deployments.replace_status("web", &PostParams::default(), serde_json::to_vec(&st).unwrap()).await.unwrap();
+    assert_eq!(st.status.unwrap().replicas, Some(7));
+    assert_eq!(st.spec.unwrap().replicas, Some(3), "/status writes don't change spec");
+    assert_eq!(st.metadata.generation, Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_get_and_delete() {
+    let env = start(&["dev"]).await;
+    let manifest = r#"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+  labels: {app: shop}
+data:
+  color: blue
+"#;
+    let out = ok(&env.kubectl_stdin("dev", &["apply", "-f", "-"], Some(manifest)).await);
+    assert!(out.contains("namespace/shop created") && out.contains("configmap/settings created"), "{out}");
+    let again = ok(&env.kubectl_stdin("dev", &["apply", "-f", "-"], Some(manifest)).await);
+    assert!(again.contains("configmap/settings unchanged"), "{again}");
+    let changed = manifest.replace("color: blue", "color: green");
+    let out = ok(&env.kubectl_stdin("dev", &["apply", "-f", "-"], Some(&changed)).await);
+    assert!(out.contains("configmap/settings configured"), "{out}");
+    let yaml = ok(&env.kubectl("dev", &["get", "configmap", "settings", "-n", "shop", "-o", "yaml"]).await);
+    assert!(yaml.contains("color: green"), "{yaml}");
+    assert!(yaml.contains("kubectl.kubernetes.io/last-applied-configuration"), "{yaml}");
+    let table = ok(&env.kubectl("dev", &["get", "configmaps", "-n", "shop"]).await);
+    assert!(table.starts_with("NAME") && table.contains("settings"), "{table}");
+    let out = ok(&env.kubectl("dev", &["delete", "configmap", "settings", "-n", "shop"]).await);
+    assert!(out.contains("configmap \"settings\" deleted"), "{out}");
+    let err = fails(&env.kubectl("dev", &["get", "configmap", "settings", "-n", "shop"]).await);
+    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+    let ns: Api<Namespace> = Api::all(env.client("dev").await);
+    assert!(ns.get("shop").await.is_ok());
+}
