@@ -161,7 +161,7 @@ async fn update_is_optimistic_and_status_is_separate() {
     let mut st = deployments.get("web").await.unwrap();
     st.status = Some(serde_json::from_value(json!({"replicas": 7, "observedGeneration": 2})).unwrap());
     st.spec.as_mut().unwrap().replicas = Some(9);
-    let st = deployments.replace_status("web", &PostParams::default(), serde_json::to_vec(&st).unwrap()).await.unwrap();
+    let st = deployments.replace_status("web", &PostParams::default(), &st).await.unwrap();
     assert_eq!(st.status.unwrap().replicas, Some(7));
     assert_eq!(st.spec.unwrap().replicas, Some(3), "/status writes don't change spec");
     assert_eq!(st.metadata.generation, Some(2));

@@ -21,8 +21,16 @@ use serde_json::Value;
 
 /// Fills in the defaults kube-apiserver sets on `obj` of this group/kind.
 pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
-    let namespace = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let namespace = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let Some(o) = obj.as_object_mut() else { return };
     match (group, kind) {
         ("", "Pod") => pod::pod(o),
@@ -42,7 +50,6 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         _ => {}
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -93,7 +100,10 @@ mod tests {
             }
         });
         assert_eq!(obj["spec"], expected);
-        assert_eq!(obj["metadata"], json!({"name": "web", "namespace": "default"}));
+        assert_eq!(
+            obj["metadata"],
+            json!({"name": "web", "namespace": "default"})
+        );
     }
 
     #[test]
@@ -107,7 +117,13 @@ mod tests {
                     "containers": [{"name": "c", "image": "app", "imagePullPolicy": "Never"}]}}}}),
         );
         let spec = &obj["spec"];
-        assert_eq!((spec["replicas"].as_i64(), spec["revisionHistoryLimit"].as_i64()), (Some(0), Some(0)));
+        assert_eq!(
+            (
+                spec["replicas"].as_i64(),
+                spec["revisionHistoryLimit"].as_i64()
+            ),
+            (Some(0), Some(0))
+        );
         assert_eq!(spec["strategy"], json!({"type": "Recreate"}));
         let pod = &spec["template"]["spec"];
         assert_eq!(pod["dnsPolicy"], "Default");
@@ -126,9 +142,21 @@ mod tests {
         );
         let spec = &sts["spec"];
         assert_eq!(spec["podManagementPolicy"], "OrderedReady");
-        assert_eq!(spec["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
-        assert_eq!(spec["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
-        assert_eq!((spec["replicas"].as_i64(), spec["revisionHistoryLimit"].as_i64()), (Some(1), Some(10)));
+        assert_eq!(
+            spec["updateStrategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+        );
+        assert_eq!(
+            spec["persistentVolumeClaimRetentionPolicy"],
+            json!({"whenDeleted": "Retain", "whenScaled": "Retain"})
+        );
+        assert_eq!(
+            (
+                spec["replicas"].as_i64(),
+                spec["revisionHistoryLimit"].as_i64()
+            ),
+            (Some(1), Some(10))
+        );
         assert_eq!(
             spec["volumeClaimTemplates"][0],
             json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
@@ -136,10 +164,24 @@ mod tests {
                 "status": {"phase": "Pending"}})
         );
         // An explicit RollingUpdate without rollingUpdate gets no partition (only a defaulted type does).
-        let sts = defaulted("apps", "StatefulSet", json!({"spec": {"updateStrategy": {"type": "RollingUpdate"}}}));
-        assert_eq!(sts["spec"]["updateStrategy"], json!({"type": "RollingUpdate"}));
-        let ds = defaulted("apps", "DaemonSet", json!({"spec": {"template": {"spec": {"containers": []}}}}));
-        assert_eq!(ds["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
+        let sts = defaulted(
+            "apps",
+            "StatefulSet",
+            json!({"spec": {"updateStrategy": {"type": "RollingUpdate"}}}),
+        );
+        assert_eq!(
+            sts["spec"]["updateStrategy"],
+            json!({"type": "RollingUpdate"})
+        );
+        let ds = defaulted(
+            "apps",
+            "DaemonSet",
+            json!({"spec": {"template": {"spec": {"containers": []}}}}),
+        );
+        assert_eq!(
+            ds["spec"]["updateStrategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
+        );
         assert_eq!(ds["spec"]["revisionHistoryLimit"], 10);
     }
 
@@ -153,15 +195,25 @@ mod tests {
         );
         let spec = &job["spec"];
         for (k, v) in [
-            ("backoffLimit", json!(6)), ("completionMode", json!("NonIndexed")), ("completions", json!(1)),
-            ("manualSelector", json!(false)), ("parallelism", json!(1)), ("podReplacementPolicy", json!("TerminatingOrFailed")),
+            ("backoffLimit", json!(6)),
+            ("completionMode", json!("NonIndexed")),
+            ("completions", json!(1)),
+            ("manualSelector", json!(false)),
+            ("parallelism", json!(1)),
+            ("podReplacementPolicy", json!("TerminatingOrFailed")),
             ("suspend", json!(false)),
         ] {
             assert_eq!(spec[k], v, "{k}");
         }
-        assert!(spec.get("selector").is_none(), "the selector needs the uid and is not generated");
+        assert!(
+            spec.get("selector").is_none(),
+            "the selector needs the uid and is not generated"
+        );
         assert_eq!(spec["template"]["spec"]["restartPolicy"], "Never");
-        assert_eq!(spec["template"]["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+        assert_eq!(
+            spec["template"]["spec"]["containers"][0]["imagePullPolicy"],
+            "IfNotPresent"
+        );
         assert_eq!(job["metadata"]["labels"], json!({"app": "pi"}));
         // Parallel jobs keep completions unset; per-index backoff and failure policies change defaults.
         let job = defaulted(
@@ -173,7 +225,10 @@ mod tests {
         );
         assert_eq!(job["spec"]["backoffLimit"], 2147483647);
         assert_eq!(job["spec"]["podReplacementPolicy"], "Failed");
-        assert_eq!(job["spec"]["podFailurePolicy"]["rules"][0]["onPodConditions"][0]["status"], "True");
+        assert_eq!(
+            job["spec"]["podFailurePolicy"]["rules"][0]["onPodConditions"][0]["status"],
+            "True"
+        );
         assert_eq!(job["metadata"]["labels"], json!({"team": "a"}));
         let job = defaulted("batch", "Job", json!({"spec": {"parallelism": 2}}));
         assert!(job["spec"].get("completions").is_none());
@@ -197,25 +252,63 @@ mod tests {
         // The job template gets pod defaults but not SetDefaults_Job.
         let job_spec = &spec["jobTemplate"]["spec"];
         assert!(job_spec.get("backoffLimit").is_none() && job_spec.get("completions").is_none());
-        assert_eq!(job_spec["template"]["spec"]["schedulerName"], "default-scheduler");
-        assert_eq!(job_spec["template"]["spec"]["containers"][0]["terminationMessagePolicy"], "File");
+        assert_eq!(
+            job_spec["template"]["spec"]["schedulerName"],
+            "default-scheduler"
+        );
+        assert_eq!(
+            job_spec["template"]["spec"]["containers"][0]["terminationMessagePolicy"],
+            "File"
+        );
     }
 
     #[test]
     fn defaults_are_idempotent() {
         let cases = [
-            ("apps", "Deployment", json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x",
-                "resources": {"limits": {"cpu": 0.5}}, "livenessProbe": {"httpGet": {"port": 80}}}], "volumes": [{"name": "v"}]}}}})),
-            ("", "Service", json!({"metadata": {"name": "s", "namespace": "n"}, "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}, {"port": 80, "protocol": "UDP"}]}})),
+            (
+                "apps",
+                "Deployment",
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x",
+                "resources": {"limits": {"cpu": 0.5}}, "livenessProbe": {"httpGet": {"port": 80}}}], "volumes": [{"name": "v"}]}}}}),
+            ),
+            (
+                "",
+                "Service",
+                json!({"metadata": {"name": "s", "namespace": "n"}, "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}, {"port": 80, "protocol": "UDP"}]}}),
+            ),
             ("", "Service", json!({"spec": {"clusterIP": "None"}})),
-            ("", "Pod", json!({"spec": {"containers": [{"name": "c", "image": "x", "resources": {"limits": {"memory": "1.5Gi"}}}]}})),
-            ("batch", "Job", json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}})),
+            (
+                "",
+                "Pod",
+                json!({"spec": {"containers": [{"name": "c", "image": "x", "resources": {"limits": {"memory": "1.5Gi"}}}]}}),
+            ),
+            (
+                "batch",
+                "Job",
+                json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}),
+            ),
             ("batch", "CronJob", json!({"spec": {}})),
-            ("apps", "StatefulSet", json!({"spec": {"volumeClaimTemplates": [{"spec": {}}]}})),
-            ("autoscaling", "HorizontalPodAutoscaler", json!({"spec": {"behavior": {}}})),
+            (
+                "apps",
+                "StatefulSet",
+                json!({"spec": {"volumeClaimTemplates": [{"spec": {}}]}}),
+            ),
+            (
+                "autoscaling",
+                "HorizontalPodAutoscaler",
+                json!({"spec": {"behavior": {}}}),
+            ),
             ("networking.k8s.io", "NetworkPolicy", json!({})),
-            ("rbac.authorization.k8s.io", "ClusterRoleBinding", json!({"subjects": [{"kind": "User", "name": "u"}]})),
-            ("apiextensions.k8s.io", "CustomResourceDefinition", json!({"spec": {"names": {"kind": "W"}}})),
+            (
+                "rbac.authorization.k8s.io",
+                "ClusterRoleBinding",
+                json!({"subjects": [{"kind": "User", "name": "u"}]}),
+            ),
+            (
+                "apiextensions.k8s.io",
+                "CustomResourceDefinition",
+                json!({"spec": {"names": {"kind": "W"}}}),
+            ),
         ];
         for (group, kind, obj) in cases {
             let once = defaulted(group, kind, obj);
@@ -237,9 +330,19 @@ mod tests {
             json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": "x"}], "clusterIP": 10}}),
         ];
         for group_kind in [
-            ("", "Pod"), ("", "Service"), ("", "PersistentVolumeClaim"), ("", "Secret"), ("apps", "Deployment"), ("apps", "StatefulSet"),
-            ("apps", "DaemonSet"), ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob"), ("networking.k8s.io", "NetworkPolicy"),
-            ("autoscaling", "HorizontalPodAutoscaler"), ("rbac.authorization.k8s.io", "RoleBinding"),
+            ("", "Pod"),
+            ("", "Service"),
+            ("", "PersistentVolumeClaim"),
+            ("", "Secret"),
+            ("apps", "Deployment"),
+            ("apps", "StatefulSet"),
+            ("apps", "DaemonSet"),
+            ("apps", "ReplicaSet"),
+            ("batch", "Job"),
+            ("batch", "CronJob"),
+            ("networking.k8s.io", "NetworkPolicy"),
+            ("autoscaling", "HorizontalPodAutoscaler"),
+            ("rbac.authorization.k8s.io", "RoleBinding"),
             ("apiextensions.k8s.io", "CustomResourceDefinition"),
         ] {
             for obj in &odd {
@@ -252,7 +355,10 @@ mod tests {
         assert_eq!(dep["spec"]["template"]["spec"]["containers"], "x");
         assert_eq!(defaulted("apps", "Deployment", odd[3].clone()), odd[3]);
         let pod = defaulted("apps", "Deployment", odd[5].clone());
-        assert_eq!(pod["spec"]["template"]["spec"]["containers"][2], json!({"image": 5, "ports": "80", "resources": []}));
+        assert_eq!(
+            pod["spec"]["template"]["spec"]["containers"][2],
+            json!({"image": 5, "ports": "80", "resources": []})
+        );
     }
 
     #[test]

@@ -25,8 +25,11 @@ use super::resource::ResourceType;
 
 pub use proto::encode_document as v2_protobuf;
 
-/// Content type kubectl asks `/openapi/v2` for (client-go decodes nothing else).
-pub const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// What client-go's `Accept` asks `/openapi/v2` for (it decodes nothing but this protobuf).
+pub const V2_PROTOBUF_ACCEPT: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// The `Content-Type` to answer it with: kube-openapi replies with the `.v1.0` spelling, since
+/// `@` does not parse as a media type (client-go rejects the reply otherwise).
+pub const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 /// Content type of the v3 documents and the JSON v2 document.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
@@ -247,31 +250,50 @@ mod tests {
 }
 #[cfg(test)]
 mod scratch {
+    use serde_json::json;
     #[test]
     fn dump() {
-        let types = crate::sim::resource::builtins();
-        let t = std::time::Instant::now();
-        let _ = super::v3_index(&types);
-        println!("index {:?}", t.elapsed());
-        let rt = types.iter().find(|t| t.plural == "deployments").unwrap();
-        let t = std::time::Instant::now();
-        let mut m = serde_json::Map::new();
-        let name = super::builtin::add_kinds(&[rt], &mut m).remove(0);
-        println!("add_kind {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        super::annotate::annotate(&mut m, &name, &crate::sim::schema::Builtin { group: "apps".into(), kind: "Deployment".into() });
-        println!("annotate again {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let _ = super::builtin::meta_schemas(&[]);
-        println!("meta {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let doc = super::v3_document(&types, "apis/apps/v1").unwrap();
-        println!("apps {:?}", t.elapsed());
-        std::fs::write("/tmp/apps.json", serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-        let doc = super::v3_document(&types, "api/v1").unwrap();
-        std::fs::write("/tmp/core.json", serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        use crate::sim::{discovery, table};
+        let mut types = crate::sim::resource::builtins();
+        types.extend(crate::sim::resource::from_crd(&json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget", "shortNames": ["wd"], "categories": ["all"]},
+                "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                    "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}],
+                    "schema": {"openAPIV3Schema": {"type": "object", "description": "A widget.", "properties": {
+                        "spec": {"type": "object", "description": "The spec.", "properties": {"size": {"type": "integer", "description": "How big."}}}}}}},
+                  {"name": "v1beta1", "served": true, "storage": false, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+        })));
+        let dir = "/tmp/simfs";
+        let _ = std::fs::create_dir_all(dir);
+        let w = |name: &str, v: &serde_json::Value| std::fs::write(format!("{dir}/{name}"), serde_json::to_vec(v).unwrap()).unwrap();
+        w("version", &discovery::version());
+        w("api", &discovery::core_versions("127.0.0.1:8080"));
+        w("apis", &discovery::group_list(&types));
+        w("agg-api", &discovery::aggregated(&types, true, discovery::AGGREGATED_V2));
+        w("agg-apis", &discovery::aggregated(&types, false, discovery::AGGREGATED_V2));
+        let mut gvs = std::collections::BTreeSet::new();
+        for t in &types { gvs.insert((t.group.clone(), t.version.clone())); }
+        for (g, v) in &gvs {
+            let path = super::gv_path(g, v);
+            w(&format!("rl-{}", path.replace('/', "_")), &discovery::resource_list(&types, g, v).unwrap());
+            w(&format!("oa-{}", path.replace('/', "_")), &super::v3_document(&types, &path).unwrap());
+            if !g.is_empty() { w(&format!("grp-{g}"), &discovery::group(&types, g).unwrap()); }
+        }
+        w("openapi-v3", &super::v3_index(&types));
         let v2 = super::v2_document(&types).unwrap();
-        std::fs::write("/tmp/v2.pb", super::v2_protobuf(&v2)).unwrap();
-        std::fs::write("/tmp/v2.json", serde_json::to_string(&v2).unwrap()).unwrap();
+        std::fs::write(format!("{dir}/openapi-v2.pb"), super::v2_protobuf(&v2)).unwrap();
+        w("openapi-v2.json", &v2);
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "default", "creationTimestamp": "2024-01-01T00:00:00Z", "resourceVersion": "5"}, "data": {"a": "b"}});
+        let rt = types.iter().find(|t| t.plural == "configmaps").unwrap();
+        let mut t = table::to_table(rt, &[&cm], table::IncludeObject::Metadata, 1704067300);
+        t["metadata"]["resourceVersion"] = json!("5");
+        w("table-configmaps", &t);
+        w("list-configmaps", &json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": "5"}, "items": [cm]}));
+        let wd = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1", "namespace": "default", "creationTimestamp": "2024-01-01T00:00:00Z"}, "spec": {"size": 3}});
+        let rt = types.iter().find(|t| t.plural == "widgets" && t.version == "v1").unwrap();
+        let mut t = table::to_table(rt, &[&wd], table::IncludeObject::Metadata, 1704067300);
+        t["metadata"]["resourceVersion"] = json!("6");
+        w("table-widgets", &t);
     }
 }

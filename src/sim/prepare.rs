@@ -44,6 +44,10 @@ pub fn for_create(rt: &ResourceType, obj: &mut Value, now: &str) -> Result<(), A
         obj["status"] = json!({ "phase": "Pending", "qosClass": "BestEffort" });
     } else if is(rt, "", "persistentvolumeclaims") {
         obj["status"] = json!({ "phase": "Pending" });
+    } else if is(rt, "", "services") {
+        obj["status"] = json!({ "loadBalancer": {} });
+    } else if is(rt, "batch", "jobs") {
+        job_selector(obj);
     } else if is(rt, "apiextensions.k8s.io", "customresourcedefinitions") {
         let storage: Vec<Value> = obj["spec"]["versions"]
             .as_array()
@@ -53,6 +57,41 @@ pub fn for_create(rt: &ResourceType, obj: &mut Value, now: &str) -> Result<(), A
         add_finalizer(obj, CRD_FINALIZER);
     }
     Ok(())
+}
+
+/// The Job strategy labels the pod template with the Job's uid and name and selects on them
+/// (unless `spec.manualSelector`).
+fn job_selector(obj: &mut Value) {
+    if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    let uid = object::uid(obj).to_string();
+    let name = object::name(obj).to_string();
+    if !obj.get("spec").is_some_and(Value::is_object) {
+        return;
+    }
+    let labels = json!({
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    });
+    let template = &mut obj["spec"]["template"];
+    if !template.is_object() {
+        return;
+    }
+    if !template["metadata"].is_object() {
+        template["metadata"] = json!({});
+    }
+    if !template["metadata"]["labels"].is_object() {
+        template["metadata"]["labels"] = json!({});
+    }
+    if let (Some(t), Some(l)) = (template["metadata"]["labels"].as_object_mut(), labels.as_object()) {
+        for (k, v) in l {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+    obj["spec"]["selector"] = json!({ "matchLabels": { "batch.kubernetes.io/controller-uid": uid } });
 }
 
 /// Rules applied to every write of an object (create and update), after defaulting.
@@ -240,6 +279,9 @@ pub fn for_update(rt: &ResourceType, old: &Value, new: &mut Value, status_write:
             meta.insert("managedFields".into(), m.clone());
         }
     }
+    if is(rt, "", "services") {
+        keep_allocations(old, new);
+    }
     if is(rt, "", "namespaces") {
         // spec.finalizers is changed only through /finalize.
         new["spec"] = old.get("spec").cloned().unwrap_or(json!({}));
@@ -261,6 +303,32 @@ pub fn for_update(rt: &ResourceType, old: &Value, new: &mut Value, status_write:
         meta_mut(new).insert("generation".into(), json!(g));
     }
     Ok(())
+}
+
+/// An update that omits a Service's allocated cluster IPs or node ports keeps them.
+fn keep_allocations(old: &Value, new: &mut Value) {
+    if !new.get("spec").is_some_and(Value::is_object) {
+        return;
+    }
+    for f in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
+        if new["spec"].get(f).is_none() {
+            if let Some(v) = old.pointer(&format!("/spec/{f}")) {
+                new["spec"][f] = v.clone();
+            }
+        }
+    }
+    let old_ports = old.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+        for p in ports {
+            if p.get("nodePort").is_some() {
+                continue;
+            }
+            let same = old_ports.iter().find(|o| o.get("port") == p.get("port") && o.get("protocol").or(Some(&json!("TCP"))) == p.get("protocol").or(Some(&json!("TCP"))));
+            if let Some(np) = same.and_then(|o| o.get("nodePort")) {
+                p["nodePort"] = np.clone();
+            }
+        }
+    }
 }
 
 /// Whether an update changed nothing: equal but for resourceVersion and managedFields times.

@@ -49,12 +49,18 @@ fn valid_tag(t: &str) -> bool {
 
 /// `algorithm:encoded`, the encoded part at least 32 hex-ish characters.
 fn valid_digest(d: &str) -> bool {
-    let Some((alg, enc)) = d.split_once(':') else { return false };
+    let Some((alg, enc)) = d.split_once(':') else {
+        return false;
+    };
     !alg.is_empty()
-        && alg.chars().all(|c| c.is_ascii_alphanumeric() || "+.-_".contains(c))
+        && alg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-_".contains(c))
         && alg.starts_with(|c: char| c.is_ascii_alphabetic())
         && enc.len() >= 32
-        && enc.chars().all(|c| c.is_ascii_alphanumeric() || "=_-".contains(c))
+        && enc
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "=_-".contains(c))
 }
 
 /// A repository: an optional domain, then lowercase path components.
@@ -66,7 +72,10 @@ fn valid_repo(repo: &str) -> bool {
     // The first component is a domain when it looks like one (docker's splitDockerDomain).
     if parts.len() > 1 {
         let first = parts[0];
-        if first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) {
+        if first.contains(['.', ':'])
+            || first == "localhost"
+            || first.chars().any(|c| c.is_ascii_uppercase())
+        {
             if !valid_domain(first) {
                 return false;
             }
@@ -129,7 +138,14 @@ mod tests {
 
     #[test]
     fn latest_or_untagged_pulls_always() {
-        for image in ["nginx", "nginx:latest", "library/nginx", "docker.io/library/nginx:latest", "localhost:5000/app", "registry.example.com:5000/team/app"] {
+        for image in [
+            "nginx",
+            "nginx:latest",
+            "library/nginx",
+            "docker.io/library/nginx:latest",
+            "localhost:5000/app",
+            "registry.example.com:5000/team/app",
+        ] {
             assert_eq!(pull_policy(image), "Always", "{image}");
         }
     }
@@ -150,7 +166,15 @@ mod tests {
 
     #[test]
     fn unparsable_references_pull_if_not_present() {
-        for image in ["", "Nginx", "nginx:", "nginx:-bad", "nginx@sha256:short", "a//b", "-x"] {
+        for image in [
+            "",
+            "Nginx",
+            "nginx:",
+            "nginx:-bad",
+            "nginx@sha256:short",
+            "a//b",
+            "-x",
+        ] {
             assert_eq!(pull_policy(image), "IfNotPresent", "{image:?}");
         }
     }

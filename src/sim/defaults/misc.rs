@@ -41,11 +41,15 @@ pub fn secret(obj: &mut Obj) {
 
 /// `SetDefaults_NetworkPolicy` and `SetDefaults_NetworkPolicyPort`.
 pub fn network_policy(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     // LabelSelector is a struct here, so an absent podSelector is written as {}.
     ensure(spec, "podSelector");
     for rules in ["ingress", "egress"] {
-        each(spec, rules, |rule| each(rule, "ports", |p| default_ptr(p, "protocol", json!("TCP"))));
+        each(spec, rules, |rule| {
+            each(rule, "ports", |p| default_ptr(p, "protocol", json!("TCP")))
+        });
     }
     let no_types = match spec.get("policyTypes") {
         None | Some(Value::Null) => true,
@@ -53,15 +57,24 @@ pub fn network_policy(obj: &mut Obj) {
         _ => false,
     };
     if no_types {
-        let has_egress = spec.get("egress").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
-        let types = if has_egress { json!(["Ingress", "Egress"]) } else { json!(["Ingress"]) };
+        let has_egress = spec
+            .get("egress")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        let types = if has_egress {
+            json!(["Ingress", "Egress"])
+        } else {
+            json!(["Ingress"])
+        };
         spec.insert("policyTypes".into(), types);
     }
 }
 
 /// `SetDefaults_HorizontalPodAutoscaler` (autoscaling/v2).
 pub fn hpa(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     default_ptr(spec, "minReplicas", json!(1));
     let no_metrics = match spec.get("metrics") {
         None | Some(Value::Null) => true,
@@ -75,7 +88,13 @@ pub fn hpa(obj: &mut Obj) {
         );
     }
     each(spec, "metrics", |m| {
-        for source in ["resource", "containerResource", "pods", "object", "external"] {
+        for source in [
+            "resource",
+            "containerResource",
+            "pods",
+            "object",
+            "external",
+        ] {
             if let Some(target) = child(m, source).and_then(|s| child(s, "target")) {
                 for key in ["value", "averageValue"] {
                     if let Some(v) = target.get_mut(key) {
@@ -86,22 +105,32 @@ pub fn hpa(obj: &mut Obj) {
         }
     });
     if let Some(behavior) = child(spec, "behavior") {
-        scaling_rules(behavior, "scaleUp", json!({
-            "stabilizationWindowSeconds": 0,
-            "selectPolicy": "Max",
-            "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}]
-        }));
-        scaling_rules(behavior, "scaleDown", json!({
-            "selectPolicy": "Max",
-            "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]
-        }));
+        scaling_rules(
+            behavior,
+            "scaleUp",
+            json!({
+                "stabilizationWindowSeconds": 0,
+                "selectPolicy": "Max",
+                "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}]
+            }),
+        );
+        scaling_rules(
+            behavior,
+            "scaleDown",
+            json!({
+                "selectPolicy": "Max",
+                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]
+            }),
+        );
     }
 }
 
 /// `GenerateHPAScale{Up,Down}Rules`: each unset field of the rules comes from the defaults
 /// (scale-down keeps no stabilization window: the controller's flag decides it).
 fn scaling_rules(behavior: &mut Obj, key: &str, defaults: Value) {
-    let Some(rules) = ensure(behavior, key) else { return };
+    let Some(rules) = ensure(behavior, key) else {
+        return;
+    };
     if let Value::Object(defaults) = defaults {
         for (k, v) in defaults {
             default_ptr(rules, &k, v);
@@ -132,7 +161,9 @@ pub fn binding(obj: &mut Obj) {
 /// `SetDefaults_CustomResourceDefinition(Spec)` and `SetDefaults_ServiceReference`
 /// (`status.storedVersions` is set by the CRD strategy on create).
 pub fn crd(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     if let Some(names) = ensure(spec, "names") {
         let kind = str_of(names, "kind").to_string();
         if empty_str(names, "singular") {
@@ -168,21 +199,42 @@ mod tests {
 
     #[test]
     fn network_policy_types_follow_egress() {
-        let np = run(network_policy, json!({"spec": {"ingress": [{"ports": [{"port": 80}]}]}}));
-        assert_eq!(np["spec"], json!({"podSelector": {}, "ingress": [{"ports": [{"port": 80, "protocol": "TCP"}]}], "policyTypes": ["Ingress"]}));
-        let np = run(network_policy, json!({"spec": {"podSelector": {"matchLabels": {"a": "b"}}, "egress": [{}]}}));
+        let np = run(
+            network_policy,
+            json!({"spec": {"ingress": [{"ports": [{"port": 80}]}]}}),
+        );
+        assert_eq!(
+            np["spec"],
+            json!({"podSelector": {}, "ingress": [{"ports": [{"port": 80, "protocol": "TCP"}]}], "policyTypes": ["Ingress"]})
+        );
+        let np = run(
+            network_policy,
+            json!({"spec": {"podSelector": {"matchLabels": {"a": "b"}}, "egress": [{}]}}),
+        );
         assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
-        let np = run(network_policy, json!({"spec": {"policyTypes": ["Egress"], "egress": [{}]}}));
+        let np = run(
+            network_policy,
+            json!({"spec": {"policyTypes": ["Egress"], "egress": [{}]}}),
+        );
         assert_eq!(np["spec"]["policyTypes"], json!(["Egress"]));
     }
 
     #[test]
     fn hpa_defaults_metrics_and_fills_behavior_only_when_present() {
-        let hpa_obj = run(hpa, json!({"spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 5}}));
+        let hpa_obj = run(
+            hpa,
+            json!({"spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 5}}),
+        );
         assert_eq!(hpa_obj["spec"]["minReplicas"], 1);
-        assert_eq!(hpa_obj["spec"]["metrics"][0]["resource"], json!({"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}));
+        assert_eq!(
+            hpa_obj["spec"]["metrics"][0]["resource"],
+            json!({"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}})
+        );
         assert!(hpa_obj["spec"].get("behavior").is_none());
-        let hpa_obj = run(hpa, json!({"spec": {"maxReplicas": 5, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}));
+        let hpa_obj = run(
+            hpa,
+            json!({"spec": {"maxReplicas": 5, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}),
+        );
         assert_eq!(
             hpa_obj["spec"]["behavior"],
             json!({
@@ -210,16 +262,31 @@ mod tests {
 
     #[test]
     fn crd_names_and_conversion() {
-        let crd_obj = run(crd, json!({"spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}}}));
-        assert_eq!(crd_obj["spec"]["names"], json!({"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"}));
+        let crd_obj = run(
+            crd,
+            json!({"spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}}}),
+        );
+        assert_eq!(
+            crd_obj["spec"]["names"],
+            json!({"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"})
+        );
         assert_eq!(crd_obj["spec"]["conversion"], json!({"strategy": "None"}));
-        let crd_obj = run(crd, json!({"spec": {"names": {"kind": "W"}, "conversion": {"strategy": "Webhook", "webhook": {"clientConfig": {"service": {"name": "s", "namespace": "n"}}}}}}));
-        assert_eq!(crd_obj["spec"]["conversion"]["webhook"]["clientConfig"]["service"]["port"], 443);
+        let crd_obj = run(
+            crd,
+            json!({"spec": {"names": {"kind": "W"}, "conversion": {"strategy": "Webhook", "webhook": {"clientConfig": {"service": {"name": "s", "namespace": "n"}}}}}}),
+        );
+        assert_eq!(
+            crd_obj["spec"]["conversion"]["webhook"]["clientConfig"]["service"]["port"],
+            443
+        );
     }
 
     #[test]
     fn pvc_gets_volume_mode_and_pending_phase() {
-        let claim = run(pvc, json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1024Mi"}}}}));
+        let claim = run(
+            pvc,
+            json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1024Mi"}}}}),
+        );
         assert_eq!(claim["spec"]["volumeMode"], "Filesystem");
         assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
         assert_eq!(claim["status"], json!({"phase": "Pending"}));

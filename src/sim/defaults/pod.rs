@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 
 use super::image;
 use super::quantity;
-use super::util::{Obj, child, default_num, default_ptr, default_str, each, empty_str, ensure, str_of, unset};
+use super::util::{
+    Obj, child, default_num, default_ptr, default_str, each, empty_str, ensure, str_of, unset,
+};
 
 /// Defaults of a `PodTemplateSpec` (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, ...).
 pub fn template(template: &mut Obj) {
@@ -49,7 +51,10 @@ fn service_account_alias(spec: &mut Obj) {
             spec.insert("serviceAccount".into(), Value::String(name));
         }
         Some(Value::String(_)) | Some(Value::Null) | None => {
-            if matches!(spec.get("serviceAccount"), Some(Value::String(_)) | Some(Value::Null)) {
+            if matches!(
+                spec.get("serviceAccount"),
+                Some(Value::String(_)) | Some(Value::Null)
+            ) {
                 spec.remove("serviceAccount");
             }
         }
@@ -119,10 +124,36 @@ fn http_get(get: &mut Obj) {
 
 /// The volume source keys of `VolumeSource` (a volume with none of them is an emptyDir).
 const VOLUME_SOURCES: &[&str] = &[
-    "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs", "iscsi",
-    "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "downwardAPI", "fc",
-    "azureFile", "configMap", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "projected",
-    "portworxVolume", "scaleIO", "storageos", "csi", "ephemeral", "image",
+    "hostPath",
+    "emptyDir",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "persistentVolumeClaim",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "projected",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
 ];
 
 /// `SetDefaults_Volume` and the defaulters of each volume source.
@@ -176,10 +207,10 @@ fn volume(v: &mut Obj) {
         default_str(src, "storageMode", "ThinProvisioned");
         default_str(src, "fsType", "xfs");
     }
-    if let Some(claim) = child(v, "ephemeral").and_then(|e| child(e, "volumeClaimTemplate")) {
-        if let Some(spec) = ensure(claim, "spec") {
-            super::misc::pvc_spec(spec);
-        }
+    if let Some(claim) = child(v, "ephemeral").and_then(|e| child(e, "volumeClaimTemplate"))
+        && let Some(spec) = ensure(claim, "spec")
+    {
+        super::misc::pvc_spec(spec);
     }
 }
 
@@ -193,7 +224,9 @@ fn downward_item(item: &mut Obj) {
 /// every cluster runs on create (their results are immutable, so filling them on update too is
 /// harmless). The ServiceAccount plugin's token volume is not added (its name is random).
 pub fn pod(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     pod_spec(spec);
     for list in ["containers", "initContainers"] {
         each(spec, list, requests_from_limits);
@@ -204,7 +237,8 @@ pub fn pod(obj: &mut Obj) {
             each(spec, list, |c| {
                 each(c, "ports", |p| {
                     if super::util::zero_num(p, "hostPort")
-                        && let Some(port) = p.get("containerPort").filter(|v| v.is_number()).cloned()
+                        && let Some(port) =
+                            p.get("containerPort").filter(|v| v.is_number()).cloned()
                     {
                         p.insert("hostPort".into(), port);
                     }
@@ -217,8 +251,12 @@ pub fn pod(obj: &mut Obj) {
 
 /// Requests default to limits for each resource only limited (`SetDefaults_Pod`).
 fn requests_from_limits(c: &mut Obj) {
-    let Some(resources) = child(c, "resources") else { return };
-    let Some(limits) = resources.get("limits").and_then(Value::as_object).cloned() else { return };
+    let Some(resources) = child(c, "resources") else {
+        return;
+    };
+    let Some(limits) = resources.get("limits").and_then(Value::as_object).cloned() else {
+        return;
+    };
     if limits.is_empty() {
         return;
     }
@@ -233,7 +271,7 @@ fn requests_from_limits(c: &mut Obj) {
 /// PreemptLowerPriority; the two system classes resolve to their values) and
 /// DefaultTolerationSeconds (tolerate not-ready and unreachable for 300s).
 fn admission(spec: &mut Obj) {
-    if empty_str(spec, "serviceAccountName") && matches!(spec.get("serviceAccountName"), None | Some(Value::Null) | Some(Value::String(_))) {
+    if empty_str(spec, "serviceAccountName") {
         spec.insert("serviceAccountName".into(), json!("default"));
         spec.insert("serviceAccount".into(), json!("default"));
     }
@@ -251,8 +289,13 @@ fn admission(spec: &mut Obj) {
     if tolerations.is_null() {
         *tolerations = json!([]);
     }
-    let Some(list) = tolerations.as_array_mut() else { return };
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+    let Some(list) = tolerations.as_array_mut() else {
+        return;
+    };
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
         let tolerated = list.iter().any(|t| {
             let k = t.get("key").and_then(Value::as_str).unwrap_or("");
             let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
@@ -294,9 +337,15 @@ mod tests {
             json!({"httpGet": {"port": 8080, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
         );
         assert_eq!(c["readinessProbe"]["periodSeconds"], 5);
-        assert_eq!(c["readinessProbe"]["grpc"], json!({"port": 9090, "service": ""}));
+        assert_eq!(
+            c["readinessProbe"]["grpc"],
+            json!({"port": 9090, "service": ""})
+        );
         assert_eq!(c["startupProbe"]["timeoutSeconds"], 1);
-        assert_eq!(c["lifecycle"]["preStop"]["httpGet"], json!({"port": 80, "path": "/quit", "scheme": "HTTP"}));
+        assert_eq!(
+            c["lifecycle"]["preStop"]["httpGet"],
+            json!({"port": 80, "path": "/quit", "scheme": "HTTP"})
+        );
     }
 
     #[test]
@@ -319,16 +368,34 @@ mod tests {
         assert_eq!(v[2]["configMap"]["defaultMode"], 256);
         assert_eq!(v[3]["hostPath"]["type"], "");
         assert_eq!(v[4]["downwardAPI"]["defaultMode"], 420);
-        assert_eq!(v[4]["downwardAPI"]["items"][0]["fieldRef"]["apiVersion"], "v1");
-        assert_eq!(v[5]["projected"], json!({"defaultMode": 420, "sources": [{"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}]}));
+        assert_eq!(
+            v[4]["downwardAPI"]["items"][0]["fieldRef"]["apiVersion"],
+            "v1"
+        );
+        assert_eq!(
+            v[5]["projected"],
+            json!({"defaultMode": 420, "sources": [{"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}]})
+        );
         assert_eq!(v[6]["emptyDir"]["sizeLimit"], "1Gi");
     }
 
     #[test]
     fn service_account_alias_follows_the_name() {
-        let spec = run(pod_spec, json!({"serviceAccount": "legacy", "containers": []}));
-        assert_eq!((spec["serviceAccountName"].as_str(), spec["serviceAccount"].as_str()), (Some("legacy"), Some("legacy")));
-        let spec = run(pod_spec, json!({"serviceAccountName": "new", "serviceAccount": "old", "containers": []}));
+        let spec = run(
+            pod_spec,
+            json!({"serviceAccount": "legacy", "containers": []}),
+        );
+        assert_eq!(
+            (
+                spec["serviceAccountName"].as_str(),
+                spec["serviceAccount"].as_str()
+            ),
+            (Some("legacy"), Some("legacy"))
+        );
+        let spec = run(
+            pod_spec,
+            json!({"serviceAccountName": "new", "serviceAccount": "old", "containers": []}),
+        );
         assert_eq!(spec["serviceAccount"], "new");
         let spec = run(pod_spec, json!({"serviceAccount": "", "containers": []}));
         assert!(spec.get("serviceAccount").is_none() && spec.get("serviceAccountName").is_none());
@@ -345,8 +412,14 @@ mod tests {
         let spec = &pod["spec"];
         let c = &spec["containers"][0];
         assert_eq!(c["imagePullPolicy"], "Always");
-        assert_eq!(c["ports"][0], json!({"containerPort": 53, "protocol": "UDP", "hostPort": 53}));
-        assert_eq!(c["resources"], json!({"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "500m", "memory": "64Mi"}}));
+        assert_eq!(
+            c["ports"][0],
+            json!({"containerPort": 53, "protocol": "UDP", "hostPort": 53})
+        );
+        assert_eq!(
+            c["resources"],
+            json!({"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "500m", "memory": "64Mi"}})
+        );
         assert_eq!(spec["enableServiceLinks"], true);
         assert_eq!(spec["serviceAccountName"], "default");
         assert_eq!(spec["serviceAccount"], "default");
@@ -361,8 +434,17 @@ mod tests {
 
     #[test]
     fn templates_do_not_get_pod_only_defaults() {
-        let t = run(template, json!({"spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "x:1", "ports": [{"containerPort": 80}]}]}}));
-        assert!(t["spec"]["containers"][0]["ports"][0].get("hostPort").is_none());
-        assert!(t["spec"].get("enableServiceLinks").is_none() && t["spec"].get("tolerations").is_none());
+        let t = run(
+            template,
+            json!({"spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "x:1", "ports": [{"containerPort": 80}]}]}}),
+        );
+        assert!(
+            t["spec"]["containers"][0]["ports"][0]
+                .get("hostPort")
+                .is_none()
+        );
+        assert!(
+            t["spec"].get("enableServiceLinks").is_none() && t["spec"].get("tolerations").is_none()
+        );
     }
 }

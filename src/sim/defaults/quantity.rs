@@ -59,7 +59,9 @@ fn parse(s: &str) -> Option<Quantity> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let num_end = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+    let num_end = rest
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(rest.len());
     let (number, suffix) = rest.split_at(num_end);
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
     if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
@@ -85,7 +87,8 @@ fn parse(s: &str) -> Option<Quantity> {
         _ => {
             let exp = suffix.strip_prefix(['e', 'E'])?;
             let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 6 {
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 6
+            {
                 return None;
             }
             (Format::DecimalExponent, 0, exp.parse::<i32>().ok()?)
@@ -95,12 +98,20 @@ fn parse(s: &str) -> Option<Quantity> {
     let digits = format!("{whole}{frac}");
     let digits = digits.trim_start_matches('0');
     let scale = exp10 - frac.len() as i32 + 9;
-    let nanos = if digits.is_empty() { 0 } else { scaled(digits, scale, base2)? };
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        scaled(digits, scale, base2)?
+    };
     let mut format = format;
     if format == Format::BinarySI && nanos < NANO && nanos > 0 {
         format = Format::DecimalSI;
     }
-    Some(Quantity { negative: negative && nanos > 0, nanos: nanos.min(MAX_NANO), format })
+    Some(Quantity {
+        negative: negative && nanos > 0,
+        nanos: nanos.min(MAX_NANO),
+        format,
+    })
 }
 
 /// `digits × 10^scale × 2^base2`, rounded up to an integer and saturated at just above the cap.
@@ -113,7 +124,11 @@ fn scaled(digits: &str, scale: i32, base2: u32) -> Option<u128> {
         (digits, "")
     } else {
         let cut = digits.len() as i32 + scale;
-        if cut <= 0 { ("", digits) } else { digits.split_at(cut as usize) }
+        if cut <= 0 {
+            ("", digits)
+        } else {
+            digits.split_at(cut as usize)
+        }
     };
     let mut n: u128 = 0;
     for b in kept.bytes() {
@@ -150,7 +165,7 @@ fn fraction_times(digits: &str, factor: u128) -> u128 {
     let den = 10u128.pow(take as u32);
     let (hi, lo) = (factor / den, factor % den);
     let floor = num * hi + num * lo / den;
-    let exact = (num * lo) % den == 0 && !rest_nonzero;
+    let exact = (num * lo).is_multiple_of(den) && !rest_nonzero;
     if exact { floor } else { floor + 1 }
 }
 
@@ -161,13 +176,13 @@ fn format(q: Quantity) -> String {
     }
     let sign = if q.negative { "-" } else { "" };
     let mut fmt = q.format;
-    if fmt == Format::BinarySI && (q.nanos < 1024 * NANO || q.nanos % NANO != 0) {
+    if fmt == Format::BinarySI && (q.nanos < 1024 * NANO || !q.nanos.is_multiple_of(NANO)) {
         fmt = Format::DecimalSI;
     }
     if fmt == Format::BinarySI {
         let mut n = q.nanos / NANO;
         let mut power = 0;
-        while n % 1024 == 0 && power < 6 {
+        while n.is_multiple_of(1024) && power < 6 {
             n /= 1024;
             power += 1;
         }
@@ -176,7 +191,7 @@ fn format(q: Quantity) -> String {
     }
     let mut mantissa = q.nanos;
     let mut exp: i32 = -9;
-    while mantissa % 10 == 0 {
+    while mantissa.is_multiple_of(10) {
         mantissa /= 10;
         exp += 1;
     }
@@ -210,23 +225,57 @@ mod tests {
     use serde_json::json;
 
     fn canon(s: &str) -> String {
-        parse(s).map(format).unwrap_or_else(|| format!("invalid {s}"))
+        parse(s)
+            .map(format)
+            .unwrap_or_else(|| format!("invalid {s}"))
     }
 
     // Expected values from apimachinery's quantity_test.go (TestQuantityParse / canonical forms).
     #[test]
     fn canonical_forms() {
         for (input, want) in [
-            ("0", "0"), ("0n", "0"), ("0Mi", "0"), ("-0", "0"),
-            ("1", "1"), ("1000", "1k"), ("1001", "1001"), ("1500", "1500"), ("1200000", "1200k"),
-            ("0.5", "500m"), ("0.1", "100m"), ("1.1", "1100m"), ("100m", "100m"), ("1000m", "1"),
-            ("0.001", "1m"), ("100n", "100n"), ("1.5k", "1500"), ("10M", "10M"),
-            ("1Ki", "1Ki"), ("1024", "1024"), ("1024Mi", "1Gi"), ("1.5Gi", "1536Mi"), ("0.5Gi", "512Mi"),
-            ("0.5Ki", "512"), ("100Mi", "100Mi"), ("1025Ki", "1025Ki"), ("3Gi", "3Gi"),
-            ("1e3", "1e3"), ("1E3", "1e3"), ("1e-3", "1e-3"), ("12e6", "12e6"), ("1e0", "1"), ("1E", "1E"),
-            ("-1", "-1"), ("-0.5", "-500m"), ("+2", "2"), (".5", "500m"), ("5.", "5"),
-            ("0.0000000001", "1n"), ("1.0000000001", "1000000001n"),
-            ("9223372036854775807", "9223372036854775807"), ("10E", "9223372036854775807"),
+            ("0", "0"),
+            ("0n", "0"),
+            ("0Mi", "0"),
+            ("-0", "0"),
+            ("1", "1"),
+            ("1000", "1k"),
+            ("1001", "1001"),
+            ("1500", "1500"),
+            ("1200000", "1200k"),
+            ("0.5", "500m"),
+            ("0.1", "100m"),
+            ("1.1", "1100m"),
+            ("100m", "100m"),
+            ("1000m", "1"),
+            ("0.001", "1m"),
+            ("100n", "100n"),
+            ("1.5k", "1500"),
+            ("10M", "10M"),
+            ("1Ki", "1Ki"),
+            ("1024", "1024"),
+            ("1024Mi", "1Gi"),
+            ("1.5Gi", "1536Mi"),
+            ("0.5Gi", "512Mi"),
+            ("0.5Ki", "512"),
+            ("100Mi", "100Mi"),
+            ("1025Ki", "1025Ki"),
+            ("3Gi", "3Gi"),
+            ("1e3", "1e3"),
+            ("1E3", "1e3"),
+            ("1e-3", "1e-3"),
+            ("12e6", "12e6"),
+            ("1e0", "1"),
+            ("1E", "1E"),
+            ("-1", "-1"),
+            ("-0.5", "-500m"),
+            ("+2", "2"),
+            (".5", "500m"),
+            ("5.", "5"),
+            ("0.0000000001", "1n"),
+            ("1.0000000001", "1000000001n"),
+            ("9223372036854775807", "9223372036854775807"),
+            ("10E", "9223372036854775807"),
         ] {
             assert_eq!(canon(input), want, "{input}");
         }
@@ -241,17 +290,29 @@ mod tests {
 
     #[test]
     fn resource_lists_round_up_to_milli_and_keep_odd_values() {
-        let mut list = match json!({"cpu": 0.5, "memory": "1024Mi", "tiny": "100u", "gpu": 2, "bad": "lots", "n": null}) {
+        let mut list = match json!({"cpu": 0.5, "memory": "1024Mi", "tiny": "100u", "gpu": 2, "bad": "lots", "n": null})
+        {
             Value::Object(m) => m,
             _ => Obj::new(),
         };
         resource_list(&mut list);
-        assert_eq!(Value::Object(list), json!({"cpu": "500m", "memory": "1Gi", "tiny": "1m", "gpu": "2", "bad": "lots", "n": null}));
+        assert_eq!(
+            Value::Object(list),
+            json!({"cpu": "500m", "memory": "1Gi", "tiny": "1m", "gpu": "2", "bad": "lots", "n": null})
+        );
     }
 
     #[test]
     fn canonical_form_is_stable() {
-        for input in ["0.5", "1024Mi", "1.5Gi", "1e3", "12345678912345n", "7Ei", "1.5"] {
+        for input in [
+            "0.5",
+            "1024Mi",
+            "1.5Gi",
+            "1e3",
+            "12345678912345n",
+            "7Ei",
+            "1.5",
+        ] {
             let once = canon(input);
             assert_eq!(canon(&once), once, "{input}");
         }

@@ -11,7 +11,10 @@
 use ring::digest;
 use serde_json::{Value, json};
 
-use super::util::{Obj, child, default_ptr, default_str, each, empty_map, empty_str, ensure, str_of, unset, zero_num};
+use super::util::{
+    Obj, child, default_ptr, default_str, each, empty_map, empty_str, ensure, str_of, unset,
+    zero_num,
+};
 
 /// 10.96.0.0/12: 2^20 addresses; the first 256 are the static band, the last is broadcast.
 const CLUSTER_IP_BASE: u32 = 0x0A60_0000;
@@ -24,9 +27,14 @@ const NODE_PORT_STATIC: u32 = 86;
 
 /// All of a Service's server-side defaults. `namespace` and `name` seed the allocations.
 pub fn service(obj: &mut Obj, namespace: &str, name: &str) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     set_defaults(spec);
-    let svc_type = str_of(spec, "type").to_string();
+    // A wrong-typed `type` fails decoding; nothing more is done for it.
+    let Some(svc_type) = spec.get("type").and_then(Value::as_str).map(str::to_string) else {
+        return;
+    };
     if let Some(ingress) = child(obj, "status")
         .and_then(|s| child(s, "loadBalancer"))
         .filter(|_| svc_type == "LoadBalancer")
@@ -37,7 +45,9 @@ pub fn service(obj: &mut Obj, namespace: &str, name: &str) {
             }
         });
     }
-    let Some(spec) = child(obj, "spec") else { return };
+    let Some(spec) = child(obj, "spec") else {
+        return;
+    };
     if svc_type == "ExternalName" {
         return;
     }
@@ -58,7 +68,10 @@ fn set_defaults(spec: &mut Obj) {
                 .and_then(|c| child(c, "clientIP"))
                 .is_some_and(|c| !unset(c, "timeoutSeconds"));
             if !has_timeout {
-                spec.insert("sessionAffinityConfig".into(), json!({"clientIP": {"timeoutSeconds": 10800}}));
+                spec.insert(
+                    "sessionAffinityConfig".into(),
+                    json!({"clientIP": {"timeoutSeconds": 10800}}),
+                );
             }
         }
         _ => {}
@@ -77,9 +90,13 @@ fn set_defaults(spec: &mut Obj) {
         }
     });
     let svc_type = str_of(spec, "type").to_string();
-    let has_external_ips = spec.get("externalIPs").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
-    let externally_accessible =
-        svc_type == "LoadBalancer" || svc_type == "NodePort" || (svc_type == "ClusterIP" && has_external_ips);
+    let has_external_ips = spec
+        .get("externalIPs")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    let externally_accessible = svc_type == "LoadBalancer"
+        || svc_type == "NodePort"
+        || (svc_type == "ClusterIP" && has_external_ips);
     if externally_accessible {
         default_str(spec, "externalTrafficPolicy", "Cluster");
     }
@@ -93,7 +110,12 @@ fn set_defaults(spec: &mut Obj) {
 
 fn is_headless(spec: &Obj) -> bool {
     str_of(spec, "clusterIP") == "None"
-        || spec.get("clusterIPs").and_then(Value::as_array).and_then(|a| a.first()).and_then(Value::as_str) == Some("None")
+        || spec
+            .get("clusterIPs")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            == Some("None")
 }
 
 /// `initIPFamilyFields` on create, for a single-stack IPv4 cluster.
@@ -108,7 +130,11 @@ fn ip_families(spec: &mut Obj) {
     }
     let selectorless_headless = is_headless(spec) && empty_map(spec, "selector");
     if unset(spec, "ipFamilyPolicy") {
-        let policy = if selectorless_headless { "RequireDualStack" } else { "SingleStack" };
+        let policy = if selectorless_headless {
+            "RequireDualStack"
+        } else {
+            "SingleStack"
+        };
         spec.insert("ipFamilyPolicy".into(), json!(policy));
     }
     if !unset_or_empty_array(spec, "ipFamilies") {
@@ -127,8 +153,15 @@ fn ip_families(spec: &mut Obj) {
         families.push("IPv4");
     }
     // Headless and selectorless services may list both families even on a single-stack cluster.
-    if selectorless_headless && families.len() < 2 && str_of(spec, "ipFamilyPolicy") != "SingleStack" {
-        families.push(if families[0] == "IPv4" { "IPv6" } else { "IPv4" });
+    if selectorless_headless
+        && families.len() < 2
+        && str_of(spec, "ipFamilyPolicy") != "SingleStack"
+    {
+        families.push(if families[0] == "IPv4" {
+            "IPv6"
+        } else {
+            "IPv4"
+        });
     }
     spec.insert("ipFamilies".into(), json!(families));
 }
@@ -151,12 +184,14 @@ fn cluster_ips(spec: &mut Obj, namespace: &str, name: &str) {
     }
     let requested = match (spec.get("clusterIP"), spec.get("clusterIPs")) {
         (Some(Value::String(ip)), _) if !ip.is_empty() => return,
-        (None | Some(Value::Null) | Some(Value::String(_)), Some(Value::Array(ips))) => match ips.first() {
-            // A clusterIPs list without clusterIP: take its first entry as the request.
-            Some(Value::String(ip)) if !ip.is_empty() => Some(ip.clone()),
-            None | Some(Value::String(_)) => None,
-            _ => return,
-        },
+        (None | Some(Value::Null) | Some(Value::String(_)), Some(Value::Array(ips))) => {
+            match ips.first() {
+                // A clusterIPs list without clusterIP: take its first entry as the request.
+                Some(Value::String(ip)) if !ip.is_empty() => Some(ip.clone()),
+                None | Some(Value::String(_)) => None,
+                _ => return,
+            }
+        }
         (None | Some(Value::Null) | Some(Value::String(_)), None | Some(Value::Null)) => None,
         _ => return,
     };
@@ -172,9 +207,16 @@ fn cluster_ips(spec: &mut Obj, namespace: &str, name: &str) {
 
 fn allocate_ip(namespace: &str, name: &str) -> String {
     let dynamic = CLUSTER_IP_SIZE - CLUSTER_IP_STATIC - 1;
-    let offset = CLUSTER_IP_STATIC + (hash(&format!("{namespace}/{name}")) % u64::from(dynamic)) as u32;
+    let offset =
+        CLUSTER_IP_STATIC + (hash(&format!("{namespace}/{name}")) % u64::from(dynamic)) as u32;
     let ip = CLUSTER_IP_BASE + offset;
-    format!("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff)
+    format!(
+        "{}.{}.{}.{}",
+        ip >> 24,
+        (ip >> 16) & 0xff,
+        (ip >> 8) & 0xff,
+        ip & 0xff
+    )
 }
 
 /// Node ports for NodePort and LoadBalancer services (unless `allocateLoadBalancerNodePorts`
@@ -182,10 +224,16 @@ fn allocate_ip(namespace: &str, name: &str) -> String {
 /// LoadBalancer with `externalTrafficPolicy: Local`.
 fn node_ports(spec: &mut Obj, svc_type: &str, namespace: &str, name: &str) {
     let allocate = svc_type == "NodePort"
-        || (svc_type == "LoadBalancer" && spec.get("allocateLoadBalancerNodePorts") != Some(&Value::Bool(false)));
+        || (svc_type == "LoadBalancer"
+            && spec.get("allocateLoadBalancerNodePorts") != Some(&Value::Bool(false)));
     let mut used: Vec<u64> = Vec::new();
     if let Some(ports) = spec.get("ports").and_then(Value::as_array) {
-        used.extend(ports.iter().filter_map(|p| p.get("nodePort").and_then(Value::as_u64)).filter(|n| *n != 0));
+        used.extend(
+            ports
+                .iter()
+                .filter_map(|p| p.get("nodePort").and_then(Value::as_u64))
+                .filter(|n| *n != 0),
+        );
     }
     if let Some(n) = spec.get("healthCheckNodePort").and_then(Value::as_u64) {
         used.push(n);
@@ -194,7 +242,14 @@ fn node_ports(spec: &mut Obj, svc_type: &str, namespace: &str, name: &str) {
         // Ports with the same number share one node port, explicit or allocated.
         let mut by_port: Vec<(Value, u64)> = ports
             .iter()
-            .filter_map(|p| Some((p.get("port")?.clone(), p.get("nodePort").and_then(Value::as_u64).filter(|n| *n != 0)?)))
+            .filter_map(|p| {
+                Some((
+                    p.get("port")?.clone(),
+                    p.get("nodePort")
+                        .and_then(Value::as_u64)
+                        .filter(|n| *n != 0)?,
+                ))
+            })
             .collect();
         for p in ports.iter_mut().filter_map(Value::as_object_mut) {
             if !zero_num(p, "nodePort") {
@@ -213,7 +268,10 @@ fn node_ports(spec: &mut Obj, svc_type: &str, namespace: &str, name: &str) {
             p.insert("nodePort".into(), json!(n));
         }
     }
-    if svc_type == "LoadBalancer" && str_of(spec, "externalTrafficPolicy") == "Local" && zero_num(spec, "healthCheckNodePort") {
+    if svc_type == "LoadBalancer"
+        && str_of(spec, "externalTrafficPolicy") == "Local"
+        && zero_num(spec, "healthCheckNodePort")
+    {
         let n = pick_node_port(&format!("{namespace}/{name}/healthCheck"), &used);
         spec.insert("healthCheckNodePort".into(), json!(n));
     }
@@ -223,12 +281,18 @@ fn pick_node_port(seed: &str, used: &[u64]) -> u64 {
     let span = u64::from(NODE_PORT_MAX - NODE_PORT_MIN + 1 - NODE_PORT_STATIC);
     let first = u64::from(NODE_PORT_MIN + NODE_PORT_STATIC);
     let start = hash(seed) % span;
-    (0..span).map(|i| first + (start + i) % span).find(|n| !used.contains(n)).unwrap_or(first + start)
+    (0..span)
+        .map(|i| first + (start + i) % span)
+        .find(|n| !used.contains(n))
+        .unwrap_or(first + start)
 }
 
 fn hash(seed: &str) -> u64 {
     let d = digest::digest(&digest::SHA256, seed.as_bytes());
-    d.as_ref().iter().take(8).fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+    d.as_ref()
+        .iter()
+        .take(8)
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
 }
 
 #[cfg(test)]
@@ -247,7 +311,11 @@ mod tests {
 
     fn in_dynamic_band(ip: &str) -> bool {
         let o: Vec<u32> = ip.split('.').filter_map(|p| p.parse().ok()).collect();
-        o.len() == 4 && o[0] == 10 && (96..=111).contains(&o[1]) && !(o[1] == 96 && o[2] == 0) && ip != "10.111.255.255"
+        o.len() == 4
+            && o[0] == 10
+            && (96..=111).contains(&o[1])
+            && !(o[1] == 96 && o[2] == 0)
+            && ip != "10.111.255.255"
     }
 
     #[test]
@@ -277,15 +345,22 @@ mod tests {
 
     #[test]
     fn set_cluster_ip_and_named_target_port_are_kept() {
-        let svc = run(json!({"spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 53, "protocol": "UDP", "targetPort": "dns"}]}}));
+        let svc = run(
+            json!({"spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 53, "protocol": "UDP", "targetPort": "dns"}]}}),
+        );
         assert_eq!(svc["spec"]["clusterIP"], "10.96.0.10");
         assert_eq!(svc["spec"]["clusterIPs"], json!(["10.96.0.10"]));
-        assert_eq!(svc["spec"]["ports"][0], json!({"port": 53, "protocol": "UDP", "targetPort": "dns"}));
+        assert_eq!(
+            svc["spec"]["ports"][0],
+            json!({"port": 53, "protocol": "UDP", "targetPort": "dns"})
+        );
     }
 
     #[test]
     fn headless_services() {
-        let svc = run(json!({"spec": {"clusterIP": "None", "selector": {"app": "db"}, "ports": [{"port": 5432}]}}));
+        let svc = run(
+            json!({"spec": {"clusterIP": "None", "selector": {"app": "db"}, "ports": [{"port": 5432}]}}),
+        );
         assert_eq!(svc["spec"]["clusterIP"], "None");
         assert_eq!(svc["spec"]["clusterIPs"], json!(["None"]));
         assert_eq!(svc["spec"]["ipFamilyPolicy"], "SingleStack");
@@ -302,26 +377,42 @@ mod tests {
             {"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53},
             {"name": "web", "port": 80}, {"name": "fixed", "port": 443, "nodePort": 30443}]}}));
         let ports = &svc["spec"]["ports"];
-        let n: Vec<u64> = (0..4).filter_map(|i| ports[i]["nodePort"].as_u64()).collect();
+        let n: Vec<u64> = (0..4)
+            .filter_map(|i| ports[i]["nodePort"].as_u64())
+            .collect();
         assert_eq!(n.len(), 4);
         assert_eq!(n[0], n[1]);
         assert_ne!(n[0], n[2]);
         assert_eq!(n[3], 30443);
         assert!(n.iter().all(|p| (30000..=32767).contains(p)));
         assert_eq!(svc["spec"]["externalTrafficPolicy"], "Cluster");
-        assert_eq!(run(json!({"spec": {"type": "NodePort", "ports": [{"port": 80}]}}))["spec"]["ports"][0]["nodePort"], ports[2]["nodePort"]);
+        assert_eq!(
+            run(json!({"spec": {"type": "NodePort", "ports": [{"port": 80}]}}))["spec"]["ports"][0]
+                ["nodePort"],
+            ports[2]["nodePort"]
+        );
     }
 
     #[test]
     fn load_balancers() {
-        let svc = run(json!({"spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 443}]},
-            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}, {"hostname": "lb.example.com"}]}}}));
+        let svc = run(
+            json!({"spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 443}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}, {"hostname": "lb.example.com"}]}}}),
+        );
         assert_eq!(svc["spec"]["allocateLoadBalancerNodePorts"], true);
         assert!(svc["spec"]["ports"][0]["nodePort"].is_u64());
         assert!(svc["spec"]["healthCheckNodePort"].is_u64());
-        assert_ne!(svc["spec"]["healthCheckNodePort"], svc["spec"]["ports"][0]["nodePort"]);
-        assert_eq!(svc["status"]["loadBalancer"]["ingress"], json!([{"ip": "192.0.2.1", "ipMode": "VIP"}, {"hostname": "lb.example.com"}]));
-        let svc = run(json!({"spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 443}]}}));
+        assert_ne!(
+            svc["spec"]["healthCheckNodePort"],
+            svc["spec"]["ports"][0]["nodePort"]
+        );
+        assert_eq!(
+            svc["status"]["loadBalancer"]["ingress"],
+            json!([{"ip": "192.0.2.1", "ipMode": "VIP"}, {"hostname": "lb.example.com"}])
+        );
+        let svc = run(
+            json!({"spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 443}]}}),
+        );
         assert!(svc["spec"]["ports"][0].get("nodePort").is_none());
         assert!(svc["spec"].get("healthCheckNodePort").is_none());
     }
@@ -329,10 +420,17 @@ mod tests {
     #[test]
     fn external_name_and_session_affinity() {
         let svc = run(json!({"spec": {"type": "ExternalName", "externalName": "db.example.com"}}));
-        assert_eq!(svc["spec"], json!({"type": "ExternalName", "externalName": "db.example.com", "sessionAffinity": "None"}));
+        assert_eq!(
+            svc["spec"],
+            json!({"type": "ExternalName", "externalName": "db.example.com", "sessionAffinity": "None"})
+        );
         let svc = run(json!({"spec": {"sessionAffinity": "ClientIP", "ports": [{"port": 80}]}}));
-        assert_eq!(svc["spec"]["sessionAffinityConfig"], json!({"clientIP": {"timeoutSeconds": 10800}}));
-        let svc = run(json!({"spec": {"sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}}}}));
+        assert_eq!(
+            svc["spec"]["sessionAffinityConfig"],
+            json!({"clientIP": {"timeoutSeconds": 10800}})
+        );
+        let svc =
+            run(json!({"spec": {"sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}}}}));
         assert!(svc["spec"].get("sessionAffinityConfig").is_none());
     }
 }

@@ -19,7 +19,9 @@ fn template(spec: &mut Obj) {
 }
 
 pub fn deployment(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     default_ptr(spec, "replicas", json!(1));
     if let Some(strategy) = ensure(spec, "strategy") {
         default_str(strategy, "type", "RollingUpdate");
@@ -36,7 +38,9 @@ pub fn deployment(obj: &mut Obj) {
 }
 
 pub fn daemon_set(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     if let Some(strategy) = ensure(spec, "updateStrategy") {
         default_str(strategy, "type", "RollingUpdate");
         if str_of(strategy, "type") == "RollingUpdate"
@@ -51,7 +55,9 @@ pub fn daemon_set(obj: &mut Obj) {
 }
 
 pub fn stateful_set(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     default_str(spec, "podManagementPolicy", "OrderedReady");
     if let Some(strategy) = ensure(spec, "updateStrategy") {
         if super::util::empty_str(strategy, "type") {
@@ -81,24 +87,36 @@ pub fn stateful_set(obj: &mut Obj) {
 }
 
 pub fn replica_set(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     default_ptr(spec, "replicas", json!(1));
     template(spec);
 }
 
 pub fn job(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     if super::util::unset(spec, "completions") && super::util::unset(spec, "parallelism") {
         spec.insert("completions".into(), json!(1));
         spec.insert("parallelism".into(), json!(1));
     }
     default_ptr(spec, "parallelism", json!(1));
     let per_index = !super::util::unset(spec, "backoffLimitPerIndex");
-    default_ptr(spec, "backoffLimit", json!(if per_index { i64::from(i32::MAX) } else { 6 }));
+    default_ptr(
+        spec,
+        "backoffLimit",
+        json!(if per_index { i64::from(i32::MAX) } else { 6 }),
+    );
     default_ptr(spec, "completionMode", json!("NonIndexed"));
     default_ptr(spec, "suspend", json!(false));
     // JobPodReplacementPolicy is on by default (beta since 1.29).
-    let replacement = if super::util::unset(spec, "podFailurePolicy") { "TerminatingOrFailed" } else { "Failed" };
+    let replacement = if super::util::unset(spec, "podFailurePolicy") {
+        "TerminatingOrFailed"
+    } else {
+        "Failed"
+    };
     default_ptr(spec, "podReplacementPolicy", json!(replacement));
     default_ptr(spec, "manualSelector", json!(false));
     job_spec_nested(spec);
@@ -120,13 +138,19 @@ pub fn job(obj: &mut Obj) {
 /// What every JobSpec gets, in a Job or a CronJob's `jobTemplate`.
 fn job_spec_nested(spec: &mut Obj) {
     if let Some(policy) = child(spec, "podFailurePolicy") {
-        each(policy, "rules", |rule| each(rule, "onPodConditions", |p| default_str(p, "status", "True")));
+        each(policy, "rules", |rule| {
+            each(rule, "onPodConditions", |p| {
+                default_str(p, "status", "True")
+            })
+        });
     }
     template(spec);
 }
 
 pub fn cron_job(obj: &mut Obj) {
-    let Some(spec) = ensure(obj, "spec") else { return };
+    let Some(spec) = ensure(obj, "spec") else {
+        return;
+    };
     default_str(spec, "concurrencyPolicy", "Allow");
     default_ptr(spec, "suspend", json!(false));
     default_ptr(spec, "successfulJobsHistoryLimit", json!(3));

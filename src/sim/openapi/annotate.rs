@@ -66,13 +66,14 @@ fn extensions(prop: &Prop, path: &[&str], schema: &dyn Schema) -> Vec<(&'static 
             PatchStrategy::Replace if retain => ext.push(("x-kubernetes-patch-strategy", json!("retainKeys"))),
             PatchStrategy::Replace => {}
         }
-    } else {
+    } else if prop.map || prop.target.is_some() {
+        // Scalars carry no merge extensions.
         if schema.retain_keys(path) {
             ext.push(("x-kubernetes-patch-strategy", json!("retainKeys")));
         } else if schema.replaces_map(path) {
             ext.push(("x-kubernetes-patch-strategy", json!("replace")));
         }
-        if (prop.map || prop.target.is_some()) && schema.map_is_atomic(path) {
+        if schema.map_is_atomic(path) {
             ext.push(("x-kubernetes-map-type", json!("atomic")));
         }
     }
