@@ -47,7 +47,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>, path: String) -> Re
                     match serde_json::from_slice::<FaultConfig>(&body) {
                         Ok(f) => match f.validate() {
                             Ok(()) => {
-                                c.faults.set(f.clone());
+                                entry.set_faults(f.clone());
                                 response::json(200, &serde_json::to_value(f).unwrap_or_default())
                             }
                             Err(m) => response::error(&ApiError::bad_request(m)),

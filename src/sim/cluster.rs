@@ -38,6 +38,9 @@ impl Default for ClusterSettings {
 /// The user of the cluster's admin token.
 pub const ADMIN_USER: &str = "kubernetes-admin";
 pub const MASTERS_GROUP: &str = "system:masters";
+/// Who a request without credentials is (`anonymous.NewAuthenticator`).
+pub const ANONYMOUS_USER: &str = "system:anonymous";
+pub const UNAUTHENTICATED_GROUP: &str = "system:unauthenticated";
 
 /// A virtual cluster.
 pub struct VirtualCluster {
@@ -120,20 +123,23 @@ impl VirtualCluster {
         *self.types.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(types);
     }
 
-    /// Who is calling: the admin token, a service-account token, or a client certificate.
+    /// Who is calling, as kube-apiserver's authenticator chain decides: a verified client
+    /// certificate (tried first), else the bearer token (the admin token or a service-account
+    /// token; one that doesn't verify is 401, never anonymous), else — anonymous auth being on by
+    /// default — `system:anonymous` in `system:unauthenticated`, whom RBAC then judges.
     pub fn authenticate(&self, bearer: Option<&str>, cert: Option<&(String, Vec<String>)>) -> Result<UserInfo, ApiError> {
-        if let Some(token) = bearer {
-            if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
-                return Ok(UserInfo { name: ADMIN_USER.into(), groups: vec![MASTERS_GROUP.into(), "system:authenticated".into()] });
-            }
-            return self.service_account_user(token).ok_or_else(ApiError::unauthorized);
-        }
         if let Some((user, groups)) = cert {
             let mut groups = groups.clone();
             groups.push("system:authenticated".into());
             return Ok(UserInfo { name: user.clone(), groups });
         }
-        Err(ApiError::unauthorized())
+        if let Some(token) = bearer.filter(|t| !t.is_empty()) {
+            if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
+                return Ok(UserInfo { name: ADMIN_USER.into(), groups: vec![MASTERS_GROUP.into(), "system:authenticated".into()] });
+            }
+            return self.service_account_user(token).ok_or_else(ApiError::unauthorized);
+        }
+        Ok(UserInfo { name: ANONYMOUS_USER.into(), groups: vec![UNAUTHENTICATED_GROUP.into()] })
     }
 
     /// A service-account token is valid while it verifies and its ServiceAccount (and, for a
@@ -195,5 +201,25 @@ impl RbacSource for StoreRbac<'_> {
     }
     fn role_bindings(&self, namespace: &str) -> Vec<Arc<Value>> {
         self.objects("rolebindings", Some(namespace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authentication_follows_the_apiserver_chain() {
+        let c = VirtualCluster::new("dev", ClusterSettings::default(), String::new());
+        let cert = ("jane".to_string(), vec!["devs".to_string()]);
+        // No credentials: anonymous, not 401.
+        assert_eq!(c.authenticate(None, None).unwrap(), UserInfo { name: ANONYMOUS_USER.into(), groups: vec![UNAUTHENTICATED_GROUP.into()] });
+        assert_eq!(c.authenticate(Some(""), None).unwrap().name, ANONYMOUS_USER);
+        // A token that doesn't verify is never anonymous.
+        assert_eq!(c.authenticate(Some("nope"), None).unwrap_err().code, 401);
+        assert_eq!(c.authenticate(Some(c.admin_token()), None).unwrap().name, ADMIN_USER);
+        // A client certificate is tried before the bearer token.
+        let u = c.authenticate(Some("nope"), Some(&cert)).unwrap();
+        assert_eq!((u.name.as_str(), u.groups.as_slice()), ("jane", ["devs".to_string(), "system:authenticated".to_string()].as_slice()));
     }
 }

@@ -272,18 +272,32 @@ fn finalize(cluster: &VirtualCluster, state: &mut State, rt: &ResourceType, obj:
         return;
     }
     if finalizers.iter().any(|f| f == FOREGROUND_FINALIZER) {
-        let deps = state.dependents.get(&uid).cloned().unwrap_or_default();
-        if deps.is_empty() {
-            drop_finalizer(cluster, rt, obj, FOREGROUND_FINALIZER);
-        } else {
-            let opts = DeleteOptions { propagation: Propagation::Foreground, ..Default::default() };
-            for dep in deps {
-                if let Some(drt) = cluster.type_of_key(&dep.key) {
-                    let _ = cluster.delete(&drt, &dep.namespace, &dep.name, &opts);
-                }
+        // Every dependent is deleted (in the foreground if it has dependents of its own), but the
+        // owner waits only for those whose reference has blockOwnerDeletion
+        // (garbagecollector.go: attemptToDeleteItem, processDeletingDependentsItem).
+        let mut blocked = false;
+        for dep in state.dependents.get(&uid).cloned().unwrap_or_default() {
+            let Some(d) = cluster.store.get(&dep.key, &dep.namespace, &dep.name) else { continue };
+            blocked |= blocks_owner_deletion(&d, &uid);
+            if object::is_deleting(&d) {
+                continue;
+            }
+            let propagation = if state.dependents.contains_key(object::uid(&d)) { Propagation::Foreground } else { Propagation::Background };
+            if let Some(drt) = cluster.type_of_key(&dep.key) {
+                let _ = cluster.delete(&drt, &dep.namespace, &dep.name, &DeleteOptions { propagation, ..Default::default() });
             }
         }
+        if !blocked {
+            drop_finalizer(cluster, rt, obj, FOREGROUND_FINALIZER);
+        }
     }
+}
+
+/// Whether `dep`'s reference to `owner_uid` holds a foreground deletion of the owner.
+fn blocks_owner_deletion(dep: &Value, owner_uid: &str) -> bool {
+    dep.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(owner_uid) && r["blockOwnerDeletion"].as_bool() == Some(true)))
 }
 
 /// Removes the owner reference to `owner_uid` from a dependent.
@@ -432,5 +446,25 @@ pub fn bootstrap(cluster: &VirtualCluster) {
     let (namespaces, _) = cluster.store.list(&key("", "namespaces"), None, None);
     for ns in namespaces {
         namespace_defaults(cluster, &ns);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_block_owner_deletion_references_hold_a_foreground_deletion() {
+        let dep = |block: Option<bool>| {
+            let mut r = json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u1"});
+            if let Some(b) = block {
+                r["blockOwnerDeletion"] = json!(b);
+            }
+            json!({"metadata": {"name": "d", "ownerReferences": [{"uid": "other", "blockOwnerDeletion": true}, r]}})
+        };
+        assert!(blocks_owner_deletion(&dep(Some(true)), "u1"));
+        assert!(!blocks_owner_deletion(&dep(Some(false)), "u1"));
+        assert!(!blocks_owner_deletion(&dep(None), "u1"));
+        assert!(!blocks_owner_deletion(&dep(Some(true)), "u2"));
     }
 }

@@ -14,12 +14,20 @@ use serde_json::{Value, json};
 
 use super::resource::ResourceType;
 
+mod accept;
+mod entries;
+
+pub use accept::accepts_aggregated;
+pub(crate) use accept::parse_accept;
+use entries::{aggregated_resources, legacy_resource, legacy_subresource, subresources};
+
 /// `apiVersion` of the aggregated discovery document clients prefer.
 pub const AGGREGATED_V2: &str = "apidiscovery.k8s.io/v2";
 /// The beta aggregated discovery version, still served by v1.33.
 pub const AGGREGATED_V2BETA1: &str = "apidiscovery.k8s.io/v2beta1";
 /// Content type of an aggregated v2 answer (client-go checks it).
-pub const AGGREGATED_V2_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 /// Content type of an aggregated v2beta1 answer.
 pub const AGGREGATED_V2BETA1_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
@@ -85,7 +93,10 @@ pub fn core_versions(server_address: &str) -> Value {
 
 /// `/apis` (`APIGroupList`, without the core group).
 pub fn group_list(types: &[ResourceType]) -> Value {
-    let groups: Vec<Value> = ordered_groups(types, false).iter().map(|g| api_group(types, g)).collect();
+    let groups: Vec<Value> = ordered_groups(types, false)
+        .iter()
+        .map(|g| api_group(types, g))
+        .collect();
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 
@@ -103,18 +114,25 @@ pub fn group(types: &[ResourceType], group: &str) -> Option<Value> {
 
 /// `/api/v1` or `/apis/<group>/<version>` (`APIResourceList`), `None` if not served.
 pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Option<Value> {
-    let served: Vec<&ResourceType> = types.iter().filter(|t| t.group == group && t.version == version).collect();
+    let served: Vec<&ResourceType> = types
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+        .collect();
     if served.is_empty() {
         return None;
     }
     let mut resources = Vec::new();
-    let (builtin, custom): (Vec<&ResourceType>, Vec<&ResourceType>) = served.into_iter().partition(|t| !t.is_custom());
+    let (builtin, custom): (Vec<&ResourceType>, Vec<&ResourceType>) =
+        served.into_iter().partition(|t| !t.is_custom());
     // The installer registers built-in paths in sorted order.
     let mut entries: Vec<(String, Value)> = Vec::new();
     for rt in builtin {
         entries.push((rt.plural.clone(), legacy_resource(types, rt)));
         for sub in subresources(rt) {
-            entries.push((format!("{}/{}", rt.plural, sub.name), legacy_subresource(rt, &sub)));
+            entries.push((
+                format!("{}/{}", rt.plural, sub.name),
+                legacy_subresource(rt, &sub),
+            ));
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -162,88 +180,22 @@ pub fn aggregated(types: &[ResourceType], legacy_core: bool, api_version: &str) 
     json!({ "kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items })
 }
 
-/// The aggregated discovery version the `Accept` header asks for, if its best acceptable clause
-/// is an aggregated one; `None` means answer with the legacy document.
-pub fn accepts_aggregated(accept_header: &str) -> Option<&'static str> {
-    for range in parse_accept(accept_header) {
-        if !range.is_json() {
-            continue;
-        }
-        match (range.param("g"), range.param("v"), range.param("as")) {
-            (None, None, None) => return None,
-            (Some("apidiscovery.k8s.io"), Some("v2"), Some("APIGroupDiscoveryList")) => return Some(AGGREGATED_V2),
-            (Some("apidiscovery.k8s.io"), Some("v2beta1"), Some("APIGroupDiscoveryList")) => {
-                return Some(AGGREGATED_V2BETA1);
-            }
-            // Any other conversion is refused by the discovery endpoint: try the next clause.
-            _ => continue,
-        }
-    }
-    None
-}
-
 /// The content type to answer an aggregated request with.
 pub fn aggregated_content_type(api_version: &str) -> &'static str {
-    if api_version == AGGREGATED_V2BETA1 { AGGREGATED_V2BETA1_CONTENT_TYPE } else { AGGREGATED_V2_CONTENT_TYPE }
-}
-
-/// One clause of an `Accept` header.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct MediaRange {
-    pub kind: String,
-    pub subtype: String,
-    pub params: Vec<(String, String)>,
-    pub q: f32,
-}
-
-impl MediaRange {
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    if api_version == AGGREGATED_V2BETA1 {
+        AGGREGATED_V2BETA1_CONTENT_TYPE
+    } else {
+        AGGREGATED_V2_CONTENT_TYPE
     }
-
-    /// Whether the clause admits `application/json`.
-    pub fn is_json(&self) -> bool {
-        (self.kind == "application" && (self.subtype == "json" || self.subtype == "*"))
-            || (self.kind == "*" && self.subtype == "*")
-    }
-}
-
-/// Parses an `Accept` header as goautoneg does: clauses ordered by quality, then specificity.
-pub(crate) fn parse_accept(header: &str) -> Vec<MediaRange> {
-    let mut ranges = Vec::new();
-    for part in header.split(',') {
-        let mut pieces = part.trim().split(';');
-        let media = pieces.next().unwrap_or_default();
-        let mut halves = media.split('/');
-        let kind = halves.next().unwrap_or_default().trim().to_string();
-        let subtype = match (halves.next(), halves.next()) {
-            (None, _) if kind == "*" => "*".to_string(),
-            (Some(s), None) => s.trim().to_string(),
-            _ => continue,
-        };
-        let mut range = MediaRange { kind, subtype, params: Vec::new(), q: 1.0 };
-        for param in pieces {
-            let Some((k, v)) = param.split_once('=') else { continue };
-            let (k, v) = (k.trim(), v.trim());
-            if k == "q" {
-                range.q = v.parse().unwrap_or(0.0);
-            } else {
-                range.params.push((k.to_string(), v.to_string()));
-            }
-        }
-        ranges.push(range);
-    }
-    let rank = |r: &MediaRange| (r.kind != "*", r.subtype != "*");
-    ranges.sort_by(|a, b| {
-        b.q.partial_cmp(&a.q).unwrap_or(std::cmp::Ordering::Equal).then_with(|| rank(b).cmp(&rank(a)))
-    });
-    ranges
 }
 
 /// `storageVersionHash`: base64 of the first 8 bytes of SHA-256 over `group/version/kind` of
 /// the storage version.
 pub fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
-    let sum = digest::digest(&digest::SHA256, format!("{group}/{version}/{kind}").as_bytes());
+    let sum = digest::digest(
+        &digest::SHA256,
+        format!("{group}/{version}/{kind}").as_bytes(),
+    );
     base64::engine::general_purpose::STANDARD.encode(&sum.as_ref()[..8])
 }
 
@@ -253,7 +205,9 @@ pub fn compare_kube_versions(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     fn parse(v: &str) -> Option<(u8, u64, u64)> {
         let rest = v.strip_prefix('v')?;
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let major: u64 = rest[..digits].parse().ok()?;
         let tail = &rest[digits..];
         if tail.is_empty() {
@@ -283,12 +237,20 @@ pub fn compare_kube_versions(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 fn api_version(group: &str, version: &str) -> String {
-    if group.is_empty() { version.to_string() } else { format!("{group}/{version}") }
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
 }
 
 /// The served versions of a group, preferred first.
 fn group_versions(types: &[ResourceType], group: &str) -> Vec<String> {
-    let set: BTreeSet<&str> = types.iter().filter(|t| t.group == group).map(|t| t.version.as_str()).collect();
+    let set: BTreeSet<&str> = types
+        .iter()
+        .filter(|t| t.group == group)
+        .map(|t| t.version.as_str())
+        .collect();
     let mut versions: Vec<String> = set.into_iter().map(str::to_string).collect();
     versions.sort_by(|a, b| compare_kube_versions(b, a));
     versions
@@ -306,7 +268,11 @@ fn ordered_groups(types: &[ResourceType], legacy_core: bool) -> Vec<String> {
         }
     }
     let mut groups: Vec<(&str, String)> = keys.into_iter().collect();
-    groups.sort_by(|a, b| group_priority(b.0).cmp(&group_priority(a.0)).then_with(|| a.1.cmp(&b.1)));
+    groups.sort_by(|a, b| {
+        group_priority(b.0)
+            .cmp(&group_priority(a.0))
+            .then_with(|| a.1.cmp(&b.1))
+    });
     groups.into_iter().map(|(g, _)| g.to_string()).collect()
 }
 
@@ -317,148 +283,6 @@ fn api_group(types: &[ResourceType], group: &str) -> Value {
         .collect();
     let preferred = versions.first().cloned().unwrap_or(Value::Null);
     json!({ "name": group, "versions": versions, "preferredVersion": preferred })
-}
-
-/// A subresource as discovery lists it.
-struct Subresource {
-    name: &'static str,
-    /// `(group, version, kind)` when served from another group; `None` means the parent's kind.
-    other: Option<(&'static str, &'static str, &'static str)>,
-    verbs: &'static [&'static str],
-}
-
-const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
-
-/// The subresources the simulator serves for a resource, in the order discovery lists them.
-fn subresources(rt: &ResourceType) -> Vec<Subresource> {
-    let status = Subresource { name: "status", other: None, verbs: STATUS_VERBS };
-    let scale = Subresource { name: "scale", other: Some(("autoscaling", "v1", "Scale")), verbs: STATUS_VERBS };
-    let mut subs = Vec::new();
-    if rt.is_custom() {
-        // apiextensions lists status before scale.
-        if rt.status_subresource {
-            subs.push(status);
-        }
-        if rt.scale_subresource {
-            subs.push(scale);
-        }
-        return subs;
-    }
-    if rt.group.is_empty() && rt.plural == "namespaces" {
-        subs.push(Subresource { name: "finalize", other: None, verbs: &["update"] });
-    }
-    if rt.scale_subresource {
-        subs.push(scale);
-    }
-    if rt.status_subresource {
-        subs.push(status);
-    }
-    if rt.group.is_empty() && rt.plural == "serviceaccounts" {
-        subs.push(Subresource {
-            name: "token",
-            other: Some(("authentication.k8s.io", "v1", "TokenRequest")),
-            verbs: &["create"],
-        });
-    }
-    subs
-}
-
-/// Discovery verbs of a top-level resource.
-fn verbs(rt: &ResourceType) -> Vec<&'static str> {
-    if rt.is_custom() {
-        return vec!["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"];
-    }
-    // Namespaces cannot be deleted as a collection.
-    let no_collection = rt.group.is_empty() && rt.plural == "namespaces";
-    rt.verbs().iter().copied().filter(|v| !(no_collection && *v == "deletecollection")).collect()
-}
-
-/// The storage version of a resource: for custom resources the CRD's preferred (storage) version.
-fn storage_version<'a>(types: &'a [ResourceType], rt: &'a ResourceType) -> &'a str {
-    if rt.is_custom() {
-        if let Some(t) = types.iter().find(|t| t.is_custom() && t.group == rt.group && t.plural == rt.plural && t.preferred) {
-            return &t.version;
-        }
-    }
-    &rt.version
-}
-
-fn legacy_resource(types: &[ResourceType], rt: &ResourceType) -> Value {
-    let mut r = json!({
-        "name": rt.plural,
-        "singularName": rt.singular,
-        "namespaced": rt.namespaced,
-        "kind": rt.kind,
-        "verbs": verbs(rt),
-    });
-    if !rt.short_names.is_empty() {
-        r["shortNames"] = json!(rt.short_names);
-    }
-    if !rt.categories.is_empty() {
-        r["categories"] = json!(rt.categories);
-    }
-    r["storageVersionHash"] = json!(storage_version_hash(&rt.group, storage_version(types, rt), &rt.kind));
-    r
-}
-
-fn legacy_subresource(rt: &ResourceType, sub: &Subresource) -> Value {
-    let mut r = json!({
-        "name": format!("{}/{}", rt.plural, sub.name),
-        "singularName": "",
-        "namespaced": rt.namespaced,
-        "kind": rt.kind,
-        "verbs": sub.verbs,
-    });
-    if let Some((group, version, kind)) = sub.other {
-        r["group"] = json!(group);
-        r["version"] = json!(version);
-        r["kind"] = json!(kind);
-    }
-    r
-}
-
-fn aggregated_resources(types: &[ResourceType], group: &str, version: &str) -> Vec<Value> {
-    let mut served: Vec<&ResourceType> = types.iter().filter(|t| t.group == group && t.version == version).collect();
-    // Built-ins in path order, then custom resources.
-    served.sort_by(|a, b| a.is_custom().cmp(&b.is_custom()).then_with(|| a.plural.cmp(&b.plural)));
-    served
-        .into_iter()
-        .map(|rt| {
-            // Built-in kinds carry an empty group and version, as the installer leaves them.
-            let own_kind = if rt.is_custom() {
-                json!({ "group": rt.group, "version": rt.version, "kind": rt.kind })
-            } else {
-                json!({ "group": "", "version": "", "kind": rt.kind })
-            };
-            let mut r = json!({
-                "resource": rt.plural,
-                "responseKind": own_kind,
-                "scope": if rt.namespaced { "Namespaced" } else { "Cluster" },
-                "singularResource": rt.singular,
-                "verbs": verbs(rt),
-            });
-            if !rt.short_names.is_empty() {
-                r["shortNames"] = json!(rt.short_names);
-            }
-            if !rt.categories.is_empty() {
-                r["categories"] = json!(rt.categories);
-            }
-            let subs: Vec<Value> = subresources(rt)
-                .iter()
-                .map(|sub| {
-                    let kind = match sub.other {
-                        Some((g, v, k)) => json!({ "group": g, "version": v, "kind": k }),
-                        None => own_kind.clone(),
-                    };
-                    json!({ "subresource": sub.name, "responseKind": kind, "verbs": sub.verbs })
-                })
-                .collect();
-            if !subs.is_empty() {
-                r["subresources"] = Value::Array(subs);
-            }
-            r
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -489,7 +313,22 @@ mod tests {
         assert_eq!(storage_version_hash("", "v1", "ConfigMap"), "qFsyl6wFWjQ=");
         assert_eq!(storage_version_hash("", "v1", "Namespace"), "Q3oi5N2YM8M=");
         assert_eq!(storage_version_hash("", "v1", "Pod"), "xPOwRZ+Yhw8=");
-        assert_eq!(storage_version_hash("apps", "v1", "Deployment"), "8aSe+NMegvE=");
+        assert_eq!(
+            storage_version_hash("apps", "v1", "Deployment"),
+            "8aSe+NMegvE="
+        );
+        // From kubernetes' api/discovery/api__v1.json fixture.
+        assert_eq!(storage_version_hash("", "v1", "Event"), "r2yiGXH7wu8=");
+        assert_eq!(
+            storage_version_hash("", "v1", "PersistentVolumeClaim"),
+            "QWTyNDq0dC4="
+        );
+        assert_eq!(storage_version_hash("", "v1", "Secret"), "S6u1pOWzb84=");
+        assert_eq!(
+            storage_version_hash("", "v1", "ServiceAccount"),
+            "pbx9ZvyFpBE="
+        );
+        assert_eq!(storage_version_hash("", "v1", "Service"), "0/CO1lhkEBI=");
     }
 
     #[test]
@@ -497,11 +336,24 @@ mod tests {
         let list = resource_list(&builtins(), "", "v1").unwrap();
         assert_eq!(list["kind"], "APIResourceList");
         assert!(list.get("apiVersion").is_none());
-        let names: Vec<&str> = list["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);
-        let find = |n: &str| list["resources"].as_array().unwrap().iter().find(|r| r["name"] == n).unwrap().clone();
+        let find = |n: &str| {
+            list["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == n)
+                .unwrap()
+                .clone()
+        };
         assert_eq!(
             find("namespaces"),
             json!({"name":"namespaces","singularName":"namespace","namespaced":false,"kind":"Namespace",
@@ -517,7 +369,10 @@ mod tests {
             json!({"name":"serviceaccounts/token","singularName":"","namespaced":true,"group":"authentication.k8s.io",
                    "version":"v1","kind":"TokenRequest","verbs":["create"]})
         );
-        assert_eq!(find("pods/status")["verbs"], json!(["get", "patch", "update"]));
+        assert_eq!(
+            find("pods/status")["verbs"],
+            json!(["get", "patch", "update"])
+        );
     }
 
     #[test]
@@ -542,14 +397,25 @@ mod tests {
         let types = with_widgets();
         let g = group(&types, "example.com").unwrap();
         assert_eq!(g["kind"], "APIGroup");
-        assert_eq!(g["preferredVersion"], json!({"groupVersion": "example.com/v1", "version": "v1"}));
+        assert_eq!(
+            g["preferredVersion"],
+            json!({"groupVersion": "example.com/v1", "version": "v1"})
+        );
         assert_eq!(g["versions"][1]["version"], "v1alpha1");
         let list = resource_list(&types, "example.com", "v1alpha1").unwrap();
         assert_eq!(list["resources"][0]["verbs"][5], "create");
         // Hash of the storage version, whichever version is asked for.
-        assert_eq!(list["resources"][0]["storageVersionHash"], storage_version_hash("example.com", "v1", "Widget"));
+        assert_eq!(
+            list["resources"][0]["storageVersionHash"],
+            storage_version_hash("example.com", "v1", "Widget")
+        );
         let v1 = resource_list(&types, "example.com", "v1").unwrap();
-        let names: Vec<&str> = v1["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = v1["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["widgets", "widgets/status", "widgets/scale"]);
         assert!(group(&types, "nope.io").is_none());
     }
@@ -557,15 +423,30 @@ mod tests {
     #[test]
     fn group_list_orders_by_aggregator_priority() {
         let list = group_list(&with_widgets());
-        let names: Vec<&str> = list["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = list["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap())
+            .collect();
         assert_eq!(
             names,
             [
-                "apps", "autoscaling", "batch", "networking.k8s.io", "policy", "rbac.authorization.k8s.io",
-                "apiextensions.k8s.io", "coordination.k8s.io", "example.com"
+                "apps",
+                "autoscaling",
+                "batch",
+                "networking.k8s.io",
+                "policy",
+                "rbac.authorization.k8s.io",
+                "apiextensions.k8s.io",
+                "coordination.k8s.io",
+                "example.com"
             ]
         );
-        assert_eq!(list["groups"][1]["preferredVersion"]["groupVersion"], "autoscaling/v2");
+        assert_eq!(
+            list["groups"][1]["preferredVersion"]["groupVersion"],
+            "autoscaling/v2"
+        );
     }
 
     #[test]
@@ -574,55 +455,54 @@ mod tests {
         let core = aggregated(&types, true, AGGREGATED_V2);
         assert_eq!(core["kind"], "APIGroupDiscoveryList");
         assert_eq!(core["items"].as_array().unwrap().len(), 1);
-        assert_eq!(core["items"][0]["metadata"], json!({"creationTimestamp": null}));
+        assert_eq!(
+            core["items"][0]["metadata"],
+            json!({"creationTimestamp": null})
+        );
         let apis = aggregated(&types, false, AGGREGATED_V2BETA1);
         assert_eq!(apis["apiVersion"], "apidiscovery.k8s.io/v2beta1");
         let apps = &apis["items"][0];
         assert_eq!(apps["metadata"]["name"], "apps");
         assert_eq!(apps["versions"][0]["freshness"], "Current");
-        let deploy = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();
-        assert_eq!(deploy["responseKind"], json!({"group": "", "version": "", "kind": "Deployment"}));
+        let deploy = apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap();
+        assert_eq!(
+            deploy["responseKind"],
+            json!({"group": "", "version": "", "kind": "Deployment"})
+        );
         assert_eq!(deploy["scope"], "Namespaced");
         assert_eq!(deploy["subresources"][0]["subresource"], "scale");
-        assert_eq!(deploy["subresources"][0]["responseKind"]["group"], "autoscaling");
+        assert_eq!(
+            deploy["subresources"][0]["responseKind"]["group"],
+            "autoscaling"
+        );
         let widgets = apis["items"].as_array().unwrap().last().unwrap();
         assert_eq!(widgets["versions"][0]["version"], "v1");
         let w = &widgets["versions"][0]["resources"][0];
-        assert_eq!(w["responseKind"], json!({"group": "example.com", "version": "v1", "kind": "Widget"}));
+        assert_eq!(
+            w["responseKind"],
+            json!({"group": "example.com", "version": "v1", "kind": "Widget"})
+        );
         assert_eq!(w["subresources"][0]["subresource"], "status");
         assert_eq!(w["subresources"][1]["subresource"], "scale");
     }
 
     #[test]
-    fn accept_negotiation() {
-        // What client-go v1.32 sends.
-        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
-        assert_eq!(accepts_aggregated(kubectl), Some(AGGREGATED_V2));
-        let beta = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
-        assert_eq!(accepts_aggregated(beta), Some(AGGREGATED_V2BETA1));
-        let nopeer = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;profile=nopeer,application/json";
-        assert_eq!(accepts_aggregated(nopeer), Some(AGGREGATED_V2));
-        assert_eq!(accepts_aggregated("application/json"), None);
-        assert_eq!(accepts_aggregated(""), None);
-        assert_eq!(accepts_aggregated("application/json, */*"), None);
-        // A lower quality aggregated clause loses to plain JSON.
-        assert_eq!(
-            accepts_aggregated("application/json;q=0.9;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"),
-            None
-        );
-        // An unknown conversion is skipped.
-        assert_eq!(
-            accepts_aggregated("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"),
-            Some(AGGREGATED_V2)
-        );
-        assert_eq!(aggregated_content_type(AGGREGATED_V2), AGGREGATED_V2_CONTENT_TYPE);
-    }
-
-    #[test]
     fn kube_aware_version_order() {
-        let mut v = vec!["v1alpha1", "v2", "foo", "v1", "v1beta2", "v1beta1", "bar", "v10"];
+        let mut v = vec![
+            "v1alpha1", "v2", "foo", "v1", "v1beta2", "v1beta1", "bar", "v10",
+        ];
         v.sort_by(|a, b| compare_kube_versions(b, a));
-        assert_eq!(v, ["v10", "v2", "v1", "v1beta2", "v1beta1", "v1alpha1", "bar", "foo"]);
+        assert_eq!(
+            v,
+            [
+                "v10", "v2", "v1", "v1beta2", "v1beta1", "v1alpha1", "bar", "foo"
+            ]
+        );
     }
 
     #[test]
@@ -630,6 +510,9 @@ mod tests {
         assert_eq!(version()["gitVersion"], "v1.33.0");
         assert_eq!(version()["platform"], "linux/amd64");
         let api = core_versions("10.0.0.1:6443");
-        assert_eq!(api["serverAddressByClientCIDRs"][0]["serverAddress"], "10.0.0.1:6443");
+        assert_eq!(
+            api["serverAddressByClientCIDRs"][0]["serverAddress"],
+            "10.0.0.1:6443"
+        );
     }
 }

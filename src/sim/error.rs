@@ -77,17 +77,19 @@ impl ApiError {
         )
     }
 
-    /// 422: `Kind "name" is invalid: field: Invalid value: ...`. `causes` are (field, message).
+    /// 422: `Kind.group "name" is invalid: field: Invalid value: ...` (`errors.NewInvalid`, which
+    /// names the group-qualified kind). `causes` are (field, message).
     pub fn invalid(rt: &ResourceType, name: &str, causes: &[(String, String)]) -> Self {
         let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let kind = if rt.group.is_empty() { rt.kind.clone() } else { format!("{}.{}", rt.kind, rt.group) };
         let message = if text.len() == 1 {
-            format!("{} \"{name}\" is invalid: {}", rt.kind, text[0])
+            format!("{kind} \"{name}\" is invalid: {}", text[0])
         } else {
-            format!("{} \"{name}\" is invalid: [{}]", rt.kind, text.join(", "))
+            format!("{kind} \"{name}\" is invalid: [{}]", text.join(", "))
         };
         let causes: Vec<Value> = causes
             .iter()
-            .map(|(f, m)| json!({ "reason": "FieldValueInvalid", "message": m, "field": f }))
+            .map(|(f, m)| json!({ "reason": field_error_reason(m), "message": m, "field": f }))
             .collect();
         let mut details = json!({ "name": name, "kind": rt.kind, "causes": causes });
         if !rt.group.is_empty() {
@@ -104,14 +106,19 @@ impl ApiError {
         Self::new(401, "Unauthorized", "Unauthorized")
     }
 
-    /// 403 as the RBAC authorizer words it.
-    pub fn forbidden(user: &str, verb: &str, rt_group: &str, plural: &str, namespace: Option<&str>, name: Option<&str>) -> Self {
-        let qualified = if rt_group.is_empty() { plural.to_string() } else { format!("{plural}.{rt_group}") };
+    /// 403 as kube-apiserver words a denied resource request (`responsewriters.Forbidden`): the
+    /// group-qualified resource and name, then the attributes, `resource/subresource` and the
+    /// namespace attribute (for a namespace object, its own name) included.
+    pub fn forbidden(user: &str, attrs: &super::rbac::Attributes) -> Self {
+        let (group, plural) = (attrs.api_group, attrs.resource);
+        let qualified = if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") };
+        let name = attrs.name.filter(|n| !n.is_empty());
         let target = match name {
             Some(n) => format!("{qualified} \"{n}\" is forbidden"),
             None => format!("{qualified} is forbidden"),
         };
-        let scope = match namespace {
+        let resource = if attrs.subresource.is_empty() { plural.to_string() } else { format!("{plural}/{}", attrs.subresource) };
+        let scope = match attrs.namespace.filter(|ns| !ns.is_empty()) {
             Some(ns) => format!(" in the namespace \"{ns}\""),
             None => " at the cluster scope".to_string(),
         };
@@ -119,13 +126,13 @@ impl ApiError {
         if let Some(n) = name {
             details["name"] = json!(n);
         }
-        if !rt_group.is_empty() {
-            details["group"] = json!(rt_group);
+        if !group.is_empty() {
+            details["group"] = json!(group);
         }
         Self::new(
             403,
             "Forbidden",
-            format!("{target}: User \"{user}\" cannot {verb} resource \"{plural}\" in API group \"{rt_group}\"{scope}"),
+            format!("{target}: User \"{user}\" cannot {} resource \"{resource}\" in API group \"{group}\"{scope}", attrs.verb),
         )
         .with_details(details)
     }
@@ -219,3 +226,63 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// The `field.ErrorType` of a field error, from the words its `ErrorBody` starts with.
+fn field_error_reason(message: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("Required value", "FieldValueRequired"),
+        ("Unsupported value", "FieldValueNotSupported"),
+        ("Duplicate value", "FieldValueDuplicate"),
+        ("Not found", "FieldValueNotFound"),
+        ("Forbidden", "FieldValueForbidden"),
+        ("Too long", "FieldValueTooLong"),
+        ("Too many", "FieldValueTooMany"),
+        ("Internal error", "InternalError"),
+    ];
+    PREFIXES.iter().find(|(p, _)| message.starts_with(p)).map_or("FieldValueInvalid", |(_, r)| r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rbac::Attributes;
+
+    #[test]
+    fn forbidden_is_worded_like_the_apiserver() {
+        let sa = "system:serviceaccount:default:robot";
+        let attrs = Attributes { verb: "create", resource: "serviceaccounts", subresource: "token", namespace: Some("default"), name: Some("robot"), ..Default::default() };
+        let e = ApiError::forbidden(sa, &attrs);
+        assert_eq!(e.code, 403);
+        assert_eq!(
+            e.message,
+            "serviceaccounts \"robot\" is forbidden: User \"system:serviceaccount:default:robot\" cannot create resource \"serviceaccounts/token\" in API group \"\" in the namespace \"default\""
+        );
+        assert_eq!(e.details, Some(json!({"kind": "serviceaccounts", "name": "robot"})));
+        let list = Attributes { verb: "list", api_group: "apps", resource: "deployments", ..Default::default() };
+        assert_eq!(
+            ApiError::forbidden("bob", &list).message,
+            "deployments.apps is forbidden: User \"bob\" cannot list resource \"deployments\" in API group \"apps\" at the cluster scope"
+        );
+        // A namespace object's own name is its namespace attribute.
+        let ns = Attributes { verb: "get", resource: "namespaces", namespace: Some("dev"), name: Some("dev"), ..Default::default() };
+        assert_eq!(
+            ApiError::forbidden("bob", &ns).message,
+            "namespaces \"dev\" is forbidden: User \"bob\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"dev\""
+        );
+    }
+
+    #[test]
+    fn invalid_names_the_qualified_kind_and_field_reasons() {
+        let types = crate::sim::resource::builtins();
+        let deploy = types.iter().find(|t| t.plural == "deployments").unwrap();
+        let e = ApiError::invalid(deploy, "web", &[("spec.replicas".into(), "Invalid value: -1: must be greater than or equal to 0".into())]);
+        assert_eq!(e.message, "Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0");
+        let cm = types.iter().find(|t| t.plural == "configmaps").unwrap();
+        let e = ApiError::invalid(cm, "c", &[("data".into(), "Required value".into()), ("x".into(), "Unsupported value: \"y\"".into())]);
+        assert_eq!(e.message, "ConfigMap \"c\" is invalid: [data: Required value, x: Unsupported value: \"y\"]");
+        let details = e.details.unwrap();
+        assert_eq!(details["causes"][0]["reason"], "FieldValueRequired");
+        assert_eq!(details["causes"][1]["reason"], "FieldValueNotSupported");
+        assert_eq!(details["kind"], "ConfigMap");
+    }
+}

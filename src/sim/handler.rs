@@ -157,7 +157,13 @@ fn write_options(query: &Query, user_agent: &str) -> Result<WriteOptions, ApiErr
     if manager.len() > 128 {
         return Err(ApiError::bad_request("fieldManager: Too long: must have at most 128 bytes"));
     }
-    Ok(WriteOptions { dry_run: query.dry_run(), manager, force: query.flag("force"), explicit_manager: explicit.is_some() })
+    Ok(WriteOptions {
+        dry_run: query.dry_run(),
+        manager,
+        force: query.flag("force"),
+        explicit_manager: explicit.is_some(),
+        strict_fields: query.get("fieldValidation") == Some("Strict"),
+    })
 }
 
 async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>, rp: ResourcePath, query: Query, user: &UserInfo) -> Result<Response<Body>, ApiError> {
@@ -188,17 +194,23 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
     let rbac_verb = if verb == "apply" { "patch" } else { verb };
     // kube-apiserver's RequestInfo puts a namespace's own name in the namespace attribute.
     let attr_namespace = if rt.crd.is_none() && rt.group.is_empty() && rt.plural == "namespaces" { rp.name.as_deref() } else { rp.namespace.as_deref() };
+    // ... and takes a list's or watch's name from a `metadata.name=` field selector, so that
+    // rules with resourceNames cover single-object lists and watches.
+    let selected_name = match verb {
+        "list" | "watch" if rp.name.is_none() => selected_name(&query),
+        _ => None,
+    };
     let attrs = Attributes {
         verb: rbac_verb,
         api_group: &rt.group,
         resource: &rt.plural,
         subresource: rp.subresource.as_deref().unwrap_or(""),
         namespace: attr_namespace,
-        name: rp.name.as_deref(),
+        name: rp.name.as_deref().or(selected_name.as_deref()),
         path: None,
     };
     if !cluster.authorize(user, &attrs) {
-        return Err(ApiError::forbidden(&user.name, rbac_verb, &rt.group, &rt.plural, rp.namespace.as_deref(), rp.name.as_deref()));
+        return Err(ApiError::forbidden(&user.name, &attrs));
     }
     let table = if table::accepts_table(&accept) { Some(query.get("includeObject").and_then(table::parse_include_object).unwrap_or(table::IncludeObject::Metadata)) } else { None };
     let format = if table.is_some() { Format::Json } else { response::negotiate(&accept).ok_or_else(|| ApiError::not_acceptable("only the following media types are accepted: application/json, application/yaml"))? };
@@ -307,19 +319,27 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
             let opts = delete_options(&query, &body)?;
             let filter = Filter::from_query(&rt, &query)?;
             let page = cluster.list(&rt, rp.namespace.as_deref(), &filter, None, None)?;
-            let mut items = Vec::new();
             for obj in &page.items {
                 match cluster.delete(&rt, super::object::namespace(obj), super::object::name(obj), &opts) {
-                    Ok(d) => items.push(d.object),
+                    Ok(_) => {}
                     Err(e) if e.code == 404 => {}
                     Err(e) => return Err(e),
                 }
             }
-            let page = read::Page { items, rv: cluster.store.rv(), continue_token: None, remaining: None };
+            // Store.DeleteCollection answers the list as it read it, before the deletes.
             Ok(response::encoded(200, read::list_json(&rt, &page), format))
         }
         _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
     }
+}
+
+/// The name a list or watch selects with `fieldSelector=metadata.name=<name>` (RequestInfo's
+/// `RequiresExactMatch`, kept only when it is a valid path segment name).
+fn selected_name(query: &Query) -> Option<String> {
+    let fields = super::selector::parse_fields(query.get("fieldSelector")?).ok()?;
+    let name = fields.requires_exact_match("metadata.name")?;
+    let valid = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '%']);
+    valid.then(|| name.to_string())
 }
 
 fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError> {

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod openapi_cache;
 pub mod patch;
 pub mod prepare;
+pub mod proto;
 pub mod rbac;
 pub mod read;
 pub mod request;

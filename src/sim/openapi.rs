@@ -12,6 +12,7 @@
 mod annotate;
 mod builtin;
 mod crd;
+mod params;
 mod paths;
 mod proto;
 mod v2;
@@ -29,7 +30,8 @@ pub use proto::encode_document as v2_protobuf;
 pub const V2_PROTOBUF_ACCEPT: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
 /// The `Content-Type` to answer it with: kube-openapi replies with the `.v1.0` spelling, since
 /// `@` does not parse as a media type (client-go rejects the reply otherwise).
-pub const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+pub const V2_PROTOBUF_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 /// Content type of the v3 documents and the JSON v2 document.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
@@ -38,12 +40,19 @@ pub(crate) const REF_PREFIX: &str = "#/components/schemas/";
 
 /// `api/v1` or `apis/<group>/<version>`.
 fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 /// The served group versions, in path order.
 fn group_versions(types: &[ResourceType]) -> BTreeSet<(String, String)> {
-    types.iter().map(|t| (t.group.clone(), t.version.clone())).collect()
+    types
+        .iter()
+        .map(|t| (t.group.clone(), t.version.clone()))
+        .collect()
 }
 
 /// `/openapi/v3`: every group version's document, addressed by its hash.
@@ -62,7 +71,11 @@ pub fn v3_index(types: &[ResourceType]) -> Value {
 /// Uppercase hex SHA-512 of the serialized document, as the apiserver's ETag and `?hash=`.
 pub fn hash(doc: &Value) -> String {
     let bytes = serde_json::to_vec(doc).unwrap_or_default();
-    digest::digest(&digest::SHA512, &bytes).as_ref().iter().map(|b| format!("{b:02X}")).collect()
+    digest::digest(&digest::SHA512, &bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 /// Splits `api/v1` / `apis/apps/v1` into group and version.
@@ -79,7 +92,10 @@ fn parse_gv_path(gv_path: &str) -> Option<(String, String)> {
 /// group version is not served.
 pub fn v3_document(types: &[ResourceType], gv_path: &str) -> Option<Value> {
     let (group, version) = parse_gv_path(gv_path)?;
-    let served: Vec<&ResourceType> = types.iter().filter(|t| t.group == group && t.version == version).collect();
+    let served: Vec<&ResourceType> = types
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+        .collect();
     if served.is_empty() {
         return None;
     }
@@ -97,7 +113,11 @@ pub fn v3_document(types: &[ResourceType], gv_path: &str) -> Option<Value> {
     }
     paths::add_api_resources(&group, &version, &mut paths);
     let custom_only = served.iter().all(|t| t.is_custom());
-    let title = if custom_only { "Kubernetes CRD Swagger" } else { "Kubernetes" };
+    let title = if custom_only {
+        "Kubernetes CRD Swagger"
+    } else {
+        "Kubernetes"
+    };
     let info_version = if custom_only { "v0.1.0" } else { "v1.33.0" };
     Some(json!({
         "openapi": "3.0.0",
@@ -119,12 +139,20 @@ pub fn v2_document(types: &[ResourceType]) -> Option<Value> {
     let mut paths = Map::new();
     let mut definitions = Map::new();
     for (group, version) in group_versions(types) {
-        let Some(doc) = v3_document(types, &gv_path(&group, &version)) else { continue };
+        let Some(doc) = v3_document(types, &gv_path(&group, &version)) else {
+            continue;
+        };
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
             paths.insert(path.clone(), v2::path_item(item));
         }
-        for (name, schema) in doc["components"]["schemas"].as_object().into_iter().flatten() {
-            definitions.entry(name.clone()).or_insert_with(|| v2::schema(schema));
+        for (name, schema) in doc["components"]["schemas"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            definitions
+                .entry(name.clone())
+                .or_insert_with(|| v2::schema(schema));
         }
     }
     for rt in types.iter().filter(|t| t.is_custom()) {
@@ -168,7 +196,10 @@ mod tests {
             .unwrap()
             .values()
             .filter_map(|p| p.get("patch"))
-            .find(|op| op["x-kubernetes-group-version-kind"]["kind"] == kind && op["x-kubernetes-group-version-kind"]["group"] == group)
+            .find(|op| {
+                op["x-kubernetes-group-version-kind"]["kind"] == kind
+                    && op["x-kubernetes-group-version-kind"]["group"] == group
+            })
             .unwrap()
     }
 
@@ -181,9 +212,16 @@ mod tests {
         assert!(paths.contains_key("apis/apps/v1"));
         assert!(paths.contains_key("apis/example.com/v1"));
         let doc = v3_document(&types, "apis/apps/v1").unwrap();
-        assert_eq!(paths["apis/apps/v1"]["serverRelativeURL"], format!("/openapi/v3/apis/apps/v1?hash={}", hash(&doc)));
+        assert_eq!(
+            paths["apis/apps/v1"]["serverRelativeURL"],
+            format!("/openapi/v3/apis/apps/v1?hash={}", hash(&doc))
+        );
         assert_eq!(hash(&doc).len(), 128);
-        assert!(hash(&doc).chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+        assert!(
+            hash(&doc)
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        );
         assert!(v3_document(&types, "apis/apps/v2").is_none());
         assert!(v3_document(&types, "nonsense").is_none());
     }
@@ -193,24 +231,83 @@ mod tests {
         let types = builtins();
         let start = Instant::now();
         let doc = v3_document(&types, "apis/apps/v1").unwrap();
-        println!("v3_document(apis/apps/v1): {:?}, {} bytes", start.elapsed(), serde_json::to_vec(&doc).unwrap().len());
+        println!(
+            "v3_document(apis/apps/v1): {:?}, {} bytes",
+            start.elapsed(),
+            serde_json::to_vec(&doc).unwrap().len()
+        );
         assert_eq!(doc["openapi"], "3.0.0");
         let patch = patch_op(&doc, "apps", "Deployment");
-        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-        assert!(patch["requestBody"]["content"].get("application/strategic-merge-patch+json").is_some());
+        assert!(
+            patch["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
+        assert!(
+            patch["requestBody"]["content"]
+                .get("application/strategic-merge-patch+json")
+                .is_some()
+        );
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         let deploy = &schemas["io.k8s.api.apps.v1.Deployment"];
-        assert_eq!(deploy["x-kubernetes-group-version-kind"], json!([{"group": "apps", "kind": "Deployment", "version": "v1"}]));
+        assert_eq!(
+            deploy["x-kubernetes-group-version-kind"],
+            json!([{"group": "apps", "kind": "Deployment", "version": "v1"}])
+        );
         assert!(deploy.get("required").is_none());
-        assert_eq!(deploy["properties"]["spec"]["allOf"][0]["$ref"], "#/components/schemas/io.k8s.api.apps.v1.DeploymentSpec");
-        assert_eq!(schemas["io.k8s.api.apps.v1.DeploymentList"]["x-kubernetes-group-version-kind"][0]["kind"], "DeploymentList");
-        assert_eq!(schemas["io.k8s.api.autoscaling.v1.Scale"]["x-kubernetes-group-version-kind"][0]["kind"], "Scale");
-        assert_eq!(schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"], "int-or-string");
-        // Every reference resolves inside the document.
-        let text = serde_json::to_string(&doc).unwrap();
-        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
-            let name = &piece[..piece.find('"').unwrap()];
-            assert!(schemas.contains_key(name), "dangling {name}");
+        assert_eq!(
+            deploy["properties"]["spec"]["allOf"][0]["$ref"],
+            "#/components/schemas/io.k8s.api.apps.v1.DeploymentSpec"
+        );
+        assert_eq!(
+            schemas["io.k8s.api.apps.v1.DeploymentList"]["x-kubernetes-group-version-kind"][0]["kind"],
+            "DeploymentList"
+        );
+        assert_eq!(
+            schemas["io.k8s.api.autoscaling.v1.Scale"]["x-kubernetes-group-version-kind"][0]["kind"],
+            "Scale"
+        );
+        assert_eq!(
+            schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"],
+            "int-or-string"
+        );
+    }
+
+    #[test]
+    fn every_reference_resolves_inside_its_document() {
+        let types = with_widgets();
+        for (group, version) in group_versions(&types) {
+            let doc = v3_document(&types, &gv_path(&group, &version)).unwrap();
+            let schemas = doc["components"]["schemas"].as_object().unwrap();
+            let text = serde_json::to_string(&doc).unwrap();
+            for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+                let name = &piece[..piece.find('"').unwrap()];
+                assert!(
+                    schemas.contains_key(name),
+                    "dangling {name} in {group}/{version}"
+                );
+            }
+            // Every kind a path names has a schema carrying its GVK (what explain looks up).
+            for item in doc["paths"].as_object().unwrap().values() {
+                for op in item
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .filter(|o| o.get("x-kubernetes-group-version-kind").is_some())
+                {
+                    let gvk = &op["x-kubernetes-group-version-kind"];
+                    assert!(
+                        schemas
+                            .values()
+                            .any(|s| s["x-kubernetes-group-version-kind"]
+                                .as_array()
+                                .is_some_and(|l| l.contains(gvk))),
+                        "no schema for {gvk}"
+                    );
+                }
+            }
         }
     }
 
@@ -220,12 +317,33 @@ mod tests {
         let doc = v3_document(&types, "apis/example.com/v1").unwrap();
         assert_eq!(doc["info"]["title"], "Kubernetes CRD Swagger");
         let patch = patch_op(&doc, "example.com", "Widget");
-        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-        assert!(patch["requestBody"]["content"].get("application/strategic-merge-patch+json").is_none());
+        assert!(
+            patch["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
+        assert!(
+            patch["requestBody"]["content"]
+                .get("application/strategic-merge-patch+json")
+                .is_none()
+        );
         let widget = &doc["components"]["schemas"]["com.example.v1.Widget"];
-        assert_eq!(widget["properties"]["spec"]["properties"]["size"]["type"], "integer");
-        assert!(doc["components"]["schemas"].get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta").is_some());
-        assert!(doc["paths"].get("/apis/example.com/v1/namespaces/{namespace}/widgets/{name}/status").is_some());
+        assert_eq!(
+            widget["properties"]["spec"]["properties"]["size"]["type"],
+            "integer"
+        );
+        assert!(
+            doc["components"]["schemas"]
+                .get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+                .is_some()
+        );
+        assert!(
+            doc["paths"]
+                .get("/apis/example.com/v1/namespaces/{namespace}/widgets/{name}/status")
+                .is_some()
+        );
     }
 
     #[test]
@@ -234,7 +352,11 @@ mod tests {
         let start = Instant::now();
         let doc = v2_document(&types).unwrap();
         let bytes = v2_protobuf(&doc);
-        println!("v2_document + protobuf: {:?}, {} bytes", start.elapsed(), bytes.len());
+        println!(
+            "v2_document + protobuf: {:?}, {} bytes",
+            start.elapsed(),
+            bytes.len()
+        );
         assert_eq!(doc["swagger"], "2.0");
         let defs = doc["definitions"].as_object().unwrap();
         let text = serde_json::to_string(&doc).unwrap();
@@ -244,56 +366,16 @@ mod tests {
             assert!(defs.contains_key(name), "dangling {name}");
         }
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert!(op["consumes"].as_array().unwrap().iter().any(|c| c == "application/strategic-merge-patch+json"));
-        assert_eq!(defs["com.example.v1.Widget"]["properties"]["metadata"]["$ref"], "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
-    }
-}
-#[cfg(test)]
-mod scratch {
-    use serde_json::json;
-    #[test]
-    fn dump() {
-        use crate::sim::{discovery, table};
-        let mut types = crate::sim::resource::builtins();
-        types.extend(crate::sim::resource::from_crd(&json!({
-            "metadata": {"name": "widgets.example.com"},
-            "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget", "shortNames": ["wd"], "categories": ["all"]},
-                "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
-                    "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}],
-                    "schema": {"openAPIV3Schema": {"type": "object", "description": "A widget.", "properties": {
-                        "spec": {"type": "object", "description": "The spec.", "properties": {"size": {"type": "integer", "description": "How big."}}}}}}},
-                  {"name": "v1beta1", "served": true, "storage": false, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
-        })));
-        let dir = "/tmp/simfs";
-        let _ = std::fs::create_dir_all(dir);
-        let w = |name: &str, v: &serde_json::Value| std::fs::write(format!("{dir}/{name}"), serde_json::to_vec(v).unwrap()).unwrap();
-        w("version", &discovery::version());
-        w("api", &discovery::core_versions("127.0.0.1:8080"));
-        w("apis", &discovery::group_list(&types));
-        w("agg-api", &discovery::aggregated(&types, true, discovery::AGGREGATED_V2));
-        w("agg-apis", &discovery::aggregated(&types, false, discovery::AGGREGATED_V2));
-        let mut gvs = std::collections::BTreeSet::new();
-        for t in &types { gvs.insert((t.group.clone(), t.version.clone())); }
-        for (g, v) in &gvs {
-            let path = super::gv_path(g, v);
-            w(&format!("rl-{}", path.replace('/', "_")), &discovery::resource_list(&types, g, v).unwrap());
-            w(&format!("oa-{}", path.replace('/', "_")), &super::v3_document(&types, &path).unwrap());
-            if !g.is_empty() { w(&format!("grp-{g}"), &discovery::group(&types, g).unwrap()); }
-        }
-        w("openapi-v3", &super::v3_index(&types));
-        let v2 = super::v2_document(&types).unwrap();
-        std::fs::write(format!("{dir}/openapi-v2.pb"), super::v2_protobuf(&v2)).unwrap();
-        w("openapi-v2.json", &v2);
-        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "default", "creationTimestamp": "2024-01-01T00:00:00Z", "resourceVersion": "5"}, "data": {"a": "b"}});
-        let rt = types.iter().find(|t| t.plural == "configmaps").unwrap();
-        let mut t = table::to_table(rt, &[&cm], table::IncludeObject::Metadata, 1704067300);
-        t["metadata"]["resourceVersion"] = json!("5");
-        w("table-configmaps", &t);
-        w("list-configmaps", &json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": "5"}, "items": [cm]}));
-        let wd = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1", "namespace": "default", "creationTimestamp": "2024-01-01T00:00:00Z"}, "spec": {"size": 3}});
-        let rt = types.iter().find(|t| t.plural == "widgets" && t.version == "v1").unwrap();
-        let mut t = table::to_table(rt, &[&wd], table::IncludeObject::Metadata, 1704067300);
-        t["metadata"]["resourceVersion"] = json!("6");
-        w("table-widgets", &t);
+        assert!(
+            op["consumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "application/strategic-merge-patch+json")
+        );
+        assert_eq!(
+            defs["com.example.v1.Widget"]["properties"]["metadata"]["$ref"],
+            "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+        );
     }
 }

@@ -65,8 +65,9 @@ fn resource_path(group: &str, version: &str, mut rest: &[&str]) -> Target {
     }
     let mut namespace = None;
     // `namespaces/<ns>/<resource>...` names a namespaced resource; `namespaces[/<name>[/sub]]` is
-    // the namespaces resource itself.
-    if rest.len() >= 3 && rest[0] == "namespaces" {
+    // the namespaces resource itself, its subresources being `status` and `finalize` (as
+    // RequestInfoFactory's namespaceSubresources).
+    if rest.len() >= 3 && rest[0] == "namespaces" && !matches!(rest[2], "status" | "finalize") {
         namespace = Some(rest[1].to_string());
         rest = &rest[2..];
     }

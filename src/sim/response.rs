@@ -102,6 +102,7 @@ pub fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
             let v: Value = serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?;
             Ok(v)
         }
+        "application/vnd.kubernetes.protobuf" => super::proto::decode(body).map_err(|e| ApiError::bad_request(e.to_string())),
         other => Err(ApiError::unsupported_media_type(other, &["application/json", "application/yaml"])),
     }
 }
@@ -122,6 +123,7 @@ mod tests {
     fn bodies_parse_by_content_type() {
         assert_eq!(parse_body("application/yaml", b"a: 1\n").unwrap()["a"], 1);
         assert_eq!(parse_body("application/json", b"{").unwrap_err().code, 400);
-        assert_eq!(parse_body("application/vnd.kubernetes.protobuf", b"x").unwrap_err().code, 415);
+        assert_eq!(parse_body("application/vnd.kubernetes.protobuf", b"x").unwrap_err().code, 400);
+        assert_eq!(parse_body("application/cbor", b"x").unwrap_err().code, 415);
     }
 }

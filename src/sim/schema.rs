@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+pub mod structural;
 mod table;
 
 use table::{Field, Shape};

@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::admin;
 use super::cluster::{ClusterSettings, VirtualCluster};
-use super::faults::Mode;
+use super::faults::{FaultConfig, Mode};
 use super::handler::{self, Caller};
 use super::response::{self, Body};
 use super::tls::{self, Authority};
@@ -28,6 +28,46 @@ pub struct Entry {
     pub cluster: Arc<VirtualCluster>,
     pub port: u16,
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The cluster's own port; `None` while it is down (closed).
+    pub listener: Mutex<Option<TcpListener>>,
+}
+
+impl Entry {
+    pub fn new(cluster: Arc<VirtualCluster>, listener: TcpListener, port: u16) -> Self {
+        Self { cluster, port, tasks: Mutex::new(Vec::new()), listener: Mutex::new(Some(listener)) }
+    }
+
+    /// Sets the cluster's faults. The port is closed before this returns when the cluster goes
+    /// down, and reopened (if the port can be bound again at once) when it comes back, so that
+    /// the next connection sees the new mode.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        let mut listener = self.listener.lock().unwrap_or_else(|e| e.into_inner());
+        if faults.mode == Mode::Down {
+            // Dropping the listener closes the port.
+            *listener = None;
+        } else if listener.is_none() {
+            *listener = rebind(self.port);
+        }
+        // Under the lock, so the accept loop never reopens a port being closed.
+        self.cluster.faults.set(faults);
+    }
+}
+
+/// Binds the cluster's port again, synchronously (None outside a Tokio runtime or when the
+/// port is busy; the accept loop then keeps trying).
+fn rebind(port: u16) -> Option<TcpListener> {
+    tokio::runtime::Handle::try_current().ok()?;
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).ok()?;
+    l.set_nonblocking(true).ok()?;
+    TcpListener::from_std(l).ok()
+}
+
+/// Accepts on the cluster's port if it is open; pending while it is closed.
+fn accept(entry: &Entry) -> impl std::future::Future<Output = std::io::Result<(TcpStream, SocketAddr)>> + '_ {
+    std::future::poll_fn(move |cx| match entry.listener.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(l) => l.poll_accept(cx),
+        None => std::task::Poll::Pending,
+    })
 }
 
 /// State shared by every connection.
@@ -57,59 +97,53 @@ pub async fn serve_main(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Accepts on a cluster's own port; closes it while the cluster is down and holds
-/// connections unanswered while it is blackholed.
-pub async fn serve_cluster(shared: Arc<Shared>, entry: Arc<Entry>, first: TcpListener) {
+/// Accepts on a cluster's own port (closed while the cluster is down, see
+/// [`Entry::set_faults`]) and holds connections unanswered while it is blackholed.
+pub async fn serve_cluster(shared: Arc<Shared>, entry: Arc<Entry>) {
     let mut faults = entry.cluster.faults.watch();
-    let mut listener = Some(first);
     loop {
-        if faults.borrow().mode == Mode::Down {
-            listener = None;
-            if faults.changed().await.is_err() {
-                return;
+        let closed = entry.listener.lock().unwrap_or_else(|e| e.into_inner()).is_none();
+        if closed && faults.borrow().mode != Mode::Down {
+            // Back from down, but the port couldn't be bound at once: keep trying.
+            match TcpListener::bind(("127.0.0.1", entry.port)).await {
+                Ok(l) => {
+                    let mut listener = entry.listener.lock().unwrap_or_else(|e| e.into_inner());
+                    if listener.is_none() && entry.cluster.faults.mode() != Mode::Down {
+                        *listener = Some(l);
+                    }
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
             continue;
         }
-        let l = match listener.take() {
-            Some(l) => l,
-            None => match TcpListener::bind(("127.0.0.1", entry.port)).await {
-                Ok(l) => l,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        loop {
-            tokio::select! {
-                acc = l.accept() => {
-                    let Ok((stream, _)) = acc else { continue };
-                    let (shared, entry) = (shared.clone(), entry.clone());
-                    tokio::spawn(async move {
-                        let mut watch = entry.cluster.faults.watch();
-                        if watch.borrow().mode == Mode::Blackhole {
-                            // Never answer; let go once the blackhole ends.
-                            let _ = watch.wait_for(|f| f.mode != Mode::Blackhole).await;
-                            drop(stream);
-                            return;
-                        }
-                        tokio::select! {
-                            _ = connection(shared, stream, Some(entry.clone())) => {}
-                            _ = watch.wait_for(|f| f.mode == Mode::Down) => {}
-                        }
-                    });
-                }
-                changed = faults.changed() => {
-                    if changed.is_err() {
+        tokio::select! {
+            acc = accept(&entry) => {
+                let Ok((stream, _)) = acc else { continue };
+                let (shared, entry) = (shared.clone(), entry.clone());
+                tokio::spawn(async move {
+                    let mut watch = entry.cluster.faults.watch();
+                    if watch.borrow().mode == Mode::Blackhole {
+                        // Never answer; let go once the blackhole ends.
+                        let _ = watch.wait_for(|f| f.mode != Mode::Blackhole).await;
+                        drop(stream);
                         return;
                     }
-                    if faults.borrow().mode == Mode::Down {
-                        break;
+                    tokio::select! {
+                        _ = connection(shared, stream, Some(entry.clone())) => {}
+                        _ = watch.wait_for(|f| f.mode == Mode::Down) => {}
                     }
+                });
+            }
+            changed = faults.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // Down set on the cluster's faults directly rather than through the entry.
+                if faults.borrow().mode == Mode::Down {
+                    entry.listener.lock().unwrap_or_else(|e| e.into_inner()).take();
                 }
             }
         }
-        // Dropping `l` closes the port.
     }
 }
 

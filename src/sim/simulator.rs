@@ -85,8 +85,8 @@ impl Simulator {
         let cluster = Arc::new(VirtualCluster::new(name, self.shared.settings.clone(), self.shared.authority.ca_pem().to_string()));
         controller::bootstrap(&cluster);
         let (listener, addr) = server::bind(0).await.map_err(|source| SimError::Bind { port: 0, source })?;
-        let entry = Arc::new(Entry { cluster: cluster.clone(), port: addr.port(), tasks: Mutex::new(Vec::new()) });
-        let listen = tokio::spawn(server::serve_cluster(self.shared.clone(), entry.clone(), listener));
+        let entry = Arc::new(Entry::new(cluster.clone(), listener, addr.port()));
+        let listen = tokio::spawn(server::serve_cluster(self.shared.clone(), entry.clone()));
         let control = controller::spawn(cluster);
         entry.tasks.lock().unwrap_or_else(|e| e.into_inner()).extend([listen, control]);
         self.shared.clusters.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), entry.clone());
@@ -161,6 +161,8 @@ impl Simulator {
             for t in e.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
                 t.abort();
             }
+            // Close the cluster's port now, even while handles keep the entry alive.
+            e.listener.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
     }
 }
@@ -231,8 +233,10 @@ impl ClusterHandle {
         kubeconfig::render(&[self.entry()])
     }
 
+    /// Takes effect before it returns: a cluster set down refuses the next connection, one set
+    /// back to normal accepts it.
     pub fn set_faults(&self, faults: FaultConfig) {
-        self.entry.cluster.faults.set(faults);
+        self.entry.set_faults(faults);
     }
 
     pub fn faults(&self) -> FaultConfig {

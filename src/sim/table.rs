@@ -7,6 +7,7 @@ mod corev1;
 mod custom;
 mod format;
 mod misc;
+mod pods;
 mod workloads;
 
 use serde_json::{Value, json};
@@ -50,7 +51,11 @@ pub fn accepts_table(accept_header: &str) -> bool {
         match (range.param("as"), range.param("g"), range.param("v")) {
             (None, _, _) => return false,
             (Some("Table"), Some("meta.k8s.io"), Some("v1" | "v1beta1")) => return true,
-            (Some("PartialObjectMetadata" | "PartialObjectMetadataList"), Some("meta.k8s.io"), Some("v1" | "v1beta1")) => {
+            (
+                Some("PartialObjectMetadata" | "PartialObjectMetadataList"),
+                Some("meta.k8s.io"),
+                Some("v1" | "v1beta1"),
+            ) => {
                 return false;
             }
             // Any other conversion is refused: try the next clause.
@@ -70,17 +75,41 @@ pub(crate) struct Col {
     pub priority: i64,
 }
 
-pub(crate) const NAME: Col = Col { name: "Name", ty: "string", format: "name", desc: NAME_DESC, priority: 0 };
-pub(crate) const AGE: Col = Col { name: "Age", ty: "string", format: "", desc: AGE_DESC, priority: 0 };
+pub(crate) const NAME: Col = Col {
+    name: "Name",
+    ty: "string",
+    format: "name",
+    desc: NAME_DESC,
+    priority: 0,
+};
+pub(crate) const AGE: Col = Col {
+    name: "Age",
+    ty: "string",
+    format: "",
+    desc: AGE_DESC,
+    priority: 0,
+};
 
 /// A normal column.
 pub(crate) const fn c(name: &'static str, ty: &'static str, desc: &'static str) -> Col {
-    Col { name, ty, format: "", desc, priority: 0 }
+    Col {
+        name,
+        ty,
+        format: "",
+        desc,
+        priority: 0,
+    }
 }
 
 /// A column shown only by `-o wide`.
 pub(crate) const fn wide(name: &'static str, ty: &'static str, desc: &'static str) -> Col {
-    Col { name, ty, format: "", desc, priority: 1 }
+    Col {
+        name,
+        ty,
+        format: "",
+        desc,
+        priority: 1,
+    }
 }
 
 /// The columns of a kind and how to fill a row.
@@ -97,7 +126,7 @@ fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
         ("", "Secret") => &corev1::SECRET,
         ("", "Service") => &corev1::SERVICE,
         ("", "ServiceAccount") => &corev1::SERVICE_ACCOUNT,
-        ("", "Pod") => &corev1::POD,
+        ("", "Pod") => &pods::POD,
         ("", "PersistentVolumeClaim") => &corev1::PVC,
         ("", "Event") => &corev1::EVENT,
         ("apps", "Deployment") => &workloads::DEPLOYMENT,
@@ -130,11 +159,19 @@ fn default_columns() -> Vec<Value> {
 }
 
 fn default_cells(obj: &Value) -> Vec<Value> {
-    let created = match obj["metadata"]["creationTimestamp"].as_str().and_then(format::parse_time) {
-        Some(t) => jiff::Timestamp::from_second(t).map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
+    let created = match obj["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(format::parse_time)
+    {
+        Some(t) => jiff::Timestamp::from_second(t)
+            .map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default(),
         None => "0001-01-01T00:00:00Z".to_string(),
     };
-    vec![json!(obj["metadata"]["name"].as_str().unwrap_or("")), json!(created)]
+    vec![
+        json!(obj["metadata"]["name"].as_str().unwrap_or("")),
+        json!(created),
+    ]
 }
 
 /// The `object` of a row.
@@ -149,7 +186,8 @@ fn row_object(rt: &ResourceType, obj: &Value, include: IncludeObject) -> Value {
         IncludeObject::Object => {
             let mut full = obj.clone();
             if let Some(map) = full.as_object_mut() {
-                map.entry("apiVersion").or_insert_with(|| json!(rt.api_version()));
+                map.entry("apiVersion")
+                    .or_insert_with(|| json!(rt.api_version()));
                 map.entry("kind").or_insert_with(|| json!(rt.kind));
             }
             full
@@ -159,11 +197,25 @@ fn row_object(rt: &ResourceType, obj: &Value, include: IncludeObject) -> Value {
 
 /// The `Table` for `objects` of one resource type. `metadata.resourceVersion` (and `continue`)
 /// are left for the caller; `now_unix` is the time ages are measured against.
-pub fn to_table(rt: &ResourceType, objects: &[&Value], include_object: IncludeObject, now_unix: i64) -> Value {
-    let custom_columns = rt.crd.as_ref().and_then(|crd| custom::columns(&crd.printer_columns));
-    let builtin = if rt.is_custom() { None } else { printer(&rt.group, &rt.kind) };
+pub fn to_table(
+    rt: &ResourceType,
+    objects: &[&Value],
+    include_object: IncludeObject,
+    now_unix: i64,
+) -> Value {
+    let custom_columns = rt
+        .crd
+        .as_ref()
+        .and_then(|crd| custom::columns(&crd.printer_columns));
+    let builtin = if rt.is_custom() {
+        None
+    } else {
+        printer(&rt.group, &rt.kind)
+    };
     let column_definitions: Vec<Value> = match (&custom_columns, builtin) {
-        (Some(cols), _) => std::iter::once(custom::name_column()).chain(cols.iter().map(|c| c.definition.clone())).collect(),
+        (Some(cols), _) => std::iter::once(custom::name_column())
+            .chain(cols.iter().map(|c| c.definition.clone()))
+            .collect(),
         (None, Some(p)) => p.columns.iter().map(column_json).collect(),
         (None, None) => default_columns(),
     };
@@ -176,10 +228,12 @@ pub fn to_table(rt: &ResourceType, objects: &[&Value], include_object: IncludeOb
                 (None, None) => default_cells(obj),
             };
             let mut row = json!({ "cells": cells, "object": row_object(rt, obj, include_object) });
-            if builtin.is_some() && rt.group.is_empty() && rt.kind == "Pod" {
-                if let Some(conditions) = corev1::pod_conditions(obj) {
-                    row["conditions"] = conditions;
-                }
+            if builtin.is_some()
+                && rt.group.is_empty()
+                && rt.kind == "Pod"
+                && let Some(conditions) = pods::pod_conditions(obj)
+            {
+                row["conditions"] = conditions;
             }
             row
         })
@@ -205,20 +259,33 @@ mod tests {
     #[test]
     fn accept_headers() {
         // What kubectl get sends.
-        assert!(accepts_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
-        assert!(accepts_table("application/json;as=Table;v=v1beta1;g=meta.k8s.io"));
+        assert!(accepts_table(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+        ));
+        assert!(accepts_table(
+            "application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+        ));
         assert!(!accepts_table("application/json"));
         assert!(!accepts_table(""));
-        assert!(!accepts_table("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"));
-        assert!(!accepts_table("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json"));
-        assert!(accepts_table("application/json;as=Foo;v=v1;g=x,application/json;as=Table;v=v1;g=meta.k8s.io"));
+        assert!(!accepts_table(
+            "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+        ));
+        assert!(!accepts_table(
+            "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json"
+        ));
+        assert!(accepts_table(
+            "application/json;as=Foo;v=v1;g=x,application/json;as=Table;v=v1;g=meta.k8s.io"
+        ));
     }
 
     #[test]
     fn include_object_values() {
         assert_eq!(parse_include_object("Object"), Some(IncludeObject::Object));
         assert_eq!(parse_include_object("None"), Some(IncludeObject::None));
-        assert_eq!(parse_include_object("Metadata"), Some(IncludeObject::Metadata));
+        assert_eq!(
+            parse_include_object("Metadata"),
+            Some(IncludeObject::Metadata)
+        );
         assert_eq!(parse_include_object("all"), None);
     }
 
@@ -229,7 +296,12 @@ mod tests {
         let t = to_table(&rt("configmaps"), &[&cm], IncludeObject::Metadata, now);
         assert_eq!(t["kind"], "Table");
         assert_eq!(t["apiVersion"], "meta.k8s.io/v1");
-        let names: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["Name", "Data", "Age"]);
         assert_eq!(t["columnDefinitions"][0]["format"], "name");
         assert_eq!(t["rows"][0]["cells"], json!(["cfg", 1, "5s"]));
@@ -245,12 +317,21 @@ mod tests {
 
     #[test]
     fn roles_and_crds_use_default_columns() {
-        let role = json!({"metadata": {"name": "reader", "creationTimestamp": "2024-03-04T05:06:07Z"}});
+        let role =
+            json!({"metadata": {"name": "reader", "creationTimestamp": "2024-03-04T05:06:07Z"}});
         let t = to_table(&rt("roles"), &[&role], IncludeObject::None, 0);
         assert_eq!(t["columnDefinitions"][1]["name"], "Created At");
         assert_eq!(t["columnDefinitions"][1]["type"], "date");
-        assert_eq!(t["rows"][0]["cells"], json!(["reader", "2024-03-04T05:06:07Z"]));
-        let crds = to_table(&rt("customresourcedefinitions"), &[], IncludeObject::None, 0);
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!(["reader", "2024-03-04T05:06:07Z"])
+        );
+        let crds = to_table(
+            &rt("customresourcedefinitions"),
+            &[],
+            IncludeObject::None,
+            0,
+        );
         assert_eq!(crds["columnDefinitions"].as_array().unwrap().len(), 2);
         assert_eq!(crds["rows"], json!([]));
     }
@@ -262,7 +343,12 @@ mod tests {
         let t = to_table(&rt("pods"), &[&pod], IncludeObject::None, 0);
         assert_eq!(t["rows"][0]["conditions"][0]["type"], "Completed");
         assert_eq!(t["rows"][0]["cells"][2], "Completed");
-        let wide: Vec<i64> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["priority"].as_i64().unwrap()).collect();
+        let wide: Vec<i64> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["priority"].as_i64().unwrap())
+            .collect();
         assert_eq!(wide, [0, 0, 0, 0, 0, 1, 1, 1, 1]);
     }
 
@@ -282,7 +368,12 @@ mod tests {
         let w = json!({"metadata": {"name": "w", "creationTimestamp": "2024-01-01T00:00:00Z"}, "spec": {"size": 2},
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
         let t = to_table(&types[0], &[&w], IncludeObject::Metadata, 0);
-        let names: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["Name", "Size", "Ready"]);
         assert_eq!(t["rows"][0]["cells"], json!(["w", 2, "True"]));
         let now = format::parse_time("2024-01-01T00:10:00Z").unwrap();

@@ -77,18 +77,35 @@ impl WatchRequest {
             EventType::Added if now => Some(("ADDED", e.object.clone())),
             EventType::Modified if now && before => Some(("MODIFIED", e.object.clone())),
             EventType::Modified if now => Some(("ADDED", e.object.clone())),
-            EventType::Modified if before => Some(("DELETED", e.object.clone())),
-            EventType::Deleted if before || now => Some(("DELETED", e.object.clone())),
+            EventType::Modified if before => Some(("DELETED", last_state(e))),
+            EventType::Deleted if before || (e.prev.is_none() && now) => Some(("DELETED", last_state(e))),
             _ => None,
         }
     }
 }
 
+/// What a DELETED event carries: the object as it was before the change (as it last matched),
+/// at the change's resourceVersion, like the watch cache's `convertToWatchEvent`.
+fn last_state(e: &Event) -> Arc<Value> {
+    let Some(prev) = &e.prev else { return e.object.clone() };
+    let mut obj = (**prev).clone();
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(e.rv.to_string()));
+    }
+    Arc::new(obj)
+}
+
 /// Runs one watch, writing frames to `tx` until the timeout, the client leaving, or the feed
 /// falling behind (the client then resumes from its last resourceVersion).
 pub async fn run(cluster: Arc<VirtualCluster>, req: WatchRequest, tx: FrameSender) {
-    let (initial, sub) = match req.resource_version {
-        None | Some(0) => {
+    // sendInitialEvents with a resourceVersion starts from the current state, which is at least
+    // as new as it (resourceVersionMatch=NotOlderThan).
+    let from_now = match req.resource_version {
+        None | Some(0) => true,
+        Some(rv) => req.send_initial_events && rv <= cluster.store.rv(),
+    };
+    let (initial, sub) = match req.resource_version.filter(|_| !from_now) {
+        None => {
             let (objects, sub) = cluster.store.subscribe_now(&req.rt.storage_key(), req.namespace.as_deref());
             (Some(objects), sub)
         }
@@ -157,5 +174,58 @@ pub async fn run(cluster: Arc<VirtualCluster>, req: WatchRequest, tx: FrameSende
     }
     if req.bookmarks {
         let _ = send(req.bookmark(last_rv, false)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::resource::{StorageKey, builtins};
+    use crate::sim::selector::parse_labels;
+
+    fn watching(labels: &str) -> WatchRequest {
+        WatchRequest {
+            rt: builtins().into_iter().find(|t| t.plural == "configmaps").unwrap(),
+            namespace: None,
+            filter: Filter { labels: Some(parse_labels(labels).unwrap()), fields: None },
+            resource_version: None,
+            bookmarks: false,
+            send_initial_events: false,
+            timeout: Duration::from_secs(1),
+            table: None,
+        }
+    }
+
+    fn cm(app: &str, rv: u64) -> Arc<Value> {
+        Arc::new(json!({"metadata": {"name": "c", "namespace": "d", "labels": {"app": app}, "resourceVersion": rv.to_string()}}))
+    }
+
+    fn event(kind: EventType, prev: Option<Arc<Value>>, object: Arc<Value>, rv: u64) -> Event {
+        Event { kind, key: StorageKey { group: String::new(), plural: "configmaps".into() }, object, prev, rv }
+    }
+
+    #[test]
+    fn objects_entering_and_leaving_a_selector() {
+        let w = watching("app=a");
+        let (kind, obj) = w.translate(&event(EventType::Modified, Some(cm("b", 5)), cm("a", 6), 6)).unwrap();
+        assert_eq!((kind, obj["metadata"]["labels"]["app"].as_str()), ("ADDED", Some("a")));
+        // Leaving: DELETED with the last matching state, at the change's resourceVersion.
+        let (kind, obj) = w.translate(&event(EventType::Modified, Some(cm("a", 6)), cm("b", 7), 7)).unwrap();
+        assert_eq!((kind, obj["metadata"]["labels"]["app"].as_str()), ("DELETED", Some("a")));
+        assert_eq!(obj["metadata"]["resourceVersion"], "7");
+        assert!(w.translate(&event(EventType::Modified, Some(cm("b", 7)), cm("c", 8), 8)).is_none());
+        assert!(w.translate(&event(EventType::Deleted, Some(cm("b", 8)), cm("b", 9), 9)).is_none());
+    }
+
+    #[test]
+    fn deleted_events_carry_the_stored_state() {
+        let w = watching("app=a");
+        // An update that removed the last finalizer deletes; watchers see the stored object.
+        let stored = Arc::new(json!({"metadata": {"name": "c", "labels": {"app": "a"}, "finalizers": ["f"], "resourceVersion": "3"}}));
+        let last = Arc::new(json!({"metadata": {"name": "c", "labels": {"app": "a"}, "resourceVersion": "4"}}));
+        let (kind, obj) = w.translate(&event(EventType::Deleted, Some(stored), last, 4)).unwrap();
+        assert_eq!(kind, "DELETED");
+        assert_eq!(obj["metadata"]["finalizers"], json!(["f"]));
+        assert_eq!(obj["metadata"]["resourceVersion"], "4");
     }
 }

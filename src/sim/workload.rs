@@ -53,7 +53,8 @@ pub enum Outcome {
         status: Value,
         recheck_after: Option<Duration>,
     },
-    /// Write this spec field change (PVC binding sets spec.volumeName) and this status.
+    /// Write this spec field change (PVC binding sets spec.volumeName, pod binding
+    /// spec.nodeName) and this status.
     SpecAndStatus { spec_patch: Value, status: Value },
 }
 

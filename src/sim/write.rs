@@ -27,6 +27,8 @@ pub struct WriteOptions {
     pub force: bool,
     /// `fieldManager` was given (server-side apply requires it).
     pub explicit_manager: bool,
+    /// `fieldValidation=Strict`: unknown fields fail the request instead of being dropped.
+    pub strict_fields: bool,
 }
 
 /// The four patch formats.
@@ -94,6 +96,7 @@ impl VirtualCluster {
     /// POST: creates an object.
     pub fn create(&self, rt: &ResourceType, path_ns: Option<&str>, mut obj: Value, opts: &WriteOptions) -> Result<Arc<Value>, ApiError> {
         validation::check_type_meta(rt, &mut obj, &self.types())?;
+        decode_custom(rt, &obj, opts)?;
         let ns = self.settle_namespace(rt, path_ns, &mut obj)?;
         let now = object::now_rfc3339();
         let mut name = object::name(&obj).to_string();
@@ -137,6 +140,7 @@ impl VirtualCluster {
         super::defaults::apply_defaults(&rt.group, &rt.kind, obj);
         prepare::for_create(rt, obj, now)?;
         prepare::for_write(rt, obj)?;
+        coerce_custom(rt, name, obj)?;
         if track {
             let schema = schema_of(rt);
             let api_version = rt.api_version();
@@ -169,6 +173,7 @@ impl VirtualCluster {
     /// PUT of the main resource or of `/status`. Returns the object and whether it was created.
     pub fn update(&self, rt: &ResourceType, path_ns: Option<&str>, name: &str, mut body: Value, sub: Option<&str>, opts: &WriteOptions) -> Result<(Arc<Value>, bool), ApiError> {
         validation::check_type_meta(rt, &mut body, &self.types())?;
+        decode_custom(rt, &body, opts)?;
         let body_name = object::name(&body);
         if body_name.is_empty() {
             meta_mut(&mut body).insert("name".into(), Value::String(name.to_string()));
@@ -215,13 +220,24 @@ impl VirtualCluster {
                 PatchKind::Strategic => patch::strategic_merge_patch(cur, &body, schema.as_ref()).map_err(|e| patch_error(&e))?,
                 PatchKind::Apply => unreachable!("apply is handled above"),
             };
+            // The patched object is decoded as a request body is; strict errors are worded bare.
+            if let Some(unknown) = strict_unknown_fields(rt, &patched, opts) {
+                return Err(ApiError::bad_request(strict_decoding_error(&unknown)));
+            }
             Ok(patched)
         })
     }
 
     fn server_side_apply(&self, rt: &ResourceType, ns: &str, name: &str, mut applied: Value, sub: Option<&str>, opts: &WriteOptions) -> Result<(Arc<Value>, bool), ApiError> {
         if !opts.explicit_manager {
-            return Err(ApiError::bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set"));
+            // ValidatePatchOptions runs before the user agent could stand in for the manager.
+            let mut err = ApiError::new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
+            err.details = Some(serde_json::json!({
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [{ "reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager" }]
+            }));
+            return Err(err);
         }
         validation::check_type_meta(rt, &mut applied, &self.types())?;
         let applied_name = object::name(&applied);
@@ -314,6 +330,7 @@ impl VirtualCluster {
             }
             super::defaults::apply_defaults(&rt.group, &rt.kind, &mut new);
             prepare::for_write(rt, &mut new)?;
+            coerce_custom(rt, name, &mut new)?;
             if !applied {
                 apply::record_update(Some(cur), &mut new, &self.manager(&api_version, opts, &now, sub), schema.as_ref());
             }
@@ -338,6 +355,48 @@ impl VirtualCluster {
     }
 }
 
+/// The unknown fields of a custom resource, when the request asked for strict field validation.
+fn strict_unknown_fields(rt: &ResourceType, obj: &Value, opts: &WriteOptions) -> Option<Vec<String>> {
+    let schema = rt.crd.as_ref()?.schema.as_ref()?;
+    if !opts.strict_fields {
+        return None;
+    }
+    let mut probe = obj.clone();
+    let unknown = schema::structural::coerce(&mut probe, schema);
+    (!unknown.is_empty()).then_some(unknown)
+}
+
+fn strict_decoding_error(unknown: &[String]) -> String {
+    let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    format!("strict decoding error: {}", fields.join(", "))
+}
+
+/// Decoding a POST or PUT body of a custom resource with `fieldValidation=Strict`: unknown
+/// fields fail it as `transformDecodeError` words it.
+fn decode_custom(rt: &ResourceType, body: &Value, opts: &WriteOptions) -> Result<(), ApiError> {
+    match strict_unknown_fields(rt, body, opts) {
+        Some(unknown) => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {}",
+            strict_decoding_error(&unknown),
+            kind = rt.kind,
+            version = rt.version
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A custom resource as its CRD version's structural schema shapes it: defaulted, pruned of
+/// unknown fields, and validated.
+fn coerce_custom(rt: &ResourceType, name: &str, obj: &mut Value) -> Result<(), ApiError> {
+    let Some(schema) = rt.crd.as_ref().and_then(|c| c.schema.as_ref()) else { return Ok(()) };
+    schema::structural::coerce(obj, schema);
+    let problems = schema::structural::validate(obj, schema);
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(rt, name, &problems));
+    }
+    Ok(())
+}
+
 /// A namespace stays until its spec.finalizers are gone too.
 fn is_namespace_pending(rt: &ResourceType, obj: &Value) -> bool {
     rt.crd.is_none() && rt.plural == "namespaces" && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
@@ -351,7 +410,8 @@ fn patch_error(e: &patch::PatchError) -> ApiError {
         413 => ApiError::new(413, "RequestEntityTooLarge", text),
         422 => {
             let mut err = ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request");
-            err.details = Some(serde_json::json!({ "causes": [{ "message": text }] }));
+            // errors.NewGenericServerResponse: the patch error is an UnexpectedServerResponse cause.
+            err.details = Some(serde_json::json!({ "causes": [{ "reason": "UnexpectedServerResponse", "message": text }] }));
             err
         }
         _ => ApiError::new(500, "Unknown", text),

@@ -28,9 +28,13 @@ pub async fn start(clusters: &[&str]) -> SimEnv {
 }
 
 pub async fn start_with(clusters: &[&str], settings: ClusterSettings) -> SimEnv {
-    let sim = Simulator::start(SimConfig { clusters: clusters.iter().map(|c| c.to_string()).collect(), port: 0, settings })
-        .await
-        .expect("simulator starts");
+    let sim = Simulator::start(SimConfig {
+        clusters: clusters.iter().map(|c| c.to_string()).collect(),
+        port: 0,
+        settings,
+    })
+    .await
+    .expect("simulator starts");
     let dir = tempfile::tempdir().unwrap();
     sim.write_kubeconfigs(dir.path()).unwrap();
     SimEnv { sim, dir }
@@ -56,26 +60,43 @@ impl SimEnv {
     }
 
     pub async fn kubectl_stdin(&self, name: &str, args: &[&str], stdin: Option<&str>) -> Output {
-        kubectl_with(&self.kubeconfig_path(name), &self.dir.path().join("kube-cache"), args, stdin).await
+        kubectl_with(
+            &self.kubeconfig_path(name),
+            &self.dir.path().join("kube-cache"),
+            args,
+            stdin,
+        )
+        .await
     }
 }
 
 /// A kube client from kubeconfig YAML.
 pub async fn client_for(kubeconfig_yaml: &str) -> kube::Client {
     let kc = Kubeconfig::from_yaml(kubeconfig_yaml).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
     kube::Client::try_from(config).unwrap()
 }
 
 /// Runs kubectl with `KUBECONFIG` and a private cache directory; fails the test on a timeout.
-pub async fn kubectl_with(kubeconfig: &std::path::Path, cache: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+pub async fn kubectl_with(
+    kubeconfig: &std::path::Path,
+    cache: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     use tokio::io::AsyncWriteExt;
     let mut cmd = tokio::process::Command::new("kubectl");
     cmd.args(args)
         .arg(format!("--cache-dir={}", cache.display()))
         .env("KUBECONFIG", kubeconfig)
         .env("HOME", cache)
-        .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+        .stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
@@ -105,7 +126,11 @@ pub fn ok(out: &Output) -> String {
 
 /// stderr of a kubectl run that must fail.
 pub fn fails(out: &Output) -> String {
-    assert!(!out.status.success(), "kubectl should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "kubectl should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -120,7 +145,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

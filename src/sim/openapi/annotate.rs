@@ -32,13 +32,24 @@ struct Prop {
 }
 
 fn props_of(def: &Value) -> Vec<Prop> {
-    let Some(props) = def.get("properties").and_then(Value::as_object) else { return Vec::new() };
+    let Some(props) = def.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
     props
         .iter()
         .map(|(name, p)| {
             let array = p.get("type").and_then(Value::as_str) == Some("array");
-            let target = if array { p.get("items").and_then(ref_name) } else { ref_name(p) };
-            Prop { name: name.clone(), array, target, map: p.get("additionalProperties").is_some() }
+            let target = if array {
+                p.get("items").and_then(ref_name)
+            } else {
+                ref_name(p)
+            };
+            Prop {
+                name: name.clone(),
+                array,
+                target,
+                map: p.get("additionalProperties").is_some(),
+            }
         })
         .collect()
 }
@@ -62,8 +73,12 @@ fn extensions(prop: &Prop, path: &[&str], schema: &dyn Schema) -> Vec<(&'static 
                 ext.push(("x-kubernetes-patch-strategy", json!(strategy)));
                 ext.push(("x-kubernetes-patch-merge-key", json!(key)));
             }
-            PatchStrategy::MergeScalars => ext.push(("x-kubernetes-patch-strategy", json!("merge"))),
-            PatchStrategy::Replace if retain => ext.push(("x-kubernetes-patch-strategy", json!("retainKeys"))),
+            PatchStrategy::MergeScalars => {
+                ext.push(("x-kubernetes-patch-strategy", json!("merge")))
+            }
+            PatchStrategy::Replace if retain => {
+                ext.push(("x-kubernetes-patch-strategy", json!("retainKeys")))
+            }
             PatchStrategy::Replace => {}
         }
     } else if prop.map || prop.target.is_some() {
@@ -80,7 +95,13 @@ fn extensions(prop: &Prop, path: &[&str], schema: &dyn Schema) -> Vec<(&'static 
     ext
 }
 
-fn walk(schemas: &mut Map<String, Value>, def: &str, path: &mut Vec<String>, stack: &mut Vec<String>, schema: &dyn Schema) {
+fn walk(
+    schemas: &mut Map<String, Value>,
+    def: &str,
+    path: &mut Vec<String>,
+    stack: &mut Vec<String>,
+    schema: &dyn Schema,
+) {
     if path.len() >= MAX_DEPTH {
         return;
     }
@@ -92,13 +113,14 @@ fn walk(schemas: &mut Map<String, Value>, def: &str, path: &mut Vec<String>, sta
         path.push(prop.name.clone());
         let refs: Vec<&str> = path.iter().map(String::as_str).collect();
         let ext = extensions(&prop, &refs, schema);
-        if !ext.is_empty() {
-            if let Some(p) = schemas.get_mut(def).and_then(|d| d.get_mut("properties")).and_then(|p| p.get_mut(&prop.name)) {
-                for (key, value) in ext {
-                    if let Some(obj) = p.as_object_mut() {
-                        obj.entry(key).or_insert(value);
-                    }
-                }
+        if let Some(obj) = schemas
+            .get_mut(def)
+            .and_then(|d| d.get_mut("properties"))
+            .and_then(|p| p.get_mut(&prop.name))
+            .and_then(Value::as_object_mut)
+        {
+            for (key, value) in ext {
+                obj.entry(key).or_insert(value);
             }
         }
         if let Some(target) = prop.target.filter(|t| !stack.contains(t)) {
@@ -145,7 +167,10 @@ mod tests {
     fn extensions_land_on_properties() {
         let r = |n: &str| json!({ "allOf": [{ "$ref": format!("#/components/schemas/{n}") }] });
         let mut schemas = Map::new();
-        schemas.insert("Root".into(), json!({ "properties": { "spec": r("Spec") } }));
+        schemas.insert(
+            "Root".into(),
+            json!({ "properties": { "spec": r("Spec") } }),
+        );
         schemas.insert(
             "Spec".into(),
             json!({ "properties": {
@@ -156,7 +181,10 @@ mod tests {
                 "loop": r("Root")
             }}),
         );
-        schemas.insert("Item".into(), json!({ "properties": { "name": { "type": "string" } } }));
+        schemas.insert(
+            "Item".into(),
+            json!({ "properties": { "name": { "type": "string" } } }),
+        );
         schemas.insert("Strategy".into(), json!({ "properties": {} }));
         annotate(&mut schemas, "Root", &Fake);
         let spec = &schemas["Spec"]["properties"];
@@ -166,7 +194,10 @@ mod tests {
         assert_eq!(spec["items"]["x-kubernetes-patch-merge-key"], "name");
         assert_eq!(spec["tags"]["x-kubernetes-list-type"], "set");
         assert_eq!(spec["tags"]["x-kubernetes-patch-strategy"], "merge");
-        assert_eq!(spec["strategy"]["x-kubernetes-patch-strategy"], "retainKeys");
+        assert_eq!(
+            spec["strategy"]["x-kubernetes-patch-strategy"],
+            "retainKeys"
+        );
         assert_eq!(spec["selector"]["x-kubernetes-map-type"], "atomic");
         assert!(spec["loop"].get("x-kubernetes-patch-strategy").is_none());
     }

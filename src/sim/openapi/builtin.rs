@@ -3,7 +3,9 @@
 //! `allOf`, `metadata` not required, `x-kubernetes-group-version-kind` on kinds, list kinds
 //! added, and the merge extensions of [`crate::sim::schema::Builtin`].
 
-use k8s_openapi::api::{apps, authentication, autoscaling, batch, coordination, core, networking, policy, rbac};
+use k8s_openapi::api::{
+    apps, authentication, autoscaling, batch, coordination, core, networking, policy, rbac,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -24,7 +26,9 @@ fn generator(group: &str, version: &str, kind: &str) -> Option<Generate> {
         ("", "v1", "Service") => |g| g.subschema_for::<core::v1::Service>(),
         ("", "v1", "ServiceAccount") => |g| g.subschema_for::<core::v1::ServiceAccount>(),
         ("", "v1", "Pod") => |g| g.subschema_for::<core::v1::Pod>(),
-        ("", "v1", "PersistentVolumeClaim") => |g| g.subschema_for::<core::v1::PersistentVolumeClaim>(),
+        ("", "v1", "PersistentVolumeClaim") => {
+            |g| g.subschema_for::<core::v1::PersistentVolumeClaim>()
+        }
         ("", "v1", "Event") => |g| g.subschema_for::<core::v1::Event>(),
         ("apps", "v1", "Deployment") => |g| g.subschema_for::<apps::v1::Deployment>(),
         ("apps", "v1", "StatefulSet") => |g| g.subschema_for::<apps::v1::StatefulSet>(),
@@ -33,31 +37,50 @@ fn generator(group: &str, version: &str, kind: &str) -> Option<Generate> {
         ("batch", "v1", "Job") => |g| g.subschema_for::<batch::v1::Job>(),
         ("batch", "v1", "CronJob") => |g| g.subschema_for::<batch::v1::CronJob>(),
         ("networking.k8s.io", "v1", "Ingress") => |g| g.subschema_for::<networking::v1::Ingress>(),
-        ("networking.k8s.io", "v1", "NetworkPolicy") => |g| g.subschema_for::<networking::v1::NetworkPolicy>(),
+        ("networking.k8s.io", "v1", "NetworkPolicy") => {
+            |g| g.subschema_for::<networking::v1::NetworkPolicy>()
+        }
         ("rbac.authorization.k8s.io", "v1", "Role") => |g| g.subschema_for::<rbac::v1::Role>(),
-        ("rbac.authorization.k8s.io", "v1", "RoleBinding") => |g| g.subschema_for::<rbac::v1::RoleBinding>(),
-        ("rbac.authorization.k8s.io", "v1", "ClusterRole") => |g| g.subschema_for::<rbac::v1::ClusterRole>(),
-        ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding") => |g| g.subschema_for::<rbac::v1::ClusterRoleBinding>(),
+        ("rbac.authorization.k8s.io", "v1", "RoleBinding") => {
+            |g| g.subschema_for::<rbac::v1::RoleBinding>()
+        }
+        ("rbac.authorization.k8s.io", "v1", "ClusterRole") => {
+            |g| g.subschema_for::<rbac::v1::ClusterRole>()
+        }
+        ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding") => {
+            |g| g.subschema_for::<rbac::v1::ClusterRoleBinding>()
+        }
         ("apiextensions.k8s.io", "v1", "CustomResourceDefinition") => {
             |g| g.subschema_for::<apiextensions::CustomResourceDefinition>()
         }
         ("coordination.k8s.io", "v1", "Lease") => |g| g.subschema_for::<coordination::v1::Lease>(),
-        ("policy", "v1", "PodDisruptionBudget") => |g| g.subschema_for::<policy::v1::PodDisruptionBudget>(),
-        ("autoscaling", "v2", "HorizontalPodAutoscaler") => |g| g.subschema_for::<autoscaling::v2::HorizontalPodAutoscaler>(),
+        ("policy", "v1", "PodDisruptionBudget") => {
+            |g| g.subschema_for::<policy::v1::PodDisruptionBudget>()
+        }
+        ("autoscaling", "v2", "HorizontalPodAutoscaler") => {
+            |g| g.subschema_for::<autoscaling::v2::HorizontalPodAutoscaler>()
+        }
         ("autoscaling", "v1", "Scale") => |g| g.subschema_for::<autoscaling::v1::Scale>(),
-        ("authentication.k8s.io", "v1", "TokenRequest") => |g| g.subschema_for::<authentication::v1::TokenRequest>(),
+        ("authentication.k8s.io", "v1", "TokenRequest") => {
+            |g| g.subschema_for::<authentication::v1::TokenRequest>()
+        }
         _ => return None,
     })
 }
 
 fn new_generator() -> SchemaGenerator {
-    SchemaSettings::openapi3().with(|s| s.meta_schema = None).into_generator()
+    SchemaSettings::openapi3()
+        .with(|s| s.meta_schema = None)
+        .into_generator()
 }
 
 /// Runs generators and returns the definitions they produced, reshaped.
 fn generate(gens: &[Generate]) -> (Vec<String>, Map<String, Value>) {
     let mut generator = new_generator();
-    let names: Vec<String> = gens.iter().map(|g| ref_name(g(&mut generator).as_value()).unwrap_or_default()).collect();
+    let names: Vec<String> = gens
+        .iter()
+        .map(|g| ref_name(g(&mut generator).as_value()).unwrap_or_default())
+        .collect();
     let mut defs = generator.take_definitions(true);
     for schema in defs.values_mut() {
         reshape(schema);
@@ -73,7 +96,9 @@ fn generate(gens: &[Generate]) -> (Vec<String>, Map<String, Value>) {
 
 /// The definition name a `$ref` (possibly inside `allOf`) points at.
 pub(crate) fn ref_name(schema: &Value) -> Option<String> {
-    let r = schema.get("$ref").or_else(|| schema.get("allOf")?.get(0)?.get("$ref"))?;
+    let r = schema
+        .get("$ref")
+        .or_else(|| schema.get("allOf")?.get(0)?.get("$ref"))?;
     r.as_str()?.strip_prefix(REF_PREFIX).map(str::to_string)
 }
 
@@ -87,10 +112,10 @@ fn reshape(schema: &mut Value) {
     }
     if let Some(req) = schema.get_mut("required").and_then(Value::as_array_mut) {
         req.retain(|r| r != "metadata");
-        if req.is_empty() {
-            if let Some(obj) = schema.as_object_mut() {
-                obj.remove("required");
-            }
+        if req.is_empty()
+            && let Some(obj) = schema.as_object_mut()
+        {
+            obj.remove("required");
         }
     }
 }
@@ -117,9 +142,13 @@ pub fn meta_schemas(all_gvs: &[(String, String)]) -> Map<String, Value> {
         gvs.push((String::new(), "v1".to_string()));
     }
     gvs.sort();
-    for (name, kind) in [("DeleteOptions", "DeleteOptions"), ("WatchEvent", "WatchEvent")] {
+    for (name, kind) in [
+        ("DeleteOptions", "DeleteOptions"),
+        ("WatchEvent", "WatchEvent"),
+    ] {
         if let Some(d) = defs.get_mut(&format!("io.k8s.apimachinery.pkg.apis.meta.v1.{name}")) {
-            d["x-kubernetes-group-version-kind"] = gvs.iter().map(|(g, v)| gvk(g, v, kind)).collect();
+            d["x-kubernetes-group-version-kind"] =
+                gvs.iter().map(|(g, v)| gvk(g, v, kind)).collect();
         }
     }
     if let Some(d) = defs.get_mut("io.k8s.apimachinery.pkg.apis.meta.v1.Status") {
@@ -129,7 +158,13 @@ pub fn meta_schemas(all_gvs: &[(String, String)]) -> Map<String, Value> {
 }
 
 /// The list kind of a kind schema, as kube-openapi publishes `<Kind>List`.
-pub fn list_schema(kind_ref: &str, list_meta_ref: &str, group: &str, version: &str, kind: &str) -> Value {
+pub fn list_schema(
+    kind_ref: &str,
+    list_meta_ref: &str,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Value {
     json!({
         "description": format!("{kind}List is a list of {kind} objects."),
         "type": "object",
@@ -192,11 +227,14 @@ pub fn add_kinds(rts: &[&ResourceType], schemas: &mut Map<String, Value>) -> Vec
             wanted.push((g, &rt.group, &rt.version, &rt.kind));
         }
         if rt.scale_subresource {
-            wanted.extend(generator("autoscaling", "v1", "Scale").map(|g| (g, "autoscaling", "v1", "Scale")));
+            wanted.extend(
+                generator("autoscaling", "v1", "Scale").map(|g| (g, "autoscaling", "v1", "Scale")),
+            );
         }
         if rt.group.is_empty() && rt.plural == "serviceaccounts" {
             wanted.extend(
-                generator("authentication.k8s.io", "v1", "TokenRequest").map(|g| (g, "authentication.k8s.io", "v1", "TokenRequest")),
+                generator("authentication.k8s.io", "v1", "TokenRequest")
+                    .map(|g| (g, "authentication.k8s.io", "v1", "TokenRequest")),
             );
         }
     }
@@ -212,21 +250,42 @@ pub fn add_kinds(rts: &[&ResourceType], schemas: &mut Map<String, Value>) -> Vec
     }
     let mut kind_names = Vec::new();
     for rt in rts {
-        let found = names.iter().zip(&wanted).find(|(_, w)| w.1 == rt.group && w.2 == rt.version && w.3 == rt.kind);
+        let found = names
+            .iter()
+            .zip(&wanted)
+            .find(|(_, w)| w.1 == rt.group && w.2 == rt.version && w.3 == rt.kind);
         let kind_name = match found {
             Some((name, _)) => name.clone(),
             None => {
-                let group = if rt.group.is_empty() { "core".to_string() } else { rt.group.clone() };
+                let group = if rt.group.is_empty() {
+                    "core".to_string()
+                } else {
+                    rt.group.clone()
+                };
                 let name = format!("sim.{group}.{}.{}", rt.version, rt.kind);
                 let mut def = fallback_schema(rt);
-                def["x-kubernetes-group-version-kind"] = json!([gvk(&rt.group, &rt.version, &rt.kind)]);
+                def["x-kubernetes-group-version-kind"] =
+                    json!([gvk(&rt.group, &rt.version, &rt.kind)]);
                 schemas.insert(name.clone(), def);
                 name
             }
         };
-        let list = list_schema(&kind_name, "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta", &rt.group, &rt.version, &rt.kind);
+        let list = list_schema(
+            &kind_name,
+            "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
+            &rt.group,
+            &rt.version,
+            &rt.kind,
+        );
         schemas.insert(format!("{kind_name}List"), list);
-        annotate::annotate(schemas, &kind_name, &Builtin { group: rt.group.clone(), kind: rt.kind.clone() });
+        annotate::annotate(
+            schemas,
+            &kind_name,
+            &Builtin {
+                group: rt.group.clone(),
+                kind: rt.kind.clone(),
+            },
+        );
         kind_names.push(kind_name);
     }
     kind_names

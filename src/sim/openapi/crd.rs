@@ -14,8 +14,7 @@ const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 const LIST_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
 const API_VERSION_DESC: &str = "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources";
 const KIND_DESC: &str = "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds";
-const METADATA_DESC: &str =
-    "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+const METADATA_DESC: &str = "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 
 /// `util.ToRESTFriendlyName("<group>/<version>/<kind>")`: the group reversed, dot-joined.
 pub fn definition_name(group: &str, version: &str, kind: &str) -> String {
@@ -50,7 +49,9 @@ fn add_embedded(schema: &mut Value, v2: bool) {
     if schema["x-kubernetes-embedded-resource"] != true {
         return;
     }
-    let Some(obj) = schema.as_object_mut() else { return };
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
     let props = obj.entry("properties").or_insert_with(|| json!({}));
     props["apiVersion"] = json!({ "type": "string", "description": API_VERSION_DESC });
     props["kind"] = json!({ "type": "string", "description": KIND_DESC });
@@ -69,7 +70,9 @@ fn add_embedded(schema: &mut Value, v2: bool) {
 /// loses its type and children and is not required), no children under
 /// `x-kubernetes-preserve-unknown-fields`, no item-less arrays.
 fn to_v2(schema: &mut Value) {
-    let Some(obj) = schema.as_object_mut() else { return };
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
     for key in ["allOf", "oneOf", "anyOf", "not"] {
         obj.remove(key);
     }
@@ -88,7 +91,12 @@ fn to_v2(schema: &mut Value) {
     let nullable: Vec<String> = obj
         .get("properties")
         .and_then(Value::as_object)
-        .map(|p| p.iter().filter(|(_, v)| v["nullable"] == true).map(|(k, _)| k.clone()).collect())
+        .map(|p| {
+            p.iter()
+                .filter(|(_, v)| v["nullable"] == true)
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(req) = obj.get_mut("required").and_then(Value::as_array_mut) {
         req.retain(|r| !nullable.iter().any(|n| r == n));
@@ -108,7 +116,9 @@ fn to_v2(schema: &mut Value) {
 /// The published schema of a custom resource version.
 fn kind_schema(rt: &ResourceType, v2: bool) -> Value {
     let raw = rt.crd.as_ref().and_then(|c| c.schema.clone());
-    let preserve = raw.as_ref().is_some_and(|s| s["x-kubernetes-preserve-unknown-fields"] == true);
+    let preserve = raw
+        .as_ref()
+        .is_some_and(|s| s["x-kubernetes-preserve-unknown-fields"] == true);
     let mut schema = match raw {
         Some(mut s) if !(v2 && preserve) => {
             if v2 {
@@ -117,7 +127,9 @@ fn kind_schema(rt: &ResourceType, v2: bool) -> Value {
             if !s.is_object() {
                 s = json!({});
             }
-            let props = s.as_object_mut().map(|o| o.entry("properties").or_insert_with(|| json!({})));
+            let props = s
+                .as_object_mut()
+                .map(|o| o.entry("properties").or_insert_with(|| json!({})));
             if let Some(props) = props {
                 props["metadata"] = meta_ref(METADATA_DESC, v2);
                 props["apiVersion"] = json!({ "type": "string", "description": API_VERSION_DESC });
@@ -138,7 +150,10 @@ fn kind_schema(rt: &ResourceType, v2: bool) -> Value {
 pub fn add_schemas(rt: &ResourceType, schemas: &mut Map<String, Value>, v2: bool) -> String {
     let name = definition_name(&rt.group, &rt.version, &rt.kind);
     schemas.insert(name.clone(), kind_schema(rt, v2));
-    schemas.insert(format!("{name}List"), list_schema(&name, LIST_META, &rt.group, &rt.version, &rt.kind));
+    schemas.insert(
+        format!("{name}List"),
+        list_schema(&name, LIST_META, &rt.group, &rt.version, &rt.kind),
+    );
     if rt.scale_subresource {
         let (_, defs) = super::builtin::scale_schemas();
         for (k, v) in defs {
@@ -170,8 +185,14 @@ mod tests {
 
     #[test]
     fn names_reverse_the_group() {
-        assert_eq!(definition_name("stable.example.com", "v1", "CronTab"), "com.example.stable.v1.CronTab");
-        assert_eq!(definition_name("stable", "v1beta1", "X"), "stable.v1beta1.X");
+        assert_eq!(
+            definition_name("stable.example.com", "v1", "CronTab"),
+            "com.example.stable.v1.CronTab"
+        );
+        assert_eq!(
+            definition_name("stable", "v1beta1", "X"),
+            "stable.v1beta1.X"
+        );
     }
 
     #[test]
@@ -187,15 +208,27 @@ mod tests {
         let name = add_schemas(&rt, &mut schemas, false);
         assert_eq!(name, "com.example.stable.v1.Widget");
         let s = &schemas[&name];
-        assert_eq!(s["properties"]["metadata"]["allOf"][0]["$ref"], format!("{REF_PREFIX}{OBJECT_META}"));
+        assert_eq!(
+            s["properties"]["metadata"]["allOf"][0]["$ref"],
+            format!("{REF_PREFIX}{OBJECT_META}")
+        );
         assert_eq!(s["properties"]["apiVersion"]["type"], "string");
-        assert_eq!(s["x-kubernetes-group-version-kind"], json!([{"group": "stable.example.com", "kind": "Widget", "version": "v1"}]));
-        assert_eq!(s["properties"]["spec"]["properties"]["size"]["nullable"], true);
+        assert_eq!(
+            s["x-kubernetes-group-version-kind"],
+            json!([{"group": "stable.example.com", "kind": "Widget", "version": "v1"}])
+        );
+        assert_eq!(
+            s["properties"]["spec"]["properties"]["size"]["nullable"],
+            true
+        );
         let template = &s["properties"]["spec"]["properties"]["template"];
         assert_eq!(template["required"], json!(["kind", "apiVersion"]));
         assert!(template["properties"]["metadata"].is_object());
         let list = &schemas["com.example.stable.v1.WidgetList"];
-        assert_eq!(list["x-kubernetes-group-version-kind"][0]["kind"], "WidgetList");
+        assert_eq!(
+            list["x-kubernetes-group-version-kind"][0]["kind"],
+            "WidgetList"
+        );
     }
 
     #[test]
@@ -214,7 +247,10 @@ mod tests {
         assert!(spec["properties"]["size"].get("type").is_none());
         assert!(spec["properties"]["any"].get("anyOf").is_none());
         assert!(spec["properties"]["raw"].get("properties").is_none());
-        assert_eq!(s["properties"]["metadata"]["$ref"], format!("#/definitions/{OBJECT_META}"));
+        assert_eq!(
+            s["properties"]["metadata"]["$ref"],
+            format!("#/definitions/{OBJECT_META}")
+        );
         let open = widget(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
         let s = kind_schema(&open, true);
         assert_eq!(s["type"], "object");

@@ -7,6 +7,7 @@
 use serde_json::{Map, Value, json};
 
 use super::REF_PREFIX;
+use super::params::{delete_params, list_params, patch_params, path_param, pretty, write_params};
 use crate::sim::resource::ResourceType;
 
 const STATUS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Status";
@@ -36,87 +37,37 @@ fn valid_id(s: &str, capitalize_first: bool) -> String {
 }
 
 fn group_name(group: &str) -> &str {
-    if group.is_empty() { "core" } else { group.strip_suffix(".k8s.io").unwrap_or(group) }
+    if group.is_empty() {
+        "core"
+    } else {
+        group.strip_suffix(".k8s.io").unwrap_or(group)
+    }
 }
 
 /// `AppsV1`, `CoreV1`, `RbacAuthorizationV1`.
 fn gv_id(group: &str, version: &str) -> String {
-    format!("{}{}", valid_id(group_name(group), true), valid_id(version, true))
+    format!(
+        "{}{}",
+        valid_id(group_name(group), true),
+        valid_id(version, true)
+    )
 }
 
 /// `apps_v1`, `core_v1`.
 fn tag(group: &str, version: &str) -> String {
-    format!("{}_{}", valid_id(group_name(group), false), valid_id(version, false))
+    format!(
+        "{}_{}",
+        valid_id(group_name(group), false),
+        valid_id(version, false)
+    )
 }
 
 fn prefix(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") }
-}
-
-fn query(name: &str, ty: &str, description: &str) -> Value {
-    json!({ "name": name, "in": "query", "description": description, "schema": { "type": ty, "uniqueItems": true } })
-}
-
-fn path_param(name: &str, description: &str) -> Value {
-    json!({ "name": name, "in": "path", "description": description, "required": true, "schema": { "type": "string", "uniqueItems": true } })
-}
-
-fn pretty() -> Value {
-    query("pretty", "string", "If 'true', then the output is pretty printed. Defaults to 'false' unless the user-agent indicates a browser or command-line HTTP tool (curl and wget).")
-}
-
-fn dry_run() -> Value {
-    query("dryRun", "string", "When present, indicates that modifications should not be persisted. An invalid or unrecognized dryRun directive will result in an error response and no further processing of the request. Valid values are: - All: all dry run stages will be processed")
-}
-
-fn field_manager(patch: bool) -> Value {
-    let mut d = "fieldManager is a name associated with the actor or entity that is making these changes. The value must be less than or 128 characters long, and only contain printable characters, as defined by https://golang.org/pkg/unicode/#IsPrint.".to_string();
-    if patch {
-        d.push_str(" This field is required for apply requests (application/apply-patch) but optional for non-apply patch types (JsonPatch, MergePatch, StrategicMergePatch).");
+    if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
     }
-    query("fieldManager", "string", &d)
-}
-
-fn field_validation() -> Value {
-    query("fieldValidation", "string", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: - Ignore: This will ignore any unknown fields that are silently dropped from the object, and will ignore all but the last duplicate field that the decoder encounters. This is the default behavior prior to v1.23. - Warn: This will send a warning via the standard warning response header for each unknown field that is dropped from the object, and for each duplicate field that is encountered. The request will still succeed if there are no other errors, and will only persist the last of any duplicate fields. This is the default in v1.23+ - Strict: This will fail the request with a BadRequest error if any unknown fields would be dropped from the object, or if any duplicate fields are present. The error returned from the server will contain all unknown and duplicate fields encountered.")
-}
-
-fn write_params() -> Vec<Value> {
-    vec![dry_run(), field_manager(false), field_validation()]
-}
-
-fn patch_params() -> Vec<Value> {
-    vec![
-        dry_run(),
-        field_manager(true),
-        field_validation(),
-        query("force", "boolean", "Force is going to \"force\" Apply requests. It means user will re-acquire conflicting fields owned by other people. Force flag must be unset for non-apply patch requests."),
-    ]
-}
-
-fn list_params() -> Vec<Value> {
-    vec![
-        query("allowWatchBookmarks", "boolean", "allowWatchBookmarks requests watch events with type \"BOOKMARK\". Servers that do not implement bookmarks may ignore this flag and bookmarks are sent at the server's discretion. Clients should not assume bookmarks are returned at any specific interval, nor may they assume the server will send any BOOKMARK event during a session. If this is not a watch, this field is ignored."),
-        query("continue", "string", "The continue option should be set when retrieving more results from the server. Since this value is server defined, clients may only use the continue value from a previous query result with identical query parameters (except for the value of continue) and the server may reject a continue value it does not recognize."),
-        query("fieldSelector", "string", "A selector to restrict the list of returned objects by their fields. Defaults to everything."),
-        query("labelSelector", "string", "A selector to restrict the list of returned objects by their labels. Defaults to everything."),
-        query("limit", "integer", "limit is a maximum number of responses to return for a list call. If more items exist, the server will set the `continue` field on the list metadata to a value that can be used with the same initial query to retrieve the next set of results."),
-        query("resourceVersion", "string", "resourceVersion sets a constraint on what resource versions a request may be served from. See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for details.\n\nDefaults to unset"),
-        query("resourceVersionMatch", "string", "resourceVersionMatch determines how resourceVersion is applied to list calls. It is highly recommended that resourceVersionMatch be set for list calls where resourceVersion is set See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for details.\n\nDefaults to unset"),
-        query("sendInitialEvents", "boolean", "`sendInitialEvents=true` may be set together with `watch=true`. In that case, the watch stream will begin with synthetic events to produce the current state of objects in the collection. Once all such events have been sent, a synthetic \"Bookmark\" event will be sent."),
-        query("timeoutSeconds", "integer", "Timeout for the list/watch call. This limits the duration of the call, regardless of any activity or inactivity."),
-        query("watch", "boolean", "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications. Specify resourceVersion."),
-    ]
-}
-
-fn delete_params() -> Vec<Value> {
-    vec![
-        dry_run(),
-        query("gracePeriodSeconds", "integer", "The duration in seconds before the object should be deleted. Value must be non-negative integer. The value zero indicates delete immediately. If this value is nil, the default grace period for the specified type will be used. Defaults to a per object value if not specified. zero means delete immediately."),
-        query("ignoreStoreReadErrorWithClusterBreakingPotential", "boolean", "if set to true, it will trigger an unsafe deletion of the resource in case the normal deletion flow fails with a corrupt object error. A resource is considered corrupt if it can not be retrieved from the underlying storage successfully because of a) its data can not be transformed e.g. decryption failure, or b) it fails to decode into an object. NOTE: unsafe deletion ignores finalizer constraints, skips precondition checks, and removes the object from the storage. WARNING: This may potentially break the cluster if the workload associated with the resource being unsafe-deleted relies on normal deletion flow. Use only if you REALLY know what you are doing. The default value is false, and the user must opt in to enable it"),
-        query("orphanDependents", "boolean", "Deprecated: please use the PropagationPolicy, this field will be deprecated in 1.7. Should the dependent objects be orphaned. If true/false, the \"orphan\" finalizer will be added to/removed from the object's finalizers list. Either this field or PropagationPolicy may be set, but not both."),
-        query("propagationPolicy", "string", "Whether and how garbage collection will be performed. Either this field or OrphanDependents may be set, but not both. The default policy is decided by the existing finalizer set in the metadata.finalizers and the resource-specific default policy. Acceptable values are: 'Orphan' - orphan the dependents; 'Background' - allow the garbage collector to delete the dependents in the background; 'Foreground' - a cascading policy that deletes all dependents in the foreground."),
-    ]
 }
 
 /// What a route's operations need to know about the resource.
@@ -151,11 +102,19 @@ impl Ctx<'_> {
         let content: Map<String, Value> = self
             .media(stream)
             .into_iter()
-            .map(|m| (m.to_string(), json!({ "schema": { "$ref": format!("{REF_PREFIX}{schema}") } })))
+            .map(|m| {
+                (
+                    m.to_string(),
+                    json!({ "schema": { "$ref": format!("{REF_PREFIX}{schema}") } }),
+                )
+            })
             .collect();
         let mut out = Map::new();
         for (code, description) in codes {
-            out.insert(code.to_string(), json!({ "description": description, "content": content }));
+            out.insert(
+                code.to_string(),
+                json!({ "description": description, "content": content }),
+            );
         }
         out.insert("401".into(), json!({ "description": "Unauthorized" }));
         Value::Object(out)
@@ -170,18 +129,35 @@ impl Ctx<'_> {
     }
 
     fn patch_body(&self) -> Value {
-        let mut types = vec!["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"];
+        let mut types = vec![
+            "application/apply-patch+yaml",
+            "application/json-patch+json",
+            "application/merge-patch+json",
+        ];
         if self.builtin {
             types.push("application/strategic-merge-patch+json");
         }
         let content: Map<String, Value> = types
             .into_iter()
-            .map(|t| (t.to_string(), json!({ "schema": { "$ref": format!("{REF_PREFIX}{PATCH}") } })))
+            .map(|t| {
+                (
+                    t.to_string(),
+                    json!({ "schema": { "$ref": format!("{REF_PREFIX}{PATCH}") } }),
+                )
+            })
             .collect();
         json!({ "content": content, "required": true })
     }
 
-    fn op(&self, verb: &str, name: &str, description: &str, action: &str, params: Vec<Value>, gvk: Value) -> Value {
+    fn op(
+        &self,
+        verb: &str,
+        name: &str,
+        description: &str,
+        action: &str,
+        params: Vec<Value>,
+        gvk: Value,
+    ) -> Value {
         json!({
             "tags": [self.tag],
             "description": description,
@@ -196,10 +172,20 @@ impl Ctx<'_> {
 /// Moves the parameters all operations share to the path, sorts every list by name.
 fn path_item(path_params: Vec<Value>, ops: Vec<(&str, Value)>) -> Value {
     let names = |op: &Value| -> Vec<String> {
-        op["parameters"].as_array().map(|p| p.iter().filter_map(|x| x["name"].as_str().map(str::to_string)).collect()).unwrap_or_default()
+        op["parameters"]
+            .as_array()
+            .map(|p| {
+                p.iter()
+                    .filter_map(|x| x["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let shared: Vec<String> = match ops.first() {
-        Some((_, first)) => names(first).into_iter().filter(|n| ops.iter().all(|(_, o)| names(o).contains(n))).collect(),
+        Some((_, first)) => names(first)
+            .into_iter()
+            .filter(|n| ops.iter().all(|(_, o)| names(o).contains(n)))
+            .collect(),
         None => Vec::new(),
     };
     let by_name = |a: &Value, b: &Value| a["name"].as_str().cmp(&b["name"].as_str());
@@ -207,8 +193,11 @@ fn path_item(path_params: Vec<Value>, ops: Vec<(&str, Value)>) -> Value {
     let mut item = Map::new();
     for (method, mut op) in ops {
         let params = op["parameters"].as_array().cloned().unwrap_or_default();
-        let (moved, mut kept): (Vec<Value>, Vec<Value>) =
-            params.into_iter().partition(|p| p["name"].as_str().is_some_and(|n| shared.iter().any(|s| s == n)));
+        let (moved, mut kept): (Vec<Value>, Vec<Value>) = params.into_iter().partition(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| shared.iter().any(|s| s == n))
+        });
         for m in moved {
             if !common.iter().any(|c| c["name"] == m["name"]) {
                 common.push(m);
@@ -231,18 +220,32 @@ fn path_item(path_params: Vec<Value>, ops: Vec<(&str, Value)>) -> Value {
 
 /// Adds every route of a resource to `paths`.
 pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, Value>) {
-    let cx = Ctx { rt, gv: gv_id(&rt.group, &rt.version), tag: tag(&rt.group, &rt.version), builtin: !rt.is_custom() };
+    let cx = Ctx {
+        rt,
+        gv: gv_id(&rt.group, &rt.version),
+        tag: tag(&rt.group, &rt.version),
+        builtin: !rt.is_custom(),
+    };
     let kind = rt.kind.as_str();
     let base = prefix(&rt.group, &rt.version);
     let ns = if rt.namespaced { "Namespaced" } else { "" };
     let (coll, watch_prefix) = if rt.namespaced {
-        (format!("{base}/namespaces/{{namespace}}/{}", rt.plural), format!("{base}/watch/namespaces/{{namespace}}/{}", rt.plural))
+        (
+            format!("{base}/namespaces/{{namespace}}/{}", rt.plural),
+            format!("{base}/watch/namespaces/{{namespace}}/{}", rt.plural),
+        )
     } else {
-        (format!("{base}/{}", rt.plural), format!("{base}/watch/{}", rt.plural))
+        (
+            format!("{base}/{}", rt.plural),
+            format!("{base}/watch/{}", rt.plural),
+        )
     };
     let mut scope_params = vec![pretty()];
     if rt.namespaced {
-        scope_params.push(path_param("namespace", "object name and auth scope, such as for teams and projects"));
+        scope_params.push(path_param(
+            "namespace",
+            "object name and auth scope, such as for teams and projects",
+        ));
     }
     let name_param = path_param("name", &format!("name of the {kind}"));
     let list_ref = format!("{kind_ref}List");
@@ -251,51 +254,117 @@ pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, V
     // The collection.
     let mut ops = vec![
         ("get", {
-            let mut o = cx.op("list", &format!("{ns}{kind}"), &format!("list or watch objects of kind {kind}"), "list", list_params(), gvk.clone());
+            let mut o = cx.op(
+                "list",
+                &format!("{ns}{kind}"),
+                &format!("list or watch objects of kind {kind}"),
+                "list",
+                list_params(),
+                gvk.clone(),
+            );
             o["responses"] = cx.responses(&[("200", "OK")], &list_ref, true);
             o
         }),
         ("post", {
-            let mut o = cx.op("create", &format!("{ns}{kind}"), &format!("create a {kind}"), "post", write_params(), gvk.clone());
+            let mut o = cx.op(
+                "create",
+                &format!("{ns}{kind}"),
+                &format!("create a {kind}"),
+                "post",
+                write_params(),
+                gvk.clone(),
+            );
             o["requestBody"] = cx.body(kind_ref, true);
-            o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created"), ("202", "Accepted")], kind_ref, false);
+            o["responses"] = cx.responses(
+                &[("200", "OK"), ("201", "Created"), ("202", "Accepted")],
+                kind_ref,
+                false,
+            );
             o
         }),
     ];
-    if rt.verbs().contains(&"deletecollection") && !(rt.group.is_empty() && rt.plural == "namespaces") {
+    if rt.verbs().contains(&"deletecollection")
+        && !(rt.group.is_empty() && rt.plural == "namespaces")
+    {
         let mut params = delete_params();
-        params.extend(list_params().into_iter().filter(|p| p["name"] != "allowWatchBookmarks" && p["name"] != "watch"));
-        let mut o = cx.op("delete", &format!("Collection{ns}{kind}"), &format!("delete collection of {kind}"), "deletecollection", params, gvk.clone());
+        params.extend(
+            list_params()
+                .into_iter()
+                .filter(|p| p["name"] != "allowWatchBookmarks" && p["name"] != "watch"),
+        );
+        let mut o = cx.op(
+            "delete",
+            &format!("Collection{ns}{kind}"),
+            &format!("delete collection of {kind}"),
+            "deletecollection",
+            params,
+            gvk.clone(),
+        );
         o["requestBody"] = cx.body(DELETE_OPTIONS, false);
         o["responses"] = cx.responses(&[("200", "OK")], STATUS, false);
         ops.push(("delete", o));
     }
     let mut coll_params = scope_params.clone();
     coll_params.retain(|p| p["name"] != "pretty");
-    paths.insert(coll.clone(), path_item(coll_params.clone(), with_pretty(ops)));
+    paths.insert(
+        coll.clone(),
+        path_item(coll_params.clone(), with_pretty(ops)),
+    );
 
     // One object.
-    let deleted = if cx.builtin && rt.group.is_empty() && matches!(kind, "Pod" | "Service") { kind_ref } else { STATUS };
+    let deleted = if cx.builtin && rt.group.is_empty() && matches!(kind, "Pod" | "Service") {
+        kind_ref
+    } else {
+        STATUS
+    };
     let item_ops = vec![
         ("get", {
-            let mut o = cx.op("read", &format!("{ns}{kind}"), &format!("read the specified {kind}"), "get", vec![], gvk.clone());
+            let mut o = cx.op(
+                "read",
+                &format!("{ns}{kind}"),
+                &format!("read the specified {kind}"),
+                "get",
+                vec![],
+                gvk.clone(),
+            );
             o["responses"] = cx.responses(&[("200", "OK")], kind_ref, false);
             o
         }),
         ("put", {
-            let mut o = cx.op("replace", &format!("{ns}{kind}"), &format!("replace the specified {kind}"), "put", write_params(), gvk.clone());
+            let mut o = cx.op(
+                "replace",
+                &format!("{ns}{kind}"),
+                &format!("replace the specified {kind}"),
+                "put",
+                write_params(),
+                gvk.clone(),
+            );
             o["requestBody"] = cx.body(kind_ref, true);
             o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], kind_ref, false);
             o
         }),
         ("delete", {
-            let mut o = cx.op("delete", &format!("{ns}{kind}"), &format!("delete a {kind}"), "delete", delete_params(), gvk.clone());
+            let mut o = cx.op(
+                "delete",
+                &format!("{ns}{kind}"),
+                &format!("delete a {kind}"),
+                "delete",
+                delete_params(),
+                gvk.clone(),
+            );
             o["requestBody"] = cx.body(DELETE_OPTIONS, false);
             o["responses"] = cx.responses(&[("200", "OK"), ("202", "Accepted")], deleted, false);
             o
         }),
         ("patch", {
-            let mut o = cx.op("patch", &format!("{ns}{kind}"), &format!("partially update the specified {kind}"), "patch", patch_params(), gvk.clone());
+            let mut o = cx.op(
+                "patch",
+                &format!("{ns}{kind}"),
+                &format!("partially update the specified {kind}"),
+                "patch",
+                patch_params(),
+                gvk.clone(),
+            );
             o["requestBody"] = cx.patch_body();
             o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], kind_ref, false);
             o
@@ -303,7 +372,10 @@ pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, V
     ];
     let mut item_params = coll_params.clone();
     item_params.push(name_param.clone());
-    paths.insert(format!("{coll}/{{name}}"), path_item(item_params.clone(), with_pretty(item_ops)));
+    paths.insert(
+        format!("{coll}/{{name}}"),
+        path_item(item_params.clone(), with_pretty(item_ops)),
+    );
 
     // Subresources.
     let mut subs: Vec<(&str, &str, Value)> = Vec::new();
@@ -311,53 +383,116 @@ pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, V
         subs.push(("status", kind_ref, gvk.clone()));
     }
     if rt.scale_subresource {
-        subs.push(("scale", SCALE, json!({ "group": "autoscaling", "kind": "Scale", "version": "v1" })));
+        subs.push((
+            "scale",
+            SCALE,
+            json!({ "group": "autoscaling", "kind": "Scale", "version": "v1" }),
+        ));
     }
     for (sub, schema, sub_gvk) in subs {
         let title = capitalize(sub);
         let ops = vec![
             ("get", {
-                let mut o = cx.op("read", &format!("{ns}{kind}{title}"), &format!("read {sub} of the specified {kind}"), "get", vec![], sub_gvk.clone());
+                let mut o = cx.op(
+                    "read",
+                    &format!("{ns}{kind}{title}"),
+                    &format!("read {sub} of the specified {kind}"),
+                    "get",
+                    vec![],
+                    sub_gvk.clone(),
+                );
                 o["responses"] = cx.responses(&[("200", "OK")], schema, false);
                 o
             }),
             ("put", {
-                let mut o = cx.op("replace", &format!("{ns}{kind}{title}"), &format!("replace {sub} of the specified {kind}"), "put", write_params(), sub_gvk.clone());
+                let mut o = cx.op(
+                    "replace",
+                    &format!("{ns}{kind}{title}"),
+                    &format!("replace {sub} of the specified {kind}"),
+                    "put",
+                    write_params(),
+                    sub_gvk.clone(),
+                );
                 o["requestBody"] = cx.body(schema, true);
                 o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], schema, false);
                 o
             }),
             ("patch", {
-                let mut o = cx.op("patch", &format!("{ns}{kind}{title}"), &format!("partially update {sub} of the specified {kind}"), "patch", patch_params(), sub_gvk.clone());
+                let mut o = cx.op(
+                    "patch",
+                    &format!("{ns}{kind}{title}"),
+                    &format!("partially update {sub} of the specified {kind}"),
+                    "patch",
+                    patch_params(),
+                    sub_gvk.clone(),
+                );
                 o["requestBody"] = cx.patch_body();
                 o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], schema, false);
                 o
             }),
         ];
-        paths.insert(format!("{coll}/{{name}}/{sub}"), path_item(item_params.clone(), with_pretty(ops)));
+        paths.insert(
+            format!("{coll}/{{name}}/{sub}"),
+            path_item(item_params.clone(), with_pretty(ops)),
+        );
     }
     if cx.builtin && rt.group.is_empty() && rt.plural == "serviceaccounts" {
-        let token_gvk = json!({ "group": "authentication.k8s.io", "kind": "TokenRequest", "version": "v1" });
-        let mut o = cx.op("create", "NamespacedServiceAccountToken", "create token of a ServiceAccount", "post", write_params(), token_gvk);
+        let token_gvk =
+            json!({ "group": "authentication.k8s.io", "kind": "TokenRequest", "version": "v1" });
+        let mut o = cx.op(
+            "create",
+            "NamespacedServiceAccountToken",
+            "create token of a ServiceAccount",
+            "post",
+            write_params(),
+            token_gvk,
+        );
         o["requestBody"] = cx.body(TOKEN_REQUEST, true);
-        o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created"), ("202", "Accepted")], TOKEN_REQUEST, false);
+        o["responses"] = cx.responses(
+            &[("200", "OK"), ("201", "Created"), ("202", "Accepted")],
+            TOKEN_REQUEST,
+            false,
+        );
         let mut params = item_params.clone();
         params.retain(|p| p["name"] != "name");
         params.push(path_param("name", "name of the TokenRequest"));
-        paths.insert(format!("{coll}/{{name}}/token"), path_item(params, with_pretty(vec![("post", o)])));
+        paths.insert(
+            format!("{coll}/{{name}}/token"),
+            path_item(params, with_pretty(vec![("post", o)])),
+        );
     }
     if cx.builtin && rt.group.is_empty() && rt.plural == "namespaces" {
-        let mut o = cx.op("replace", "NamespaceFinalize", "replace finalize of the specified Namespace", "put", write_params(), gvk.clone());
+        let mut o = cx.op(
+            "replace",
+            "NamespaceFinalize",
+            "replace finalize of the specified Namespace",
+            "put",
+            write_params(),
+            gvk.clone(),
+        );
         o["requestBody"] = cx.body(kind_ref, true);
         o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], kind_ref, false);
-        paths.insert(format!("{coll}/{{name}}/finalize"), path_item(item_params.clone(), with_pretty(vec![("put", o)])));
+        paths.insert(
+            format!("{coll}/{{name}}/finalize"),
+            path_item(item_params.clone(), with_pretty(vec![("put", o)])),
+        );
     }
 
     // Listing across namespaces.
     if rt.namespaced {
-        let mut o = cx.op("list", &format!("{kind}ForAllNamespaces"), &format!("list or watch objects of kind {kind}"), "list", list_params(), gvk.clone());
+        let mut o = cx.op(
+            "list",
+            &format!("{kind}ForAllNamespaces"),
+            &format!("list or watch objects of kind {kind}"),
+            "list",
+            list_params(),
+            gvk.clone(),
+        );
         o["responses"] = cx.responses(&[("200", "OK")], &list_ref, true);
-        paths.insert(format!("{base}/{}", rt.plural), path_item(vec![], with_pretty(vec![("get", o)])));
+        paths.insert(
+            format!("{base}/{}", rt.plural),
+            path_item(vec![], with_pretty(vec![("get", o)])),
+        );
     }
 
     // Deprecated watch routes.
@@ -366,12 +501,30 @@ pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, V
         o["responses"] = cx.responses(&[("200", "OK")], WATCH_EVENT, true);
         o
     };
-    paths.insert(watch_prefix.clone(), path_item(coll_params.clone(), with_pretty(vec![("get", watch_list(format!("{ns}{kind}List")))])));
+    paths.insert(
+        watch_prefix.clone(),
+        path_item(
+            coll_params.clone(),
+            with_pretty(vec![("get", watch_list(format!("{ns}{kind}List")))]),
+        ),
+    );
     let mut o = cx.op("watch", &format!("{ns}{kind}"), &format!("watch changes to an object of kind {kind}. deprecated: use the 'watch' parameter with a list operation instead, filtered to a single item with the 'fieldSelector' parameter."), "watch", list_params(), gvk.clone());
     o["responses"] = cx.responses(&[("200", "OK")], WATCH_EVENT, true);
-    paths.insert(format!("{watch_prefix}/{{name}}"), path_item(item_params, with_pretty(vec![("get", o)])));
+    paths.insert(
+        format!("{watch_prefix}/{{name}}"),
+        path_item(item_params, with_pretty(vec![("get", o)])),
+    );
     if rt.namespaced {
-        paths.insert(format!("{base}/watch/{}", rt.plural), path_item(vec![], with_pretty(vec![("get", watch_list(format!("{kind}ListForAllNamespaces")))])));
+        paths.insert(
+            format!("{base}/watch/{}", rt.plural),
+            path_item(
+                vec![],
+                with_pretty(vec![(
+                    "get",
+                    watch_list(format!("{kind}ListForAllNamespaces")),
+                )]),
+            ),
+        );
     }
 }
 
@@ -387,7 +540,10 @@ fn with_pretty(mut ops: Vec<(&str, Value)>) -> Vec<(&str, Value)> {
 
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// `GET /api/v1/` / `GET /apis/<group>/<version>/`: the resource list.
@@ -414,38 +570,79 @@ mod tests {
 
     #[test]
     fn operation_ids_and_tags_follow_the_apiserver() {
-        assert_eq!(gv_id("rbac.authorization.k8s.io", "v1"), "RbacAuthorizationV1");
+        assert_eq!(
+            gv_id("rbac.authorization.k8s.io", "v1"),
+            "RbacAuthorizationV1"
+        );
         assert_eq!(gv_id("", "v1"), "CoreV1");
-        assert_eq!(gv_id("stable.example.com", "v1beta1"), "StableExampleComV1beta1");
-        assert_eq!(tag("rbac.authorization.k8s.io", "v1"), "rbacAuthorization_v1");
+        assert_eq!(
+            gv_id("stable.example.com", "v1beta1"),
+            "StableExampleComV1beta1"
+        );
+        assert_eq!(
+            tag("rbac.authorization.k8s.io", "v1"),
+            "rbacAuthorization_v1"
+        );
         assert_eq!(tag("", "v1"), "core_v1");
     }
 
     #[test]
     fn deployment_routes() {
-        let rt = builtins().into_iter().find(|r| r.plural == "deployments").unwrap();
+        let rt = builtins()
+            .into_iter()
+            .find(|r| r.plural == "deployments")
+            .unwrap();
         let mut paths = Map::new();
         add_resource(&rt, "io.k8s.api.apps.v1.Deployment", &mut paths);
         let item = &paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"];
-        let shared: Vec<&str> = item["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        let shared: Vec<&str> = item["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
         assert_eq!(shared, ["name", "namespace", "pretty"]);
         let patch = &item["patch"];
         assert_eq!(patch["operationId"], "patchAppsV1NamespacedDeployment");
         assert_eq!(patch["x-kubernetes-action"], "patch");
-        assert_eq!(patch["x-kubernetes-group-version-kind"], json!({"group": "apps", "kind": "Deployment", "version": "v1"}));
-        let names: Vec<&str> = patch["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["dryRun", "fieldManager", "fieldValidation", "force"]);
-        assert!(patch["requestBody"]["content"].get("application/strategic-merge-patch+json").is_some());
-        let scale = &paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"],
+            json!({"group": "apps", "kind": "Deployment", "version": "v1"})
+        );
+        let names: Vec<&str> = patch["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["dryRun", "fieldManager", "fieldValidation", "force"]
+        );
+        assert!(
+            patch["requestBody"]["content"]
+                .get("application/strategic-merge-patch+json")
+                .is_some()
+        );
+        let scale =
+            &paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]["patch"];
         assert_eq!(scale["x-kubernetes-group-version-kind"]["kind"], "Scale");
         assert_eq!(scale["operationId"], "patchAppsV1NamespacedDeploymentScale");
         let all = &paths["/apis/apps/v1/deployments"];
-        assert_eq!(all["get"]["operationId"], "listAppsV1DeploymentForAllNamespaces");
+        assert_eq!(
+            all["get"]["operationId"],
+            "listAppsV1DeploymentForAllNamespaces"
+        );
         assert!(all["get"].get("parameters").is_none());
         assert_eq!(all["parameters"].as_array().unwrap().len(), 11);
         let coll = &paths["/apis/apps/v1/namespaces/{namespace}/deployments"];
-        assert_eq!(coll["delete"]["operationId"], "deleteAppsV1CollectionNamespacedDeployment");
-        assert!(paths.contains_key("/apis/apps/v1/watch/namespaces/{namespace}/deployments/{name}"));
+        assert_eq!(
+            coll["delete"]["operationId"],
+            "deleteAppsV1CollectionNamespacedDeployment"
+        );
+        assert!(
+            paths.contains_key("/apis/apps/v1/watch/namespaces/{namespace}/deployments/{name}")
+        );
     }
 
     #[test]
@@ -460,7 +657,13 @@ mod tests {
         assert_eq!(finalize["operationId"], "replaceCoreV1NamespaceFinalize");
         assert!(paths["/api/v1/namespaces"].get("delete").is_none());
         let token = &paths["/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"]["post"];
-        assert_eq!(token["operationId"], "createCoreV1NamespacedServiceAccountToken");
-        assert_eq!(token["x-kubernetes-group-version-kind"]["kind"], "TokenRequest");
+        assert_eq!(
+            token["operationId"],
+            "createCoreV1NamespacedServiceAccountToken"
+        );
+        assert_eq!(
+            token["x-kubernetes-group-version-kind"]["kind"],
+            "TokenRequest"
+        );
     }
 }

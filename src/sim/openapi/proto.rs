@@ -83,7 +83,12 @@ impl Buf {
 
     /// `repeated NamedAny vendor_extension` for the `x-` keys of an object.
     fn extensions(&mut self, field: u32, obj: &Value) {
-        for (k, v) in obj.as_object().into_iter().flatten().filter(|(k, _)| k.starts_with("x-")) {
+        for (k, v) in obj
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with("x-"))
+        {
             self.message(field, |m| {
                 m.string(1, k);
                 m.any(2, v);
@@ -150,7 +155,15 @@ pub fn encode_document(doc: &Value) -> Vec<u8> {
 }
 
 fn path_item(b: &mut Buf, item: &Value) {
-    for (field, method) in [(2, "get"), (3, "put"), (4, "post"), (5, "delete"), (6, "options"), (7, "head"), (8, "patch")] {
+    for (field, method) in [
+        (2, "get"),
+        (3, "put"),
+        (4, "post"),
+        (5, "delete"),
+        (6, "options"),
+        (7, "head"),
+        (8, "patch"),
+    ] {
         if let Some(op) = item.get(method) {
             b.message(field, |m| operation(m, op));
         }
@@ -325,9 +338,17 @@ mod tests {
         // {type: array, items: {}} must keep its (empty) item schema.
         let mut b = Buf::default();
         schema(&mut b, &json!({"type": "array", "items": {}}));
-        assert_eq!(b.0, [0xB2, 0x01, 7, 0x0A, 5, b'a', b'r', b'r', b'a', b'y', 0xBA, 0x01, 2, 0x0A, 0]);
+        assert_eq!(
+            b.0,
+            [
+                0xB2, 0x01, 7, 0x0A, 5, b'a', b'r', b'r', b'a', b'y', 0xBA, 0x01, 2, 0x0A, 0
+            ]
+        );
         let mut b = Buf::default();
-        schema(&mut b, &json!({"x-kubernetes-group-version-kind": [{"group": "", "kind": "Pod", "version": "v1"}]}));
+        schema(
+            &mut b,
+            &json!({"x-kubernetes-group-version-kind": [{"group": "", "kind": "Pod", "version": "v1"}]}),
+        );
         // vendor_extension is field 31, length-delimited: tag 0xFA 0x01.
         assert_eq!(&b.0[..2], &[0xFA, 0x01]);
         let text = String::from_utf8_lossy(&b.0);

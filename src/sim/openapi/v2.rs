@@ -8,7 +8,9 @@ use super::REF_PREFIX;
 
 /// A v3 schema as v2 writes it.
 pub fn schema(v3: &Value) -> Value {
-    let Some(obj) = v3.as_object() else { return v3.clone() };
+    let Some(obj) = v3.as_object() else {
+        return v3.clone();
+    };
     let mut out = Map::new();
     // `allOf: [{$ref}]` with siblings is a plain `$ref` with siblings in v2.
     let single_ref = obj
@@ -20,7 +22,10 @@ pub fn schema(v3: &Value) -> Value {
     for (key, value) in obj {
         match key.as_str() {
             "$ref" => {
-                out.insert(key.clone(), json!(convert_ref(value.as_str().unwrap_or(""))));
+                out.insert(
+                    key.clone(),
+                    json!(convert_ref(value.as_str().unwrap_or(""))),
+                );
             }
             "allOf" if single_ref.is_some() => {
                 out.insert("$ref".into(), json!(convert_ref(single_ref.unwrap_or(""))));
@@ -28,8 +33,12 @@ pub fn schema(v3: &Value) -> Value {
             "default" if single_ref.is_some() => {}
             "nullable" => {}
             "properties" => {
-                let props: Map<String, Value> =
-                    value.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), schema(v))).collect();
+                let props: Map<String, Value> = value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), schema(v)))
+                    .collect();
                 out.insert(key.clone(), Value::Object(props));
             }
             "items" | "additionalProperties" | "not" => {
@@ -72,17 +81,33 @@ fn parameter(p: &Value) -> Value {
 
 /// The schema of the first content entry of a body or response.
 fn content_schema(content: &Value) -> Option<Value> {
-    content.as_object()?.values().next()?.get("schema").map(schema)
+    content
+        .as_object()?
+        .values()
+        .next()?
+        .get("schema")
+        .map(schema)
 }
 
 fn operation(op: &Value) -> Value {
     let mut out = Map::new();
-    for key in ["description", "operationId", "tags", "x-kubernetes-action", "x-kubernetes-group-version-kind"] {
+    for key in [
+        "description",
+        "operationId",
+        "tags",
+        "x-kubernetes-action",
+        "x-kubernetes-group-version-kind",
+    ] {
         if let Some(v) = op.get(key) {
             out.insert(key.into(), v.clone());
         }
     }
-    let mut params: Vec<Value> = op["parameters"].as_array().into_iter().flatten().map(parameter).collect();
+    let mut params: Vec<Value> = op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(parameter)
+        .collect();
     let consumes: Vec<String> = match op.get("requestBody") {
         Some(body) => {
             let mut p = json!({ "name": "body", "in": "body" });
@@ -93,7 +118,10 @@ fn operation(op: &Value) -> Value {
                 p["schema"] = s;
             }
             params.insert(0, p);
-            body["content"].as_object().map(|c| c.keys().cloned().collect()).unwrap_or_default()
+            body["content"]
+                .as_object()
+                .map(|c| c.keys().cloned().collect())
+                .unwrap_or_default()
         }
         None => vec!["*/*".to_string()],
     };
@@ -101,7 +129,10 @@ fn operation(op: &Value) -> Value {
         out.insert("parameters".into(), Value::Array(params));
     }
     out.insert("consumes".into(), json!(consumes));
-    let produces: Vec<String> = op["responses"]["200"]["content"].as_object().map(|c| c.keys().cloned().collect()).unwrap_or_default();
+    let produces: Vec<String> = op["responses"]["200"]["content"]
+        .as_object()
+        .map(|c| c.keys().cloned().collect())
+        .unwrap_or_default();
     out.insert("produces".into(), json!(produces));
     out.insert("schemes".into(), json!(["https"]));
     let mut responses = Map::new();
@@ -122,7 +153,12 @@ pub fn path_item(item: &Value) -> Value {
     for (key, value) in item.as_object().into_iter().flatten() {
         match key.as_str() {
             "parameters" => {
-                let params: Vec<Value> = value.as_array().into_iter().flatten().map(parameter).collect();
+                let params: Vec<Value> = value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(parameter)
+                    .collect();
                 out.insert(key.clone(), Value::Array(params));
             }
             "get" | "put" | "post" | "delete" | "patch" | "head" | "options" => {
@@ -146,8 +182,14 @@ mod tests {
             "maybe": {"type": "string", "nullable": true}
         }});
         let v2 = schema(&v3);
-        assert_eq!(v2["properties"]["metadata"], json!({"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "description": "meta"}));
-        assert_eq!(v2["properties"]["items"]["items"]["$ref"], "#/definitions/X");
+        assert_eq!(
+            v2["properties"]["metadata"],
+            json!({"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "description": "meta"})
+        );
+        assert_eq!(
+            v2["properties"]["items"]["items"]["$ref"],
+            "#/definitions/X"
+        );
         assert_eq!(v2["properties"]["maybe"], json!({"type": "string"}));
     }
 
@@ -164,12 +206,21 @@ mod tests {
             }
         });
         let v2 = path_item(&item);
-        assert_eq!(v2["parameters"][0], json!({"name": "name", "in": "path", "required": true, "type": "string", "uniqueItems": true}));
+        assert_eq!(
+            v2["parameters"][0],
+            json!({"name": "name", "in": "path", "required": true, "type": "string", "uniqueItems": true})
+        );
         let patch = &v2["patch"];
-        assert_eq!(patch["parameters"][0], json!({"name": "body", "in": "body", "required": true, "schema": {"$ref": "#/definitions/P"}}));
+        assert_eq!(
+            patch["parameters"][0],
+            json!({"name": "body", "in": "body", "required": true, "schema": {"$ref": "#/definitions/P"}})
+        );
         assert_eq!(patch["parameters"][1]["name"], "fieldValidation");
         assert_eq!(patch["consumes"], json!(["application/merge-patch+json"]));
         assert_eq!(patch["produces"], json!(["application/json"]));
-        assert_eq!(patch["responses"]["200"]["schema"]["$ref"], "#/definitions/C");
+        assert_eq!(
+            patch["responses"]["200"]["schema"]["$ref"],
+            "#/definitions/C"
+        );
     }
 }

@@ -20,7 +20,11 @@ pub(super) fn columns(printer_columns: &[Value]) -> Option<Vec<Column>> {
     let defaults = [json!({
         "name": "Age", "type": "date", "description": AGE_DESC, "jsonPath": ".metadata.creationTimestamp"
     })];
-    let specs = if printer_columns.is_empty() { &defaults[..] } else { printer_columns };
+    let specs = if printer_columns.is_empty() {
+        &defaults[..]
+    } else {
+        printer_columns
+    };
     specs
         .iter()
         .map(|col| {
@@ -68,7 +72,10 @@ pub(super) fn cells(columns: &[Column], obj: &Value, now: i64) -> Vec<Value> {
 /// `cellForJSONValue`.
 fn typed_cell(ty: &str, v: &Value, now: i64) -> Value {
     match (ty, v) {
-        ("integer", Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).map_or(Value::Null, |i| json!(i)),
+        ("integer", Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .map_or(Value::Null, |i| json!(i)),
         ("number", Value::Number(n)) => n.as_f64().map_or(Value::Null, |f| json!(f)),
         ("boolean", Value::Bool(b)) => json!(b),
         ("date", Value::String(s)) => match parse_time(s) {
@@ -85,7 +92,9 @@ fn print_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "<no value>".to_string(),
         Value::Number(n) => match n.as_f64() {
-            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
+            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < 1e21 => {
+                format!("{f:.0}")
+            }
             _ => n.to_string(),
         },
         other => other.to_string(),
@@ -98,7 +107,10 @@ enum Step {
     Field(String),
     Index(i64),
     Wildcard,
-    Filter { path: Vec<Step>, op: Option<(String, Value)> },
+    Filter {
+        path: Vec<Step>,
+        op: Option<(String, Value)>,
+    },
 }
 
 /// The simple JSONPath forms printer columns use: `.a.b`, `.a[0]`, `.a[*].b`, `['k']`, and
@@ -109,7 +121,10 @@ struct Path(Vec<Step>);
 impl Path {
     fn parse(text: &str) -> Option<Path> {
         let text = text.trim();
-        let text = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+        let text = text
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(text);
         let chars: Vec<char> = text.chars().collect();
         let (steps, end) = parse_steps(&chars, 0, false)?;
         (end == chars.len()).then_some(Path(steps))
@@ -204,9 +219,14 @@ fn parse_bracket(inner: &str) -> Option<Step> {
         if rest.is_empty() {
             return Some(Step::Filter { path, op: None });
         }
-        let op = ["==", "!=", "<=", ">=", "<", ">"].into_iter().find(|op| rest.starts_with(op))?;
+        let op = ["==", "!=", "<=", ">=", "<", ">"]
+            .into_iter()
+            .find(|op| rest.starts_with(op))?;
         let literal = parse_literal(rest[op.len()..].trim())?;
-        return Some(Step::Filter { path, op: Some((op.to_string(), literal)) });
+        return Some(Step::Filter {
+            path,
+            op: Some((op.to_string(), literal)),
+        });
     }
     if let Some(s) = unquote(inner) {
         return Some(Step::Field(s));
@@ -273,7 +293,10 @@ fn compare(left: &Value, op: &str, right: &Value) -> bool {
     use std::cmp::Ordering;
     let ord = match (left, right) {
         (Value::String(a), Value::String(b)) => a.partial_cmp(b),
-        (Value::Number(a), Value::Number(b)) => a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)),
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .zip(b.as_f64())
+            .and_then(|(a, b)| a.partial_cmp(&b)),
         (Value::Bool(a), Value::Bool(b)) => a.partial_cmp(b),
         _ => None,
     };
@@ -305,20 +328,45 @@ mod tests {
 
     fn first(path: &str) -> Option<Value> {
         let o = obj();
-        Path::parse(path).unwrap().eval(&o).first().map(|v| (*v).clone())
+        Path::parse(path)
+            .unwrap()
+            .eval(&o)
+            .first()
+            .map(|v| (*v).clone())
     }
 
     #[test]
     fn json_paths() {
         assert_eq!(first(".spec.replicas"), Some(json!(3)));
-        assert_eq!(first(r#".status.conditions[?(@.type=="Ready")].status"#), Some(json!("False")));
-        assert_eq!(first(".status.conditions[?(@.type=='Ready')].reason"), Some(json!("Waiting")));
-        assert_eq!(first(".status.conditions[?(@.reason)].type"), Some(json!("Ready")));
-        assert_eq!(first(".status.conditions[0].type"), Some(json!("Progressing")));
+        assert_eq!(
+            first(r#".status.conditions[?(@.type=="Ready")].status"#),
+            Some(json!("False"))
+        );
+        assert_eq!(
+            first(".status.conditions[?(@.type=='Ready')].reason"),
+            Some(json!("Waiting"))
+        );
+        assert_eq!(
+            first(".status.conditions[?(@.reason)].type"),
+            Some(json!("Ready"))
+        );
+        assert_eq!(
+            first(".status.conditions[0].type"),
+            Some(json!("Progressing"))
+        );
         assert_eq!(first(".status.conditions[-1].type"), Some(json!("Ready")));
-        assert_eq!(first(".status.conditions[*].type"), Some(json!("Progressing")));
-        assert_eq!(first(r".metadata.labels.app\.kubernetes\.io/name"), Some(json!("web")));
-        assert_eq!(first(".metadata.labels['app.kubernetes.io/name']"), Some(json!("web")));
+        assert_eq!(
+            first(".status.conditions[*].type"),
+            Some(json!("Progressing"))
+        );
+        assert_eq!(
+            first(r".metadata.labels.app\.kubernetes\.io/name"),
+            Some(json!("web"))
+        );
+        assert_eq!(
+            first(".metadata.labels['app.kubernetes.io/name']"),
+            Some(json!("web"))
+        );
         assert_eq!(first(".spec.missing"), None);
         assert!(Path::parse(".spec[").is_none());
         assert!(Path::parse("..spec").is_none());
@@ -337,11 +385,24 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cols[1].definition["priority"], 1);
-        assert_eq!(cols[0].definition["description"], "Custom resource definition column (in JSONPath format): .spec.replicas");
+        assert_eq!(
+            cols[0].definition["description"],
+            "Custom resource definition column (in JSONPath format): .spec.replicas"
+        );
         let now = parse_time("2024-01-03T00:00:00Z").unwrap();
-        assert_eq!(cells(&cols, &obj(), now), vec![
-            json!("w1"), json!(3), json!("False"), json!(r#"["a","b"]"#), json!(1.5), json!(false), Value::Null, json!("2d")
-        ]);
+        assert_eq!(
+            cells(&cols, &obj(), now),
+            vec![
+                json!("w1"),
+                json!(3),
+                json!("False"),
+                json!(r#"["a","b"]"#),
+                json!(1.5),
+                json!(false),
+                Value::Null,
+                json!("2d")
+            ]
+        );
     }
 
     #[test]
@@ -350,6 +411,9 @@ mod tests {
         assert_eq!(cols.len(), 1);
         assert_eq!(cols[0].definition["name"], "Age");
         assert_eq!(cols[0].definition["type"], "date");
-        assert!(columns(&[json!({"name": "Bad", "type": "string", "jsonPath": ".a[?(@.x=~"})]).is_none());
+        assert!(
+            columns(&[json!({"name": "Bad", "type": "string", "jsonPath": ".a[?(@.x=~"})])
+                .is_none()
+        );
     }
 }

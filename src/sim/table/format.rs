@@ -17,7 +17,11 @@ pub fn human_duration(seconds: i64) -> String {
     let minutes = seconds / 60;
     if minutes < 10 {
         let s = seconds % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 60 * 3 {
         return format!("{minutes}m");
@@ -25,21 +29,33 @@ pub fn human_duration(seconds: i64) -> String {
     let hours = seconds / 3600;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let dy = (hours / 24) % 365;
-        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
     }
     format!("{}y", hours / 24 / 365)
 }
@@ -74,36 +90,58 @@ pub fn i(obj: &Value, pointer: &str) -> i64 {
 
 /// An array field, empty when absent.
 pub fn arr<'a>(obj: &'a Value, pointer: &str) -> &'a [Value] {
-    obj.pointer(pointer).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    obj.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// Number of keys of a map field.
 pub fn count_keys(obj: &Value, pointer: &str) -> i64 {
-    obj.pointer(pointer).and_then(Value::as_object).map_or(0, |m| m.len() as i64)
+    obj.pointer(pointer)
+        .and_then(Value::as_object)
+        .map_or(0, |m| m.len() as i64)
 }
 
 /// `labels.FormatLabels`: `k=v,...` sorted by key, `<none>` when empty.
 pub fn format_labels(map: &Value) -> String {
     let text = match map.as_object() {
-        Some(m) => m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","),
+        Some(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(","),
         None => String::new(),
     };
-    if text.is_empty() { "<none>".to_string() } else { text }
+    if text.is_empty() {
+        "<none>".to_string()
+    } else {
+        text
+    }
 }
 
 /// `metav1.LabelSelectorAsSelector(...).String()`; `None` for a selector that does not parse.
 pub fn selector_string(selector: &Value) -> Option<String> {
-    let Some(sel) = selector.as_object() else { return Some(String::new()) };
+    let Some(sel) = selector.as_object() else {
+        return Some(String::new());
+    };
     let mut reqs: Vec<(String, String)> = Vec::new();
     if let Some(labels) = sel.get("matchLabels").and_then(Value::as_object) {
         for (k, v) in labels {
             reqs.push((k.clone(), format!("{k}={}", v.as_str()?)));
         }
     }
-    for expr in sel.get("matchExpressions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+    for expr in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
         let key = expr["key"].as_str()?;
-        let mut values: Vec<&str> =
-            expr["values"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let mut values: Vec<&str> = expr["values"]
+            .as_array()
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         values.sort_unstable();
         values.dedup();
         let text = match expr["operator"].as_str()? {
@@ -116,7 +154,12 @@ pub fn selector_string(selector: &Value) -> Option<String> {
         reqs.push((key.to_string(), text));
     }
     reqs.sort_by(|a, b| a.0.cmp(&b.0));
-    Some(reqs.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(","))
+    Some(
+        reqs.into_iter()
+            .map(|(_, t)| t)
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 /// `metav1.FormatLabelSelector`: `<none>` when empty, `<error>` when invalid.
@@ -130,9 +173,18 @@ pub fn format_selector(selector: &Value) -> String {
 
 /// `layoutContainerCells`: container names and images, comma separated.
 pub fn containers(pod_spec: &Value) -> (String, String) {
-    let list = pod_spec["containers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    let names: Vec<&str> = list.iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
-    let images: Vec<&str> = list.iter().map(|c| c["image"].as_str().unwrap_or("")).collect();
+    let list = pod_spec["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let names: Vec<&str> = list
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
+    let images: Vec<&str> = list
+        .iter()
+        .map(|c| c["image"].as_str().unwrap_or(""))
+        .collect();
     (names.join(","), images.join(","))
 }
 
@@ -156,7 +208,11 @@ pub fn bool_ptr(v: &Value) -> String {
 
 /// A string or `<none>` when empty.
 pub fn or_none(s: &str) -> String {
-    if s.is_empty() { "<none>".to_string() } else { s.to_string() }
+    if s.is_empty() {
+        "<none>".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -201,15 +257,27 @@ mod tests {
         assert_eq!(format_selector(&sel), "a=1,b=2,env in (dev,prod),!tier");
         assert_eq!(format_selector(&json!({})), "<none>");
         assert_eq!(format_selector(&Value::Null), "<none>");
-        assert_eq!(format_selector(&json!({"matchExpressions": [{"key": "x", "operator": "Bogus"}]})), "<error>");
-        assert_eq!(format_labels(&json!({"app": "web", "tier": "fe"})), "app=web,tier=fe");
+        assert_eq!(
+            format_selector(&json!({"matchExpressions": [{"key": "x", "operator": "Bogus"}]})),
+            "<error>"
+        );
+        assert_eq!(
+            format_labels(&json!({"app": "web", "tier": "fe"})),
+            "app=web,tier=fe"
+        );
         assert_eq!(format_labels(&Value::Null), "<none>");
     }
 
     #[test]
     fn ages() {
         let now = parse_time("2024-01-01T00:05:00Z").unwrap();
-        assert_eq!(age(&json!({"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}}), now), "5m");
+        assert_eq!(
+            age(
+                &json!({"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}}),
+                now
+            ),
+            "5m"
+        );
         assert_eq!(age(&json!({"metadata": {}}), now), "<unknown>");
     }
 }

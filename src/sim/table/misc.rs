@@ -10,9 +10,21 @@ use super::{AGE, NAME, Printer, c, wide};
 pub(super) const INGRESS: Printer = Printer {
     columns: &[
         NAME,
-        c("Class", "string", "The name of the IngressClass resource that should be used for additional configuration"),
-        c("Hosts", "string", "Hosts that incoming requests are matched against before the ingress rule"),
-        c("Address", "string", "Address is a list containing ingress points for the load-balancer"),
+        c(
+            "Class",
+            "string",
+            "The name of the IngressClass resource that should be used for additional configuration",
+        ),
+        c(
+            "Hosts",
+            "string",
+            "Hosts that incoming requests are matched against before the ingress rule",
+        ),
+        c(
+            "Address",
+            "string",
+            "Address is a list containing ingress points for the load-balancer",
+        ),
         c("Ports", "string", "Ports of TLS configurations that open"),
         AGE,
     ],
@@ -22,7 +34,11 @@ pub(super) const INGRESS: Printer = Printer {
             json!(o["spec"]["ingressClassName"].as_str().unwrap_or("<none>")),
             json!(hosts(arr(o, "/spec/rules"))),
             json!(load_balancer_ips(&o["status"]["loadBalancer"]).join(",")),
-            json!(if arr(o, "/spec/tls").is_empty() { "80" } else { "80, 443" }),
+            json!(if arr(o, "/spec/tls").is_empty() {
+                "80"
+            } else {
+                "80, 443"
+            }),
             json!(age(o, now)),
         ]
     },
@@ -46,30 +62,54 @@ fn hosts(rules: &[Value]) -> String {
         return "*".to_string();
     }
     let text = list.join(",");
-    if more { format!("{text} + {} more...", rules.len() - MAX) } else { text }
+    if more {
+        format!("{text} + {} more...", rules.len() - MAX)
+    } else {
+        text
+    }
 }
 
 pub(super) const NETWORK_POLICY: Printer = Printer {
     columns: &[
         NAME,
-        c("Pod-Selector", "string", "Selects the pods to which this NetworkPolicy object applies."),
+        c(
+            "Pod-Selector",
+            "string",
+            "Selects the pods to which this NetworkPolicy object applies.",
+        ),
         AGE,
     ],
     row: |o, now| {
         // podSelector is a required struct: an absent one selects everything.
-        let sel = if o["spec"]["podSelector"].is_null() { json!({}) } else { o["spec"]["podSelector"].clone() };
-        vec![json!(s(o, "/metadata/name")), json!(format_selector(&sel)), json!(age(o, now))]
+        let sel = if o["spec"]["podSelector"].is_null() {
+            json!({})
+        } else {
+            o["spec"]["podSelector"].clone()
+        };
+        vec![
+            json!(s(o, "/metadata/name")),
+            json!(format_selector(&sel)),
+            json!(age(o, now)),
+        ]
     },
 };
 
 pub(super) const ROLE_BINDING: Printer = Printer {
     columns: &[
         NAME,
-        c("Role", "string", "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace."),
+        c(
+            "Role",
+            "string",
+            "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.",
+        ),
         AGE,
         wide("Users", "string", "Users in the roleBinding"),
         wide("Groups", "string", "Groups in the roleBinding"),
-        wide("ServiceAccounts", "string", "ServiceAccounts in the roleBinding"),
+        wide(
+            "ServiceAccounts",
+            "string",
+            "ServiceAccounts in the roleBinding",
+        ),
     ],
     row: binding_row,
 };
@@ -77,11 +117,19 @@ pub(super) const ROLE_BINDING: Printer = Printer {
 pub(super) const CLUSTER_ROLE_BINDING: Printer = Printer {
     columns: &[
         NAME,
-        c("Role", "string", "RoleRef can only reference a ClusterRole in the global namespace."),
+        c(
+            "Role",
+            "string",
+            "RoleRef can only reference a ClusterRole in the global namespace.",
+        ),
         AGE,
         wide("Users", "string", "Users in the clusterRoleBinding"),
         wide("Groups", "string", "Groups in the clusterRoleBinding"),
-        wide("ServiceAccounts", "string", "ServiceAccounts in the clusterRoleBinding"),
+        wide(
+            "ServiceAccounts",
+            "string",
+            "ServiceAccounts in the clusterRoleBinding",
+        ),
     ],
     row: binding_row,
 };
@@ -92,7 +140,10 @@ fn binding_row(o: &Value, now: i64) -> Vec<Value> {
     for subject in arr(o, "/subjects") {
         let name = subject["name"].as_str().unwrap_or("");
         match subject["kind"].as_str().unwrap_or("") {
-            "ServiceAccount" => sas.push(format!("{}/{name}", subject["namespace"].as_str().unwrap_or(""))),
+            "ServiceAccount" => sas.push(format!(
+                "{}/{name}",
+                subject["namespace"].as_str().unwrap_or("")
+            )),
             "User" => users.push(name.to_string()),
             "Group" => groups.push(name.to_string()),
             _ => {}
@@ -100,7 +151,11 @@ fn binding_row(o: &Value, now: i64) -> Vec<Value> {
     }
     vec![
         json!(s(o, "/metadata/name")),
-        json!(format!("{}/{}", s(o, "/roleRef/kind"), s(o, "/roleRef/name"))),
+        json!(format!(
+            "{}/{}",
+            s(o, "/roleRef/kind"),
+            s(o, "/roleRef/name")
+        )),
         json!(age(o, now)),
         json!(users.join(", ")),
         json!(groups.join(", ")),
@@ -109,8 +164,22 @@ fn binding_row(o: &Value, now: i64) -> Vec<Value> {
 }
 
 pub(super) const LEASE: Printer = Printer {
-    columns: &[NAME, c("Holder", "string", "holderIdentity contains the identity of the holder of a current lease."), AGE],
-    row: |o, now| vec![json!(s(o, "/metadata/name")), json!(s(o, "/spec/holderIdentity")), json!(age(o, now))],
+    columns: &[
+        NAME,
+        c(
+            "Holder",
+            "string",
+            "holderIdentity contains the identity of the holder of a current lease.",
+        ),
+        AGE,
+    ],
+    row: |o, now| {
+        vec![
+            json!(s(o, "/metadata/name")),
+            json!(s(o, "/spec/holderIdentity")),
+            json!(age(o, now)),
+        ]
+    },
 };
 
 #[cfg(test)]
@@ -123,9 +192,15 @@ mod tests {
             "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}, {}, {"host": "c"}, {"host": "d"}],
             "tls": [{"hosts": ["a.example.com"]}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.2"}, {"hostname": "lb.example.com"}]}}});
-        assert_eq!((INGRESS.row)(&ing, 0)[1..5], [
-            json!("nginx"), json!("a.example.com,b.example.com,c + 2 more..."), json!("10.0.0.2,lb.example.com"), json!("80, 443")
-        ]);
+        assert_eq!(
+            (INGRESS.row)(&ing, 0)[1..5],
+            [
+                json!("nginx"),
+                json!("a.example.com,b.example.com,c + 2 more..."),
+                json!("10.0.0.2,lb.example.com"),
+                json!("80, 443")
+            ]
+        );
         assert_eq!(hosts(&[]), "*");
     }
 
@@ -134,9 +209,17 @@ mod tests {
         let rb = json!({"metadata": {"name": "rb"}, "roleRef": {"kind": "ClusterRole", "name": "view"},
             "subjects": [{"kind": "User", "name": "alice"}, {"kind": "ServiceAccount", "name": "sa", "namespace": "ns"},
                          {"kind": "Group", "name": "devs"}, {"kind": "User", "name": "bob"}]});
-        assert_eq!(binding_row(&rb, 0), vec![
-            json!("rb"), json!("ClusterRole/view"), json!("<unknown>"), json!("alice, bob"), json!("devs"), json!("ns/sa")
-        ]);
+        assert_eq!(
+            binding_row(&rb, 0),
+            vec![
+                json!("rb"),
+                json!("ClusterRole/view"),
+                json!("<unknown>"),
+                json!("alice, bob"),
+                json!("devs"),
+                json!("ns/sa")
+            ]
+        );
         let np = json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}}});
         assert_eq!((NETWORK_POLICY.row)(&np, 0)[1], json!("<none>"));
     }

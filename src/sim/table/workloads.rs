@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::format::{
-    age, arr, bool_ptr, containers, format_labels, format_selector, human_duration, i, int_or_string, parse_time, s,
-    selector_string, since,
+    age, arr, bool_ptr, containers, format_labels, format_selector, human_duration, i,
+    int_or_string, parse_time, s, selector_string, since,
 };
 use super::{AGE, NAME, Printer, c, wide};
 
@@ -22,16 +22,29 @@ pub(super) const DEPLOYMENT: Printer = Printer {
     columns: &[
         NAME,
         c("Ready", "string", "Number of the pod with ready state"),
-        c("Up-to-date", "string", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
-        c("Available", "string", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+        c(
+            "Up-to-date",
+            "string",
+            "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+        ),
+        c(
+            "Available",
+            "string",
+            "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+        ),
         AGE,
         wide("Containers", "string", CONTAINERS),
         wide("Images", "string", IMAGES),
-        wide("Selector", "string", "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."),
+        wide(
+            "Selector",
+            "string",
+            "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
+        ),
     ],
     row: |o, now| {
         let (names, images) = containers(&o["spec"]["template"]["spec"]);
-        let selector = selector_string(&o["spec"]["selector"]).unwrap_or_else(|| "<invalid>".to_string());
+        let selector =
+            selector_string(&o["spec"]["selector"]).unwrap_or_else(|| "<invalid>".to_string());
         vec![
             json!(s(o, "/metadata/name")),
             json!(format!("{}/{}", i(o, "/status/readyReplicas"), replicas(o))),
@@ -68,16 +81,44 @@ pub(super) const STATEFUL_SET: Printer = Printer {
 pub(super) const DAEMON_SET: Printer = Printer {
     columns: &[
         NAME,
-        c("Desired", "integer", "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod)."),
-        c("Current", "integer", "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
-        c("Ready", "integer", "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition."),
-        c("Up-to-date", "integer", "The total number of nodes that are running updated daemon pod"),
-        c("Available", "integer", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
-        c("Node Selector", "string", "NodeSelector is a selector which must be true for the pod to fit on a node."),
+        c(
+            "Desired",
+            "integer",
+            "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).",
+        ),
+        c(
+            "Current",
+            "integer",
+            "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+        ),
+        c(
+            "Ready",
+            "integer",
+            "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.",
+        ),
+        c(
+            "Up-to-date",
+            "integer",
+            "The total number of nodes that are running updated daemon pod",
+        ),
+        c(
+            "Available",
+            "integer",
+            "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)",
+        ),
+        c(
+            "Node Selector",
+            "string",
+            "NodeSelector is a selector which must be true for the pod to fit on a node.",
+        ),
         AGE,
         wide("Containers", "string", CONTAINERS),
         wide("Images", "string", IMAGES),
-        wide("Selector", "string", "A label query over pods that are managed by the daemon set."),
+        wide(
+            "Selector",
+            "string",
+            "A label query over pods that are managed by the daemon set.",
+        ),
     ],
     row: |o, now| {
         let (names, images) = containers(&o["spec"]["template"]["spec"]);
@@ -88,7 +129,9 @@ pub(super) const DAEMON_SET: Printer = Printer {
             json!(i(o, "/status/numberReady")),
             json!(i(o, "/status/updatedNumberScheduled")),
             json!(i(o, "/status/numberAvailable")),
-            json!(format_labels(&o["spec"]["template"]["spec"]["nodeSelector"])),
+            json!(format_labels(
+                &o["spec"]["template"]["spec"]["nodeSelector"]
+            )),
             json!(age(o, now)),
             json!(names),
             json!(images),
@@ -100,9 +143,21 @@ pub(super) const DAEMON_SET: Printer = Printer {
 pub(super) const REPLICA_SET: Printer = Printer {
     columns: &[
         NAME,
-        c("Desired", "integer", "Replicas is the number of desired replicas."),
-        c("Current", "integer", "Replicas is the most recently observed number of replicas."),
-        c("Ready", "integer", "The number of ready replicas for this replica set."),
+        c(
+            "Desired",
+            "integer",
+            "Replicas is the number of desired replicas.",
+        ),
+        c(
+            "Current",
+            "integer",
+            "Replicas is the most recently observed number of replicas.",
+        ),
+        c(
+            "Ready",
+            "integer",
+            "The number of ready replicas for this replica set.",
+        ),
         AGE,
         wide("Containers", "string", CONTAINERS),
         wide("Images", "string", IMAGES),
@@ -127,18 +182,29 @@ pub(super) const JOB: Printer = Printer {
     columns: &[
         NAME,
         c("Status", "string", "Status of the job."),
-        c("Completions", "string", "The number of pods which reached phase Succeeded."),
+        c(
+            "Completions",
+            "string",
+            "The number of pods which reached phase Succeeded.",
+        ),
         c("Duration", "string", "Time required to complete the job."),
         AGE,
         wide("Containers", "string", CONTAINERS),
         wide("Images", "string", IMAGES),
-        wide("Selector", "string", "A label query over pods that should match the pod count."),
+        wide(
+            "Selector",
+            "string",
+            "A label query over pods that should match the pod count.",
+        ),
     ],
     row: job_row,
 };
 
 fn job_condition(o: &Value, ty: &str) -> bool {
-    arr(o, "/status/conditions").iter().find(|c| c["type"] == ty).is_some_and(|c| c["status"] == "True")
+    arr(o, "/status/conditions")
+        .iter()
+        .find(|c| c["type"] == ty)
+        .is_some_and(|c| c["status"] == "True")
 }
 
 fn job_row(o: &Value, now: i64) -> Vec<Value> {
@@ -186,15 +252,39 @@ fn job_row(o: &Value, now: i64) -> Vec<Value> {
 pub(super) const CRON_JOB: Printer = Printer {
     columns: &[
         NAME,
-        c("Schedule", "string", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
-        c("Timezone", "string", "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
-        c("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions."),
-        c("Active", "integer", "A list of pointers to currently running jobs."),
-        c("Last Schedule", "string", "Information when was the last time the job was successfully scheduled."),
+        c(
+            "Schedule",
+            "string",
+            "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.",
+        ),
+        c(
+            "Timezone",
+            "string",
+            "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.",
+        ),
+        c(
+            "Suspend",
+            "boolean",
+            "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.",
+        ),
+        c(
+            "Active",
+            "integer",
+            "A list of pointers to currently running jobs.",
+        ),
+        c(
+            "Last Schedule",
+            "string",
+            "Information when was the last time the job was successfully scheduled.",
+        ),
         AGE,
         wide("Containers", "string", CONTAINERS),
         wide("Images", "string", IMAGES),
-        wide("Selector", "string", "A label query over pods that should match the pod count."),
+        wide(
+            "Selector",
+            "string",
+            "A label query over pods that should match the pod count.",
+        ),
     ],
     row: |o, now| {
         let template = &o["spec"]["jobTemplate"]["spec"];
@@ -222,20 +312,49 @@ pub(super) const CRON_JOB: Printer = Printer {
 pub(super) const HPA: Printer = Printer {
     columns: &[
         NAME,
-        c("Reference", "string", "scaleTargetRef points to the target resource to scale."),
-        c("Targets", "string", "metrics contains the specifications for which to use to calculate the desired replica count."),
-        c("MinPods", "string", "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down."),
-        c("MaxPods", "string", "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up."),
-        c("Replicas", "string", "currentReplicas is current number of replicas of pods managed by this autoscaler."),
+        c(
+            "Reference",
+            "string",
+            "scaleTargetRef points to the target resource to scale.",
+        ),
+        c(
+            "Targets",
+            "string",
+            "metrics contains the specifications for which to use to calculate the desired replica count.",
+        ),
+        c(
+            "MinPods",
+            "string",
+            "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.",
+        ),
+        c(
+            "MaxPods",
+            "string",
+            "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.",
+        ),
+        c(
+            "Replicas",
+            "string",
+            "currentReplicas is current number of replicas of pods managed by this autoscaler.",
+        ),
         AGE,
     ],
     row: |o, now| {
-        let reference = format!("{}/{}", s(o, "/spec/scaleTargetRef/kind"), s(o, "/spec/scaleTargetRef/name"));
-        let min = o["spec"]["minReplicas"].as_i64().map_or("<unset>".to_string(), |m| m.to_string());
+        let reference = format!(
+            "{}/{}",
+            s(o, "/spec/scaleTargetRef/kind"),
+            s(o, "/spec/scaleTargetRef/name")
+        );
+        let min = o["spec"]["minReplicas"]
+            .as_i64()
+            .map_or("<unset>".to_string(), |m| m.to_string());
         vec![
             json!(s(o, "/metadata/name")),
             json!(reference),
-            json!(hpa_metrics(arr(o, "/spec/metrics"), arr(o, "/status/currentMetrics"))),
+            json!(hpa_metrics(
+                arr(o, "/spec/metrics"),
+                arr(o, "/status/currentMetrics")
+            )),
             json!(min),
             json!(i(o, "/spec/maxReplicas")),
             json!(i(o, "/status/currentReplicas")),
@@ -260,7 +379,11 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
         let source = |key: &str| status.map(|st| &st[key]).filter(|v| v.is_object());
         let text = match spec["type"].as_str().unwrap_or("") {
             ty @ ("External" | "Object") => {
-                let key = if ty == "External" { "external" } else { "object" };
+                let key = if ty == "External" {
+                    "external"
+                } else {
+                    "object"
+                };
                 let target = &spec[key]["target"];
                 if !target["averageValue"].is_null() {
                     let current = source(key)
@@ -268,27 +391,44 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
                         .unwrap_or_else(|| "<unknown>".to_string());
                     format!("{current}/{} (avg)", quantity(&target["averageValue"]))
                 } else {
-                    let current = source(key).map_or("<unknown>".to_string(), |s| quantity(&s["current"]["value"]));
+                    let current = source(key).map_or("<unknown>".to_string(), |s| {
+                        quantity(&s["current"]["value"])
+                    });
                     format!("{current}/{}", quantity(&target["value"]))
                 }
             }
             "Pods" => {
-                let current = source("pods").map_or("<unknown>".to_string(), |s| quantity(&s["current"]["averageValue"]));
-                format!("{current}/{}", quantity(&spec["pods"]["target"]["averageValue"]))
+                let current = source("pods").map_or("<unknown>".to_string(), |s| {
+                    quantity(&s["current"]["averageValue"])
+                });
+                format!(
+                    "{current}/{}",
+                    quantity(&spec["pods"]["target"]["averageValue"])
+                )
             }
             ty @ ("Resource" | "ContainerResource") => {
-                let key = if ty == "Resource" { "resource" } else { "containerResource" };
+                let key = if ty == "Resource" {
+                    "resource"
+                } else {
+                    "containerResource"
+                };
                 let res = &spec[key];
                 let name = res["name"].as_str().unwrap_or("");
                 if !res["target"]["averageValue"].is_null() {
-                    let current = source(key).map_or("<unknown>".to_string(), |s| quantity(&s["current"]["averageValue"]));
-                    format!("{name}: {current}/{}", quantity(&res["target"]["averageValue"]))
+                    let current = source(key).map_or("<unknown>".to_string(), |s| {
+                        quantity(&s["current"]["averageValue"])
+                    });
+                    format!(
+                        "{name}: {current}/{}",
+                        quantity(&res["target"]["averageValue"])
+                    )
                 } else {
                     let current = source(key)
                         .and_then(|s| s["current"]["averageUtilization"].as_i64())
                         .map_or("<unknown>".to_string(), |u| format!("{u}%"));
-                    let target =
-                        res["target"]["averageUtilization"].as_i64().map_or("<auto>".to_string(), |u| format!("{u}%"));
+                    let target = res["target"]["averageUtilization"]
+                        .as_i64()
+                        .map_or("<auto>".to_string(), |u| format!("{u}%"));
                     format!("{name}: {current}/{target}")
                 }
             }
@@ -308,9 +448,21 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
 pub(super) const PDB: Printer = Printer {
     columns: &[
         NAME,
-        c("Min Available", "string", "The minimum number of pods that must be available."),
-        c("Max Unavailable", "string", "The maximum number of pods that may be unavailable."),
-        c("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time."),
+        c(
+            "Min Available",
+            "string",
+            "The minimum number of pods that must be available.",
+        ),
+        c(
+            "Max Unavailable",
+            "string",
+            "The maximum number of pods that may be unavailable.",
+        ),
+        c(
+            "Allowed Disruptions",
+            "integer",
+            "Calculated number of pods that may be disrupted at this time.",
+        ),
         AGE,
     ],
     row: |o, now| {
@@ -341,9 +493,19 @@ mod tests {
                      "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}, {"name": "side", "image": "busybox"}]}}},
             "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}
         });
-        assert_eq!((DEPLOYMENT.row)(&d, now()), vec![
-            json!("web"), json!("2/3"), json!(3), json!(2), json!("24h"), json!("nginx,side"), json!("nginx:1.25,busybox"), json!("app=web")
-        ]);
+        assert_eq!(
+            (DEPLOYMENT.row)(&d, now()),
+            vec![
+                json!("web"),
+                json!("2/3"),
+                json!(3),
+                json!(2),
+                json!("24h"),
+                json!("nginx,side"),
+                json!("nginx:1.25,busybox"),
+                json!("app=web")
+            ]
+        );
         assert_eq!(DEPLOYMENT.columns.len(), 8);
     }
 
@@ -353,12 +515,23 @@ mod tests {
             "status": {"succeeded": 1, "startTime": "2024-01-01T00:00:00Z", "completionTime": "2024-01-01T00:00:42Z",
                        "conditions": [{"type": "Complete", "status": "True"}]}});
         let row = job_row(&j, now());
-        assert_eq!((row[1].clone(), row[2].clone(), row[3].clone()), (json!("Complete"), json!("1/1"), json!("42s")));
+        assert_eq!(
+            (row[1].clone(), row[2].clone(), row[3].clone()),
+            (json!("Complete"), json!("1/1"), json!("42s"))
+        );
         let cj = json!({"metadata": {"name": "nightly"}, "spec": {"schedule": "0 1 * * *", "suspend": false,
             "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}}}});
-        assert_eq!((CRON_JOB.row)(&cj, now())[..6], [
-            json!("nightly"), json!("0 1 * * *"), json!("<none>"), json!("False"), json!(0), json!("<none>")
-        ]);
+        assert_eq!(
+            (CRON_JOB.row)(&cj, now())[..6],
+            [
+                json!("nightly"),
+                json!("0 1 * * *"),
+                json!("<none>"),
+                json!("False"),
+                json!(0),
+                json!("<none>")
+            ]
+        );
     }
 
     #[test]
@@ -367,17 +540,28 @@ mod tests {
             json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}),
             json!({"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}}}),
         ];
-        assert_eq!(hpa_metrics(&specs, &[]), "cpu: <unknown>/80%, memory: <unknown>/100Mi");
-        let statuses = vec![json!({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 35}}})];
+        assert_eq!(
+            hpa_metrics(&specs, &[]),
+            "cpu: <unknown>/80%, memory: <unknown>/100Mi"
+        );
+        let statuses = vec![
+            json!({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 35}}}),
+        ];
         assert_eq!(hpa_metrics(&specs[..1], &statuses), "cpu: 35%/80%");
         let three = vec![specs[0].clone(), specs[0].clone(), specs[0].clone()];
-        assert_eq!(hpa_metrics(&three, &[]), "cpu: <unknown>/80%, cpu: <unknown>/80% + 1 more...");
+        assert_eq!(
+            hpa_metrics(&three, &[]),
+            "cpu: <unknown>/80%, cpu: <unknown>/80% + 1 more..."
+        );
         assert_eq!(hpa_metrics(&[], &[]), "<none>");
     }
 
     #[test]
     fn pdb_row() {
         let p = json!({"metadata": {"name": "p"}, "spec": {"minAvailable": "50%"}, "status": {"disruptionsAllowed": 1}});
-        assert_eq!((PDB.row)(&p, now())[1..4], [json!("50%"), json!("N/A"), json!(1)]);
+        assert_eq!(
+            (PDB.row)(&p, now())[1..4],
+            [json!("50%"), json!("N/A"), json!(1)]
+        );
     }
 }

@@ -140,6 +140,14 @@ pub(super) fn reconcile(ctx: &Ctx<'_>) -> Outcome {
         .map(str::to_string)
         .unwrap_or_else(|| ctx.now.clone());
     status.insert("startTime".into(), json!(start));
+    if spec["nodeName"].as_str().is_none_or(str::is_empty) {
+        // The scheduler binds the pod first (pods/binding sets spec.nodeName); a Running pod
+        // always names its node.
+        return Outcome::SpecAndStatus {
+            spec_patch: json!({"nodeName": util::NODE_NAME}),
+            status: Value::Object(status),
+        };
+    }
     util::finish(
         ctx,
         Value::Object(status),
@@ -293,6 +301,18 @@ mod tests {
         find_condition(&p["status"], ty)
             .cloned()
             .unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn an_unscheduled_pod_is_bound_to_the_node() {
+        let mut p = pod("nginx:1.27");
+        p["spec"].as_object_mut().unwrap().remove("nodeName");
+        let Outcome::SpecAndStatus { spec_patch, status } = step(&mut p, 0, T0) else {
+            panic!("expected a binding");
+        };
+        assert_eq!(spec_patch, json!({"nodeName": "kind-control-plane"}));
+        assert_eq!(status["phase"], "Pending");
+        assert_eq!(cond(&json!({"status": status}), "PodScheduled")["status"], "True");
     }
 
     #[test]

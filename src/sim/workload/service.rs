@@ -47,10 +47,12 @@ pub(super) fn claim(ctx: &Ctx<'_>) -> Outcome {
     let spec = ctx.spec();
     let pre_bound = spec["volumeName"].as_str().filter(|v| !v.is_empty());
     let pending = ctx.prev["phase"].as_str() == Some("Pending");
+    // A bound claim stays bound: the volume controller never takes a binding back.
+    let bound = ctx.prev["phase"].as_str() == Some("Bound");
     if pre_bound.is_none() && spec["storageClassName"].as_str() == Some("") {
         return util::finish(ctx, json!({"phase": "Pending"}), None);
     }
-    if !ctx.ready() && !pending {
+    if !ctx.ready() && !pending && !bound {
         return util::finish(ctx, json!({"phase": "Pending"}), Some(ctx.remaining()));
     }
     let mut status = json!({"phase": "Bound"});
@@ -184,6 +186,11 @@ mod tests {
         pvc["status"] = bound;
         assert_eq!(
             run("", "PersistentVolumeClaim", &pvc, 2),
+            Outcome::Unchanged
+        );
+        // Bound early (it was Pending), it stays Bound when looked at again before the wait ends.
+        assert_eq!(
+            run("", "PersistentVolumeClaim", &pvc, 0),
             Outcome::Unchanged
         );
 
