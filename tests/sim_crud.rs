@@ -4,20 +4,12 @@ mod support;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use support::sim::{fails, ok, start};
 
 fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
-    ConfigMap {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
-            ..Default::default()
-        },
-        data: Some([("k".to_string(), "v".to_string())].into()),
-        ..Default::default()
-    }
+    support::sim::labelled_cm(name, labels)
 }
 
 fn api_error(e: kube::Error) -> (u16, String, String) {
@@ -158,10 +150,17 @@ async fn update_is_optimistic_and_status_is_separate() {
     let scaled = deployments.replace("web", &PostParams::default(), &scaled).await.unwrap();
     assert_eq!(scaled.metadata.generation, Some(2));
     assert_ne!(scaled.status.as_ref().and_then(|s| s.replicas), Some(42), "main resource writes don't change status");
-    let mut st = deployments.get("web").await.unwrap();
-    st.status = Some(serde_json::from_value(json!({"replicas": 7, "observedGeneration": 2})).unwrap());
-    st.spec.as_mut().unwrap().replicas = Some(9);
-    let st = deployments.replace_status("web", &PostParams::default(), &st).await.unwrap();
+    // The simulated deployment controller writes status too: retry on a conflict, as any
+    // client of a real cluster must.
+    let st = loop {
+        let mut st = deployments.get("web").await.unwrap();
+        st.status = Some(serde_json::from_value(json!({"replicas": 7, "observedGeneration": 2})).unwrap());
+        st.spec.as_mut().unwrap().replicas = Some(9);
+        match deployments.replace_status("web", &PostParams::default(), &st).await {
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            other => break other.unwrap(),
+        }
+    };
     assert_eq!(st.status.unwrap().replicas, Some(7));
     assert_eq!(st.spec.unwrap().replicas, Some(3), "/status writes don't change spec");
     assert_eq!(st.metadata.generation, Some(2));

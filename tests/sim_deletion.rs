@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, Patch,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, PostParams, Preconditions, WatchEvent, WatchParams,
 };
 use kube::core::Status;
@@ -22,20 +22,7 @@ const LIMIT: Duration = Duration::from_secs(10);
 const HOLD: &str = "example.com/hold";
 
 fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
-    ConfigMap {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            labels: Some(
-                labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-            ..Default::default()
-        },
-        data: Some([("k".to_string(), "v".to_string())].into()),
-        ..Default::default()
-    }
+    support::sim::labelled_cm(name, labels)
 }
 
 fn held(name: &str) -> ConfigMap {

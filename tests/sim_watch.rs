@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{
-    Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent,
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent,
     WatchParams,
 };
 use kube::runtime::reflector::{self, ObjectRef};
@@ -21,20 +21,7 @@ use tokio::sync::mpsc;
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
-    ConfigMap {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            labels: Some(
-                labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-            ..Default::default()
-        },
-        data: Some([("k".to_string(), "v".to_string())].into()),
-        ..Default::default()
-    }
+    support::sim::labelled_cm(name, labels)
 }
 
 fn rv_of(c: &ConfigMap) -> u64 {

@@ -94,7 +94,7 @@ async fn run(cluster: Arc<VirtualCluster>) {
         let next = state.timers.keys().next().copied();
         tokio::select! {
             e = feed.recv() => match e {
-                Ok(e) => on_event(&cluster, &mut state, &e),
+                Ok(e) => on_event(&cluster, &mut state, &e.decode()),
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     feed = cluster.store.feed();
                     resync(&cluster, &mut state);

@@ -31,7 +31,7 @@ impl EventType {
 }
 
 /// One change, as watches see it. `object` carries the change's resourceVersion.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Event {
     pub kind: EventType,
     pub key: StorageKey,
@@ -42,15 +42,57 @@ pub struct Event {
     pub rv: u64,
 }
 
+/// An object as the store keeps it: its compact JSON text. A parsed `serde_json::Value` costs
+/// 5 to 10 times its JSON size (every map is a B-tree node sized for 11 entries), which at
+/// 100,000 objects and their watch history is the difference between 100 MiB and well over 1 GiB.
+#[derive(Debug, Clone)]
+pub struct Doc(Arc<str>);
+
+impl Doc {
+    pub fn encode(value: &Value) -> Self {
+        Doc(Arc::from(value.to_string()))
+    }
+
+    /// The object. The text was written by `encode`, so it always parses; were it ever not to,
+    /// the object reads as `null` rather than taking the server down.
+    pub fn decode(&self) -> Arc<Value> {
+        Arc::new(serde_json::from_str(&self.0).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a stored object does not parse");
+            Value::Null
+        }))
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// One change as the store keeps it (history and feed): decoded by the watchers that want it.
+#[derive(Debug)]
+pub struct Record {
+    pub kind: EventType,
+    pub key: StorageKey,
+    pub object: Doc,
+    pub prev: Option<Doc>,
+    pub rv: u64,
+}
+
+impl Record {
+    pub fn decode(&self) -> Event {
+        Event { kind: self.kind, key: self.key.clone(), object: self.object.decode(), prev: self.prev.as_ref().map(Doc::decode), rv: self.rv }
+    }
+}
+
 /// (namespace, name); "" namespace for cluster-scoped objects. Sorted like etcd keys.
 pub type ObjectKey = (String, String);
 
-type Table = BTreeMap<ObjectKey, Arc<Value>>;
+type Table = BTreeMap<ObjectKey, Doc>;
 
 struct Inner {
     rv: u64,
     tables: HashMap<StorageKey, Table>,
-    history: VecDeque<Arc<Event>>,
+    history: VecDeque<Arc<Record>>,
     /// Every event with rv > compacted is still in `history`.
     compacted: u64,
     history_limit: usize,
@@ -59,7 +101,7 @@ struct Inner {
 /// The store of one virtual cluster.
 pub struct Store {
     inner: Mutex<Inner>,
-    events: broadcast::Sender<Arc<Event>>,
+    events: broadcast::Sender<Arc<Record>>,
 }
 
 /// The outcome of a read-modify-write closure.
@@ -91,8 +133,8 @@ impl Written {
 
 /// A consistent start for a watch: the events to replay, and the live feed after them.
 pub struct Subscription {
-    pub replay: Vec<Arc<Event>>,
-    pub feed: broadcast::Receiver<Arc<Event>>,
+    pub replay: Vec<Arc<Record>>,
+    pub feed: broadcast::Receiver<Arc<Record>>,
     /// The resourceVersion the watch starts at.
     pub rv: u64,
 }
@@ -131,15 +173,23 @@ impl Store {
 
     pub fn get(&self, key: &StorageKey, namespace: &str, name: &str) -> Option<Arc<Value>> {
         let inner = self.lock();
-        inner.tables.get(key)?.get(&(namespace.to_string(), name.to_string())).cloned()
+        inner.tables.get(key)?.get(&(namespace.to_string(), name.to_string())).map(Doc::decode)
     }
 
     /// Objects of a resource (in one namespace, or all), sorted by namespace then name, from
     /// `after` (exclusive) on; and the resourceVersion of the read.
     pub fn list(&self, key: &StorageKey, namespace: Option<&str>, after: Option<&ObjectKey>) -> (Vec<Arc<Value>>, u64) {
-        let inner = self.lock();
-        let Some(table) = inner.tables.get(key) else { return (Vec::new(), inner.rv) };
-        let items: Vec<Arc<Value>> = match (namespace, after) {
+        let (docs, rv) = {
+            let inner = self.lock();
+            let Some(table) = inner.tables.get(key) else { return (Vec::new(), inner.rv) };
+            (Self::range(table, namespace, after), inner.rv)
+        };
+        // Decoded outside the lock: writers wait only for the copy of the references.
+        (docs.iter().map(Doc::decode).collect(), rv)
+    }
+
+    fn range(table: &Table, namespace: Option<&str>, after: Option<&ObjectKey>) -> Vec<Doc> {
+        match (namespace, after) {
             (Some(ns), after) => {
                 let start = match after {
                     Some(a) => std::ops::Bound::Excluded(a.clone()),
@@ -156,18 +206,21 @@ impl Store {
                 .map(|(_, v)| v.clone())
                 .collect(),
             (None, None) => table.values().cloned().collect(),
-        };
-        (items, inner.rv)
+        }
     }
 
     /// Every stored object, with its resource (for garbage collection and namespace cleanup).
     pub fn all(&self) -> Vec<(StorageKey, Arc<Value>)> {
-        let inner = self.lock();
-        inner
-            .tables
-            .iter()
-            .flat_map(|(k, t)| t.values().map(move |v| (k.clone(), v.clone())))
-            .collect()
+        let docs: Vec<(StorageKey, Doc)> = {
+            let inner = self.lock();
+            inner.tables.iter().flat_map(|(k, t)| t.values().map(move |v| (k.clone(), v.clone()))).collect()
+        };
+        docs.into_iter().map(|(k, d)| (k, d.decode())).collect()
+    }
+
+    /// Bytes of stored object text (what the objects themselves cost).
+    pub fn bytes(&self) -> usize {
+        self.lock().tables.values().flat_map(|t| t.values()).map(Doc::size).sum()
     }
 
     /// Number of stored objects.
@@ -191,7 +244,8 @@ impl Store {
     ) -> Result<Written, E> {
         let mut inner = self.lock();
         let okey = (namespace.to_string(), name.to_string());
-        let current = inner.tables.get(key).and_then(|t| t.get(&okey)).cloned();
+        let current_doc = inner.tables.get(key).and_then(|t| t.get(&okey)).cloned();
+        let current = current_doc.as_ref().map(Doc::decode);
         let change = f(current.as_ref())?;
         let written = match change {
             Change::Keep => match current {
@@ -202,10 +256,11 @@ impl Store {
                 inner.rv += 1;
                 let rv = inner.rv;
                 stamp_rv(&mut obj, rv);
+                let doc = Doc::encode(&obj);
                 let obj = Arc::new(obj);
-                inner.tables.entry(key.clone()).or_default().insert(okey, obj.clone());
+                inner.tables.entry(key.clone()).or_default().insert(okey, doc.clone());
                 let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
-                self.publish(&mut inner, kind, key, obj.clone(), current.clone(), rv);
+                self.publish(&mut inner, kind, key, doc, current_doc, rv);
                 if current.is_some() { Written::Updated(obj) } else { Written::Created(obj) }
             }
             Change::Remove(mut last) => {
@@ -215,11 +270,12 @@ impl Store {
                 inner.rv += 1;
                 let rv = inner.rv;
                 stamp_rv(&mut last, rv);
+                let doc = Doc::encode(&last);
                 let last = Arc::new(last);
                 if let Some(t) = inner.tables.get_mut(key) {
                     t.remove(&okey);
                 }
-                self.publish(&mut inner, EventType::Deleted, key, last.clone(), current.clone(), rv);
+                self.publish(&mut inner, EventType::Deleted, key, doc, current_doc, rv);
                 Written::Removed(last)
             }
         };
@@ -231,18 +287,18 @@ impl Store {
         let mut inner = self.lock();
         let Some(table) = inner.tables.remove(key) else { return 0 };
         let n = table.len();
-        for (_, obj) in table {
+        for (_, doc) in table {
             inner.rv += 1;
             let rv = inner.rv;
-            let mut last = (*obj).clone();
+            let mut last = (*doc.decode()).clone();
             stamp_rv(&mut last, rv);
-            self.publish(&mut inner, EventType::Deleted, key, Arc::new(last), Some(obj), rv);
+            self.publish(&mut inner, EventType::Deleted, key, Doc::encode(&last), Some(doc), rv);
         }
         n
     }
 
-    fn publish(&self, inner: &mut Inner, kind: EventType, key: &StorageKey, object: Arc<Value>, prev: Option<Arc<Value>>, rv: u64) {
-        let event = Arc::new(Event { kind, key: key.clone(), object, prev, rv });
+    fn publish(&self, inner: &mut Inner, kind: EventType, key: &StorageKey, object: Doc, prev: Option<Doc>, rv: u64) {
+        let event = Arc::new(Record { kind, key: key.clone(), object, prev, rv });
         inner.history.push_back(event.clone());
         while inner.history.len() > inner.history_limit {
             if let Some(old) = inner.history.pop_front() {
@@ -268,7 +324,7 @@ impl Store {
     /// namespace) and every change after.
     pub fn subscribe_now(&self, key: &StorageKey, namespace: Option<&str>) -> (Vec<Arc<Value>>, Subscription) {
         let inner = self.lock();
-        let objects = inner
+        let docs: Vec<Doc> = inner
             .tables
             .get(key)
             .map(|t| {
@@ -279,11 +335,12 @@ impl Store {
             })
             .unwrap_or_default();
         let sub = Subscription { replay: Vec::new(), feed: self.events.subscribe(), rv: inner.rv };
-        (objects, sub)
+        drop(inner);
+        (docs.iter().map(Doc::decode).collect(), sub)
     }
 
     /// A feed of every change from now on (for the cluster's controllers).
-    pub fn feed(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub fn feed(&self) -> broadcast::Receiver<Arc<Record>> {
         self.events.subscribe()
     }
 }

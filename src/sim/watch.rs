@@ -14,7 +14,7 @@ use super::cluster::VirtualCluster;
 use super::error::ApiError;
 use super::read::{Filter, present};
 use super::resource::ResourceType;
-use super::store::{Event, EventType};
+use super::store::{Event, EventType, Record};
 use super::table::{self, IncludeObject};
 
 /// What a watch asked for.
@@ -67,10 +67,14 @@ impl WatchRequest {
 
     /// The event a watcher sees for a change, if any: a change that makes an object match
     /// is ADDED, one that makes it stop matching is DELETED.
-    fn translate(&self, e: &Event) -> Option<(&'static str, Arc<Value>)> {
-        if e.key != self.rt.storage_key() {
+    fn translate(&self, record: &Record) -> Option<(&'static str, Arc<Value>)> {
+        if record.key != self.rt.storage_key() {
             return None;
         }
+        self.translate_event(&record.decode())
+    }
+
+    fn translate_event(&self, e: &Event) -> Option<(&'static str, Arc<Value>)> {
         let now = self.in_scope(&e.object) && self.filter.matches(&e.object);
         let before = e.prev.as_ref().is_some_and(|p| self.in_scope(p) && self.filter.matches(p));
         match e.kind {
@@ -207,14 +211,14 @@ mod tests {
     #[test]
     fn objects_entering_and_leaving_a_selector() {
         let w = watching("app=a");
-        let (kind, obj) = w.translate(&event(EventType::Modified, Some(cm("b", 5)), cm("a", 6), 6)).unwrap();
+        let (kind, obj) = w.translate_event(&event(EventType::Modified, Some(cm("b", 5)), cm("a", 6), 6)).unwrap();
         assert_eq!((kind, obj["metadata"]["labels"]["app"].as_str()), ("ADDED", Some("a")));
         // Leaving: DELETED with the last matching state, at the change's resourceVersion.
-        let (kind, obj) = w.translate(&event(EventType::Modified, Some(cm("a", 6)), cm("b", 7), 7)).unwrap();
+        let (kind, obj) = w.translate_event(&event(EventType::Modified, Some(cm("a", 6)), cm("b", 7), 7)).unwrap();
         assert_eq!((kind, obj["metadata"]["labels"]["app"].as_str()), ("DELETED", Some("a")));
         assert_eq!(obj["metadata"]["resourceVersion"], "7");
-        assert!(w.translate(&event(EventType::Modified, Some(cm("b", 7)), cm("c", 8), 8)).is_none());
-        assert!(w.translate(&event(EventType::Deleted, Some(cm("b", 8)), cm("b", 9), 9)).is_none());
+        assert!(w.translate_event(&event(EventType::Modified, Some(cm("b", 7)), cm("c", 8), 8)).is_none());
+        assert!(w.translate_event(&event(EventType::Deleted, Some(cm("b", 8)), cm("b", 9), 9)).is_none());
     }
 
     #[test]
@@ -223,7 +227,7 @@ mod tests {
         // An update that removed the last finalizer deletes; watchers see the stored object.
         let stored = Arc::new(json!({"metadata": {"name": "c", "labels": {"app": "a"}, "finalizers": ["f"], "resourceVersion": "3"}}));
         let last = Arc::new(json!({"metadata": {"name": "c", "labels": {"app": "a"}, "resourceVersion": "4"}}));
-        let (kind, obj) = w.translate(&event(EventType::Deleted, Some(stored), last, 4)).unwrap();
+        let (kind, obj) = w.translate_event(&event(EventType::Deleted, Some(stored), last, 4)).unwrap();
         assert_eq!(kind, "DELETED");
         assert_eq!(obj["metadata"]["finalizers"], json!(["f"]));
         assert_eq!(obj["metadata"]["resourceVersion"], "4");
