@@ -140,27 +140,25 @@ async fn update_is_optimistic_and_status_is_separate() {
     let d = deployments.create(&PostParams::default(), &d).await.unwrap();
     assert_eq!(d.metadata.generation, Some(1));
     assert_ne!(d.status.as_ref().and_then(|s| s.replicas), Some(99), "status is not set by create");
-    let mut labelled = deployments.get("web").await.unwrap();
-    labelled.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
-    let labelled = deployments.replace("web", &PostParams::default(), &labelled).await.unwrap();
+    // The simulated deployment controller writes status concurrently: every read-modify-write
+    // retries on a conflict, as any client of a real cluster must.
+    let labelled = replace_retrying(&deployments, false, |d| {
+        d.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
+    })
+    .await;
     assert_eq!(labelled.metadata.generation, Some(1), "metadata changes don't bump generation");
-    let mut scaled = labelled.clone();
-    scaled.spec.as_mut().unwrap().replicas = Some(3);
-    scaled.status = Some(serde_json::from_value(json!({"replicas": 42})).unwrap());
-    let scaled = deployments.replace("web", &PostParams::default(), &scaled).await.unwrap();
+    let scaled = replace_retrying(&deployments, false, |d| {
+        d.spec.as_mut().unwrap().replicas = Some(3);
+        d.status = Some(serde_json::from_value(json!({"replicas": 42})).unwrap());
+    })
+    .await;
     assert_eq!(scaled.metadata.generation, Some(2));
     assert_ne!(scaled.status.as_ref().and_then(|s| s.replicas), Some(42), "main resource writes don't change status");
-    // The simulated deployment controller writes status too: retry on a conflict, as any
-    // client of a real cluster must.
-    let st = loop {
-        let mut st = deployments.get("web").await.unwrap();
-        st.status = Some(serde_json::from_value(json!({"replicas": 7, "observedGeneration": 2})).unwrap());
-        st.spec.as_mut().unwrap().replicas = Some(9);
-        match deployments.replace_status("web", &PostParams::default(), &st).await {
-            Err(kube::Error::Api(s)) if s.code == 409 => continue,
-            other => break other.unwrap(),
-        }
-    };
+    let st = replace_retrying(&deployments, true, |d| {
+        d.status = Some(serde_json::from_value(json!({"replicas": 7, "observedGeneration": 2})).unwrap());
+        d.spec.as_mut().unwrap().replicas = Some(9);
+    })
+    .await;
     assert_eq!(st.status.unwrap().replicas, Some(7));
     assert_eq!(st.spec.unwrap().replicas, Some(3), "/status writes don't change spec");
     assert_eq!(st.metadata.generation, Some(2));
@@ -202,4 +200,17 @@ data:
     assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
     let ns: Api<Namespace> = Api::all(env.client("dev").await);
     assert!(ns.get("shop").await.is_ok());
+}
+
+/// get, change, replace (or replace_status) "web", again after a 409 Conflict.
+async fn replace_retrying(api: &Api<Deployment>, status: bool, change: impl Fn(&mut Deployment)) -> Deployment {
+    loop {
+        let mut d = api.get("web").await.unwrap();
+        change(&mut d);
+        let result = if status { api.replace_status("web", &PostParams::default(), &d).await } else { api.replace("web", &PostParams::default(), &d).await };
+        match result {
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            other => return other.unwrap(),
+        }
+    }
 }
