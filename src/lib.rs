@@ -3,5 +3,6 @@
 pub mod api;
 pub mod appset;
 pub mod cli;
+pub mod cluster;
 pub mod git;
 pub mod sim;

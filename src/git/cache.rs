@@ -24,7 +24,7 @@ const NO_DEFAULT_BRANCH: &str = "refs/flotilla/no-default-branch";
 /// a fresh cache is in its first round. Credentials come from the repository Secrets.
 pub struct GitCache {
     cache_dir: PathBuf,
-    secrets: Vec<RepositorySecret>,
+    secrets: std::sync::RwLock<Vec<RepositorySecret>>,
     state: Mutex<CacheState>,
 }
 
@@ -49,7 +49,7 @@ impl GitCache {
     pub fn new(cache_dir: PathBuf, repo_secrets: Vec<RepositorySecret>) -> GitCache {
         GitCache {
             cache_dir,
-            secrets: repo_secrets,
+            secrets: std::sync::RwLock::new(repo_secrets),
             state: Mutex::new(CacheState {
                 round: 0,
                 repos: HashMap::new(),
@@ -63,6 +63,11 @@ impl GitCache {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .round += 1;
+    }
+
+    /// Replaces the repository Secrets (the hub watches them); the next fetch uses the new ones.
+    pub fn set_repo_secrets(&self, repo_secrets: Vec<RepositorySecret>) {
+        *self.secrets.write().unwrap_or_else(PoisonError::into_inner) = repo_secrets;
     }
 
     /// The bare repository directory used for `repo_url`.
@@ -115,7 +120,7 @@ impl GitSource for GitCache {
         // A commit named by its full SHA never changes: no need to ask the remote for it.
         let known_commit = is_full_sha(revision) && resolve(repo, revision, &url)?.is_some();
         if !known_commit && fetched.as_ref().is_none_or(|(r, _)| *r != round) {
-            let creds = credentials_for(repo_url, &self.secrets);
+            let creds = credentials_for(repo_url, &self.secrets.read().unwrap_or_else(PoisonError::into_inner));
             let result = fetch(repo, repo_url, &url, creds.as_ref());
             *fetched = Some((round, result));
             snapshots.retain(|_, (used, _)| *used + 1 >= round);

@@ -1,0 +1,219 @@
+//! The driver of the registry: watches the Secrets of the hub namespace, registers the cluster
+//! Secrets (either `secret-type` label key), hands repository Secrets to the Git cache, and
+//! probes every cluster's API periodically.
+//!
+//! A bad Secret is reported by name in the log and as a Warning Event on the Secret; if it was
+//! valid before, its last valid version stays registered (a typo in a Secret must not make the
+//! hub forget a cluster, and so delete its Applications).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::watcher::{self, Event};
+use kube::ResourceExt;
+
+use super::client::{ClientOptions, client_for};
+use super::events;
+use super::registry::Registry;
+use crate::api::{ClusterSecret, RepositorySecret, SecretData, SecretType};
+
+/// What the driver needs.
+#[derive(Clone)]
+pub struct WatchConfig {
+    pub hub: kube::Client,
+    pub namespace: String,
+    pub client_options: ClientOptions,
+    pub probe_interval: Duration,
+    /// Receives the repository and repo-creds Secrets whenever they change.
+    pub on_repositories: Option<Arc<dyn Fn(Vec<RepositorySecret>) + Send + Sync>>,
+}
+
+/// Runs until the task is dropped: the Secret watch and the prober.
+pub async fn run(registry: Arc<Registry>, config: WatchConfig) {
+    let probe = tokio::spawn(probe_loop(registry.clone(), config.probe_interval));
+    watch_secrets(&registry, &config).await;
+    probe.abort();
+}
+
+#[derive(Default)]
+struct State {
+    /// Secret names seen in the current (re)list.
+    listing: Option<HashSet<String>>,
+    repositories: BTreeMap<String, RepositorySecret>,
+    /// Messages already reported per Secret, so a resync does not repeat them.
+    reported: BTreeMap<String, String>,
+}
+
+async fn watch_secrets(registry: &Registry, config: &WatchConfig) {
+    let api: Api<Secret> = Api::namespaced(config.hub.clone(), &config.namespace);
+    let mut state = State::default();
+    let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+    loop {
+        match stream.try_next().await {
+            Ok(Some(event)) => on_event(registry, config, &mut state, event).await,
+            Ok(None) => return,
+            Err(e) => {
+                // The watcher retries by itself; the registry keeps what it knew.
+                tracing::warn!(namespace = %config.namespace, error = %e, "watching cluster Secrets failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn on_event(registry: &Registry, config: &WatchConfig, state: &mut State, event: Event<Secret>) {
+    match event {
+        Event::Init => state.listing = Some(HashSet::new()),
+        Event::InitApply(s) | Event::Apply(s) => {
+            if let Some(seen) = state.listing.as_mut() {
+                seen.insert(qualified(&s));
+            }
+            apply(registry, config, state, &s).await;
+        }
+        Event::Delete(s) => {
+            let name = qualified(&s);
+            forget(registry, config, state, &name);
+        }
+        Event::InitDone => {
+            let seen = state.listing.take().unwrap_or_default();
+            for name in registry.secret_names() {
+                if !seen.contains(&name) {
+                    forget(registry, config, state, &name);
+                }
+            }
+            let gone: Vec<String> = state.repositories.keys().filter(|n| !seen.contains(*n)).cloned().collect();
+            if !gone.is_empty() {
+                for n in gone {
+                    state.repositories.remove(&n);
+                }
+                publish_repositories(config, state);
+            }
+            registry.set_synced(true);
+            tracing::info!(clusters = registry.secret_names().len(), namespace = %config.namespace, "cluster registry synced");
+        }
+    }
+}
+
+fn qualified(s: &Secret) -> String {
+    format!("{}/{}", s.namespace().unwrap_or_default(), s.name_any())
+}
+
+fn forget(registry: &Registry, config: &WatchConfig, state: &mut State, name: &str) {
+    if registry.remove(name) {
+        tracing::info!(secret = %name, "cluster removed");
+    }
+    state.reported.remove(name);
+    if state.repositories.remove(name).is_some() {
+        publish_repositories(config, state);
+    }
+}
+
+async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, secret: &Secret) {
+    let name = qualified(secret);
+    let data = SecretData::from_k8s(secret);
+    match data.secret_type() {
+        Some(SecretType::Cluster) => {}
+        Some(SecretType::Repository | SecretType::RepoCreds) => {
+            if registry.remove(&name) {
+                tracing::info!(secret = %name, "cluster removed: the Secret is no longer of type cluster");
+            }
+            match RepositorySecret::from_secret(&data) {
+                Ok(repo) => {
+                    if state.repositories.get(&name) != Some(&repo) {
+                        state.repositories.insert(name, repo);
+                        publish_repositories(config, state);
+                    }
+                }
+                Err(e) => report(config, state, secret, "InvalidRepositorySecret", &e.to_string()).await,
+            }
+            return;
+        }
+        _ => {
+            // Not ours (any longer).
+            forget(registry, config, state, &name);
+            return;
+        }
+    }
+    let parsed = match ClusterSecret::from_secret(&data) {
+        Ok(p) => p,
+        Err(e) => {
+            let kept = if registry.by_secret(&name).is_some() { "; the last valid version stays registered" } else { "" };
+            report(config, state, secret, "InvalidClusterSecret", &format!("{e}{kept}")).await;
+            return;
+        }
+    };
+    if registry.by_secret(&name).is_some_and(|c| c.secret == parsed) {
+        return;
+    }
+    let client = client_for(&parsed, &config.client_options).await.map_err(|e| e.to_string());
+    if let Err(e) = &client {
+        report(config, state, secret, "InvalidClusterSecret", e).await;
+    } else {
+        state.reported.remove(&name);
+    }
+    if let Some(first) = registry.shadowing(&name, &parsed.server) {
+        let msg = format!("cluster Secret {name}: server {} is already registered by {first}; this Secret is ignored until that one goes", parsed.server);
+        report(config, state, secret, "DuplicateClusterServer", &msg).await;
+    }
+    let (cluster, server) = (parsed.name.clone(), parsed.server.clone());
+    if registry.upsert(parsed, client) {
+        tracing::info!(secret = %name, cluster = %cluster, server = %server, "cluster registered");
+    }
+}
+
+async fn report(config: &WatchConfig, state: &mut State, secret: &Secret, reason: &str, message: &str) {
+    let name = qualified(secret);
+    if state.reported.get(&name).is_some_and(|m| m == message) {
+        return;
+    }
+    tracing::warn!(secret = %name, reason, "{message}");
+    events::warn(&config.hub, secret, reason, message).await;
+    state.reported.insert(name, message.to_string());
+}
+
+fn publish_repositories(config: &WatchConfig, state: &State) {
+    if let Some(f) = &config.on_repositories {
+        f(state.repositories.values().cloned().collect());
+    }
+}
+
+/// Probes every cluster every `interval`, and a changed cluster at once: `/version`, recorded
+/// in its connection state.
+async fn probe_loop(registry: Arc<Registry>, interval: Duration) {
+    let mut changes = registry.subscribe();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let only: Option<String> = tokio::select! {
+            _ = tick.tick() => None,
+            c = changes.recv() => match c {
+                Ok(c) => match c.after {
+                    Some(after) => Some(after.server),
+                    None => continue,
+                },
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+        };
+        let clusters: Vec<_> = registry.clusters().into_iter().filter(|c| only.as_ref().is_none_or(|s| s == c.server())).collect();
+        futures::stream::iter(clusters)
+            .for_each_concurrent(32, |c| async move {
+                let Some(client) = c.client.clone() else { return };
+                match client.apiserver_version().await {
+                    Ok(v) => c.record_success(v.git_version),
+                    Err(e) => {
+                        let msg = super::describe_error(&e);
+                        if c.state().last_error.as_deref() != Some(msg.as_str()) {
+                            tracing::warn!(cluster = %c.name(), server = %c.server(), error = %msg, "cluster unreachable");
+                        }
+                        c.record_error(msg);
+                    }
+                }
+            })
+            .await;
+    }
+}
