@@ -5,4 +5,7 @@ pub mod appset;
 pub mod cli;
 pub mod cluster;
 pub mod git;
+pub mod hub;
+pub mod observe;
 pub mod sim;
+pub mod timing;

@@ -95,6 +95,12 @@ pub struct ApplicationSetSyncPolicy {
     /// `sync` (default), `create-update`, `create-delete` or `create-only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applications_sync: Option<String>,
+    /// Let generators that suddenly yield no Application at all delete every Application of
+    /// the set. Off by default: an empty result where there were Applications is far more often
+    /// an outage (a Git server, a cluster registry) than an intent, so nothing is deleted and
+    /// the `ErrorOccurred` condition says why. (Not in Argo CD.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_empty: bool,
 }
 
 /// Label and annotation keys of generated Applications that are kept from the live object.

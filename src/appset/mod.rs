@@ -3,6 +3,8 @@
 
 pub mod application_template;
 mod cluster_generator;
+pub mod cluster_interest;
+pub mod controller;
 pub mod error;
 pub mod expand;
 pub mod generator;
@@ -12,7 +14,9 @@ mod matrix_generator;
 mod merge_generator;
 pub mod params;
 pub mod path_glob;
+pub mod plan;
 pub mod selector;
+pub mod status;
 pub mod template;
 pub mod value_template;
 

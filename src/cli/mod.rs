@@ -3,6 +3,7 @@
 mod appset_generate;
 mod crds;
 mod documents;
+mod hub;
 mod sim;
 
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub enum Command {
     Appset(AppsetCommand),
     /// Print the CustomResourceDefinitions (or write them as files).
     Crds(crds::CrdsArgs),
+    /// Run the hub (cluster registry, ApplicationSet controller) against a hub cluster until stopped.
+    Hub(hub::HubArgs),
     /// Run the Kubernetes API simulator (virtual clusters for tests and demos) until stopped.
     Sim(sim::SimArgs),
 }
@@ -71,6 +74,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Appset(AppsetCommand::Generate(args)) => appset_generate::run(&args),
         Command::Crds(args) => crds::run(&args),
+        Command::Hub(args) => hub::run(&args),
         Command::Sim(args) => sim::run(&args),
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -203,10 +203,9 @@ async fn probe_loop(registry: Arc<Registry>, interval: Duration) {
         futures::stream::iter(clusters)
             .for_each_concurrent(32, |c| async move {
                 let Some(client) = c.client.clone() else { return };
-                match client.apiserver_version().await {
-                    Ok(v) => c.record_success(v.git_version),
-                    Err(e) => {
-                        let msg = super::describe_error(&e);
+                match probe(&client).await {
+                    Ok(v) => c.record_success(v),
+                    Err(msg) => {
                         if c.state().last_error.as_deref() != Some(msg.as_str()) {
                             tracing::warn!(cluster = %c.name(), server = %c.server(), error = %msg, "cluster unreachable");
                         }
@@ -215,5 +214,17 @@ async fn probe_loop(registry: Arc<Registry>, interval: Duration) {
                 }
             })
             .await;
+    }
+}
+
+/// `/version` (the server version; anonymous users may read it), then `/api` (discovery, which
+/// needs an authenticated user): a cluster that ignores bad credentials on `/version` still
+/// fails the probe.
+async fn probe(client: &kube::Client) -> Result<String, String> {
+    let version = client.apiserver_version().await.map_err(|e| super::describe_error(&e))?;
+    match client.list_core_api_versions().await {
+        Ok(_) => Ok(version.git_version),
+        Err(kube::Error::Api(s)) if s.code == 401 || s.code == 403 => Err(format!("the cluster refuses the hub's credentials ({} {}): {}", s.code, s.reason, s.message)),
+        Err(e) => Err(super::describe_error(&e)),
     }
 }

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod git_repo;
 pub mod git_servers;
+pub mod hub;
 pub mod sim;
 
 use std::path::Path;
@@ -16,12 +18,7 @@ use flotilla::git::GitCache;
 /// Runs `test` on its own thread and fails if it takes longer than `limit` (the thread is then
 /// abandoned, but the test run goes on). Sets libgit2's network timeouts first, once.
 pub fn within<T: Send + 'static>(limit: Duration, test: impl FnOnce() -> T + Send + 'static) -> T {
-    static TIMEOUTS: Once = Once::new();
-    // SAFETY: every test goes through this `Once` before touching libgit2, so nothing uses
-    // libgit2 concurrently with the write.
-    TIMEOUTS.call_once(|| unsafe {
-        GitCache::set_network_timeouts(Duration::from_secs(5), Duration::from_secs(20))
-    });
+    git_timeouts();
     let (tx, rx) = mpsc::channel();
     let handle = thread::spawn(move || {
         let _ = tx.send(test());
@@ -34,6 +31,16 @@ pub fn within<T: Send + 'static>(limit: Duration, test: impl FnOnce() -> T + Sen
         },
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("test did not finish within {limit:?}"),
     }
+}
+
+/// Sets libgit2's network timeouts, once per test process.
+pub fn git_timeouts() {
+    static TIMEOUTS: Once = Once::new();
+    // SAFETY: every test goes through this `Once` before touching libgit2, so nothing uses
+    // libgit2 concurrently with the write.
+    TIMEOUTS.call_once(|| unsafe {
+        GitCache::set_network_timeouts(Duration::from_secs(5), Duration::from_secs(20))
+    });
 }
 
 /// Runs `git` in `dir` with a fixed identity and dates and no user or system configuration.

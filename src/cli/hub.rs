@@ -1,0 +1,116 @@
+//! `flotilla hub`: run the hub controller against a hub cluster until stopped.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::GitCacheArgs;
+use super::sim::parse_duration;
+use crate::appset::plan::Policy;
+use crate::cluster::{ClientOptions, client};
+use crate::hub::{Hub, HubConfig};
+
+/// Run the hub: cluster registry, ApplicationSet controller, /metrics.
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    /// Kubeconfig of the hub cluster (default: $KUBECONFIG, ~/.kube/config, or in-cluster config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context of the hub cluster (default: the current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace of cluster Secrets, ApplicationSets and Applications.
+    #[arg(long, short = 'n', default_value = "flotilla")]
+    pub namespace: String,
+    /// Register the hub's own cluster as `in-cluster` (https://kubernetes.default.svc), as Argo CD does.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub in_cluster: bool,
+    /// What the ApplicationSet controller may do to Applications: sync, create-update, create-delete, create-only.
+    #[arg(long, default_value = "sync", value_parser = parse_policy)]
+    pub policy: Policy,
+    /// Honour spec.syncPolicy.applicationsSync of each ApplicationSet.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub policy_override: bool,
+    /// ApplicationSets reconciled at once.
+    #[arg(long, default_value_t = 10)]
+    pub appset_concurrency: u16,
+    /// Application writes in flight per ApplicationSet pass.
+    #[arg(long, default_value_t = 50)]
+    pub write_concurrency: usize,
+    /// Entries of an ApplicationSet's status.resources at most (status.resourcesCount has the true count).
+    #[arg(long, default_value_t = 5000)]
+    pub max_resources_status: usize,
+    /// Requests per second to each registered cluster (0: unlimited).
+    #[arg(long, default_value_t = 50.0)]
+    pub qps: f64,
+    /// Requests at once above --qps, per registered cluster.
+    #[arg(long, default_value_t = 100)]
+    pub burst: u32,
+    /// Requests per second to the hub cluster's API (0: unlimited).
+    #[arg(long, default_value_t = 500.0)]
+    pub hub_qps: f64,
+    /// Requests at once above --hub-qps.
+    #[arg(long, default_value_t = 1000)]
+    pub hub_burst: u32,
+    /// Time to connect to a cluster's API.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Time for a cluster's API to answer one request.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// How often each cluster's API is probed (/version).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub probe_interval: Duration,
+    /// Where to serve /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub git: GitCacheArgs,
+}
+
+fn parse_policy(s: &str) -> Result<Policy, String> {
+    Policy::parse(s)
+}
+
+/// The hub cluster's kube config: the kubeconfig named or found, else the in-cluster one.
+pub async fn hub_config(kubeconfig: Option<&PathBuf>, context: Option<&str>) -> anyhow::Result<kube::Config> {
+    let options = KubeConfigOptions { context: context.map(String::from), ..Default::default() };
+    match kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path).with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &options).await.with_context(|| format!("kubeconfig {}", path.display()))
+        }
+        None if context.is_some() => kube::Config::from_kubeconfig(&options).await.context("reading the kubeconfig"),
+        None => kube::Config::infer().await.context("no kubeconfig and no in-cluster configuration"),
+    }
+}
+
+pub fn run(args: &HubArgs) -> anyhow::Result<()> {
+    super::init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut config = hub_config(args.kubeconfig.as_ref(), args.context.as_deref()).await?;
+        let hub_options = ClientOptions { qps: args.hub_qps, burst: args.hub_burst, connect_timeout: args.connect_timeout, request_timeout: args.request_timeout };
+        client::apply_timeouts(&mut config, &hub_options);
+        let hub_client = client::build(config, &hub_options, "the hub cluster")?;
+        let mut hub_config = HubConfig::new(&args.namespace, args.git.dir());
+        hub_config.in_cluster = args.in_cluster;
+        hub_config.cluster_client = ClientOptions { qps: args.qps, burst: args.burst, connect_timeout: args.connect_timeout, request_timeout: args.request_timeout };
+        hub_config.probe_interval = args.probe_interval;
+        hub_config.listen = Some(args.listen);
+        hub_config.controller.policy = args.policy;
+        hub_config.controller.policy_override = args.policy_override;
+        hub_config.controller.concurrency = args.appset_concurrency;
+        hub_config.controller.write_concurrency = args.write_concurrency;
+        hub_config.controller.max_resources_status = args.max_resources_status;
+        let mut hub = Hub::start(hub_client, hub_config).await?;
+        super::sim::shutdown_signal().await;
+        hub.shutdown();
+        tracing::info!("hub stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,124 @@
+//! The hub: the cluster registry, the ApplicationSet controller and the HTTP endpoint, started
+//! together against a hub cluster. `flotilla hub` runs it; tests start it in-process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::appset::controller::{self, ControllerConfig};
+use crate::cluster::watch::{self, WatchConfig};
+use crate::cluster::{ClientOptions, Registry};
+use crate::git::GitCache;
+use crate::observe::server::{self, Endpoint};
+use crate::observe::Metrics;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// The namespace holding cluster Secrets, ApplicationSets and Applications.
+    pub namespace: String,
+    /// Argo CD's implicit `in-cluster` entry: the hub's own cluster.
+    pub in_cluster: bool,
+    /// How clients of registered clusters behave.
+    pub cluster_client: ClientOptions,
+    pub probe_interval: Duration,
+    pub controller: ControllerConfig,
+    pub git_cache_dir: PathBuf,
+    /// Where to serve /metrics, /healthz, /readyz (None: not served).
+    pub listen: Option<SocketAddr>,
+}
+
+impl HubConfig {
+    pub fn new(namespace: &str, git_cache_dir: PathBuf) -> Self {
+        Self {
+            namespace: namespace.to_string(),
+            in_cluster: true,
+            cluster_client: ClientOptions::default(),
+            probe_interval: Duration::from_secs(30),
+            controller: ControllerConfig { namespace: namespace.to_string(), ..Default::default() },
+            git_cache_dir,
+            listen: None,
+        }
+    }
+}
+
+/// Starting the hub failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("serving on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A running hub; dropping it stops it.
+pub struct Hub {
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    git: Arc<GitCache>,
+    addr: Option<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Hub {
+    /// Starts every part (needs a Tokio runtime). `client` talks to the hub cluster.
+    pub async fn start(client: kube::Client, config: HubConfig) -> Result<Hub, HubError> {
+        let registry = Arc::new(Registry::new(config.in_cluster.then(|| client.clone())));
+        let metrics = Arc::new(Metrics::new());
+        let git = Arc::new(GitCache::new(config.git_cache_dir.clone(), Vec::new()));
+        let mut tasks = Vec::new();
+        let git_for_repos = git.clone();
+        let watch_config = WatchConfig {
+            hub: client.clone(),
+            namespace: config.namespace.clone(),
+            client_options: config.cluster_client,
+            probe_interval: config.probe_interval,
+            on_repositories: Some(Arc::new(move |repos| git_for_repos.set_repo_secrets(repos))),
+        };
+        tasks.push(tokio::spawn(watch::run(registry.clone(), watch_config)));
+        let mut controller_config = config.controller.clone();
+        controller_config.namespace = config.namespace.clone();
+        tasks.push(tokio::spawn(controller::run(client.clone(), registry.clone(), git.clone(), controller_config, metrics.clone())));
+        let mut addr = None;
+        if let Some(listen) = config.listen {
+            let endpoint = Endpoint { metrics: metrics.clone(), registry: registry.clone(), routes: Vec::new() };
+            let (bound, task) = server::serve(listen, endpoint).await.map_err(|source| HubError::Listen { addr: listen, source })?;
+            tracing::info!(addr = %bound, "serving /metrics, /healthz, /readyz");
+            addr = Some(bound);
+            tasks.push(task);
+        }
+        tracing::info!(namespace = %config.namespace, in_cluster = config.in_cluster, "hub started");
+        Ok(Hub { registry, metrics, git, addr, tasks })
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn git(&self) -> &Arc<GitCache> {
+        &self.git
+    }
+
+    /// The address of the HTTP endpoint, when served.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// Stops every task.
+    pub fn shutdown(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

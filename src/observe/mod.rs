@@ -1,0 +1,7 @@
+//! Observability: the Prometheus metrics of the hub and the HTTP endpoint that serves them with
+//! the health probes.
+
+pub mod metrics;
+pub mod server;
+
+pub use metrics::Metrics;
