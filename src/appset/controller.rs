@@ -27,6 +27,7 @@ use super::error::{AppSetError, GenerateError};
 use super::expand::{Inputs, expand};
 use super::plan::{self, Plan, Policy, is_controlled_by};
 use super::status::{self, Outcome, RESOURCES_UP_TO_DATE, reason};
+use crate::api::application_set::ApplicationSetResource;
 use crate::api::{Application, ApplicationSet};
 use crate::cluster::Registry;
 use crate::git::GitCache;
@@ -111,11 +112,12 @@ pub async fn run(client: kube::Client, registry: Arc<Registry>, git: Arc<GitCach
     let (appset_reader, appset_writer) = reflector::store();
     let appset_stream = watcher(appsets, watcher::Config::default())
         .default_backoff()
+        .modify(slim)
         .reflect(appset_writer)
         .applied_objects()
         .predicate_filter(spec_and_metadata, Default::default());
     let (app_reader, app_writer) = reflector::store();
-    let app_stream = watcher(apps_api, watcher::Config::default()).default_backoff().reflect(app_writer).touched_objects();
+    let app_stream = watcher(apps_api, watcher::Config::default()).default_backoff().modify(slim).reflect(app_writer).touched_objects();
     let cluster_triggers = cluster_triggers(registry.clone(), appset_reader.clone());
     let concurrency = config.concurrency;
     let ctx = Arc::new(Context { client, registry: registry.clone(), git, apps: app_reader.clone(), config, metrics, git_rounds: Mutex::default() });
@@ -133,6 +135,16 @@ pub async fn run(client: kube::Client, registry: Arc<Registry>, git: Arc<GitCach
             }
         })
         .await;
+}
+
+/// What the caches need not keep: managedFields and kubectl's last-applied copy (together often
+/// more than the object itself).
+fn slim<K: kube::Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }
 
 /// The ApplicationSet changes worth a pass: spec (generation), labels, annotations (refresh),
@@ -219,7 +231,8 @@ async fn pass(appset: &ApplicationSet, ctx: &Context) -> Result<Action, Controll
     let ns = appset.namespace().unwrap_or_default();
     let live: HashMap<String, Arc<Application>> =
         ctx.apps.state().into_iter().filter(|a| a.namespace().as_deref() == Some(ns.as_str())).map(|a| (a.name_any(), a)).collect();
-    let plan = plan::plan(appset, policy, &expansion.applications, &expansion.duplicates, &live);
+    let requeue_after = expansion.requeue_after;
+    let plan = plan::plan(appset, policy, expansion.applications, &expansion.duplicates, &live);
     let mut problems: Vec<(&'static str, String)> = plan.invalid.iter().map(|m| (reason::VALIDATION_ERROR, m.clone())).collect();
     if let Some(n) = plan.empty_refused {
         problems.push((
@@ -231,20 +244,23 @@ async fn pass(appset: &ApplicationSet, ctx: &Context) -> Result<Action, Controll
     if !plan.is_empty() {
         tracing::info!(appset = %qualified, create = plan.creates.len(), update = plan.updates.len(), delete = plan.deletes.len(), "writing Applications");
     }
-    let (written, write_problems) = execute(&plan, ctx, &ns).await;
+    let deleted: std::collections::HashSet<String> = plan.deletes.iter().map(|(n, _)| n.clone()).collect();
+    let (empty_refused, invalid) = (plan.empty_refused, !plan.invalid.is_empty());
+    let (written, write_problems) = execute(plan, ctx, &ns).await;
     problems.extend(write_problems);
-    let owned: Vec<Application> = live
+    let uid = appset.metadata.uid.as_deref().unwrap_or_default();
+    let owned: Vec<ApplicationSetResource> = live
         .values()
-        .filter(|a| is_controlled_by(a, appset.metadata.uid.as_deref().unwrap_or_default()))
-        .filter(|a| !plan.deletes.iter().any(|(n, _)| Some(n) == a.metadata.name.as_ref()))
-        .map(|a| (**a).clone())
+        .filter(|a| is_controlled_by(a, uid) && !deleted.contains(a.metadata.name.as_deref().unwrap_or_default()))
+        .map(|a| status::resource_entry(a))
         .chain(written)
         .collect();
+    drop(live);
     let outcome = Outcome::Generated { problems };
-    let up_to_date = write_status_with(appset, ctx, &api, &outcome, &owned, &qualified).await?;
+    let up_to_date = write_status_with(appset, ctx, &api, &outcome, owned, &qualified).await?;
     clear_refresh(appset, &api, &qualified).await?;
-    let retry_soon = !up_to_date && plan.empty_refused.is_none() && plan.invalid.is_empty();
-    let next = match (retry_soon, expansion.requeue_after) {
+    let retry_soon = !up_to_date && empty_refused.is_none() && !invalid;
+    let next = match (retry_soon, requeue_after) {
         (true, _) => Duration::from_secs(10),
         (false, Some(d)) => d,
         (false, None) => ctx.config.resync,
@@ -301,15 +317,14 @@ enum Op {
 
 /// Performs the writes, at most `write_concurrency` at once. Returns the Applications created
 /// or updated (for the status) and what failed.
-async fn execute(plan: &Plan, ctx: &Context, ns: &str) -> (Vec<Application>, Vec<(&'static str, String)>) {
+async fn execute(plan: Plan, ctx: &Context, ns: &str) -> (Vec<ApplicationSetResource>, Vec<(&'static str, String)>) {
     let api: Api<Application> = Api::namespaced(ctx.client.clone(), ns);
     let ops: Vec<Op> = plan
         .creates
-        .iter()
-        .cloned()
+        .into_iter()
         .map(Op::Create)
-        .chain(plan.updates.iter().cloned().map(Op::Update))
-        .chain(plan.deletes.iter().map(|(n, u)| Op::Delete(n.clone(), u.clone())))
+        .chain(plan.updates.into_iter().map(Op::Update))
+        .chain(plan.deletes.into_iter().map(|(n, u)| Op::Delete(n, u)))
         .collect();
     let futures: Vec<_> = ops.into_iter().map(|op| write_one(api.clone(), ctx.metrics.clone(), op)).collect();
     let results: Vec<WriteResult> = futures::stream::iter(futures).buffer_unordered(ctx.config.write_concurrency.max(1)).collect().await;
@@ -317,7 +332,7 @@ async fn execute(plan: &Plan, ctx: &Context, ns: &str) -> (Vec<Application>, Vec
     let mut problems = Vec::new();
     for r in results {
         match r {
-            Ok(Some(app)) => written.push(app),
+            Ok(Some(entry)) => written.push(entry),
             Ok(None) => {}
             Err(p) => problems.push(p),
         }
@@ -326,7 +341,8 @@ async fn execute(plan: &Plan, ctx: &Context, ns: &str) -> (Vec<Application>, Vec
     (written, problems)
 }
 
-type WriteResult = Result<Option<Application>, (&'static str, String)>;
+/// The status entry of what was written, or what failed.
+type WriteResult = Result<Option<ApplicationSetResource>, (&'static str, String)>;
 
 async fn write_one(api: Api<Application>, metrics: Arc<Metrics>, op: Op) -> WriteResult {
     let describe = |e: &kube::Error| crate::cluster::describe_error(e);
@@ -334,7 +350,7 @@ async fn write_one(api: Api<Application>, metrics: Arc<Metrics>, op: Op) -> Writ
         Op::Create(a) => (
             "create",
             match api.create(&PostParams::default(), &a).await {
-                Ok(created) => Ok(Some(created)),
+                Ok(created) => Ok(Some(status::resource_entry(&created))),
                 // Created by an earlier pass or a previous hub: the next pass updates it.
                 Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
                 Err(e) => Err((reason::CREATE_ERROR, format!("creating Application {}: {}", a.name_any(), describe(&e)))),
@@ -343,7 +359,7 @@ async fn write_one(api: Api<Application>, metrics: Arc<Metrics>, op: Op) -> Writ
         Op::Update(a) => (
             "update",
             match api.replace(&a.name_any(), &PostParams::default(), &a).await {
-                Ok(updated) => Ok(Some(updated)),
+                Ok(updated) => Ok(Some(status::resource_entry(&updated))),
                 Err(e) => Err((reason::UPDATE_ERROR, format!("updating Application {}: {}", a.name_any(), describe(&e)))),
             },
         ),
@@ -365,15 +381,14 @@ async fn write_one(api: Api<Application>, metrics: Arc<Metrics>, op: Op) -> Writ
 
 async fn write_status(appset: &ApplicationSet, ctx: &Context, api: &Api<ApplicationSet>, outcome: &Outcome, qualified: &str) -> Result<bool, ControllerError> {
     let uid = appset.metadata.uid.clone().unwrap_or_default();
-    let owned: Vec<Application> = ctx.apps.state().iter().filter(|a| is_controlled_by(a, &uid)).map(|a| (**a).clone()).collect();
-    write_status_with(appset, ctx, api, outcome, &owned, qualified).await
+    let owned: Vec<ApplicationSetResource> = ctx.apps.state().iter().filter(|a| is_controlled_by(a, &uid)).map(|a| status::resource_entry(a)).collect();
+    write_status_with(appset, ctx, api, outcome, owned, qualified).await
 }
 
 /// Patches the status if it differs from the live one. Returns whether ResourcesUpToDate is True.
-async fn write_status_with(appset: &ApplicationSet, ctx: &Context, api: &Api<ApplicationSet>, outcome: &Outcome, owned: &[Application], qualified: &str) -> Result<bool, ControllerError> {
+async fn write_status_with(appset: &ApplicationSet, ctx: &Context, api: &Api<ApplicationSet>, outcome: &Outcome, owned: Vec<ApplicationSetResource>, qualified: &str) -> Result<bool, ControllerError> {
     let now = Time(Timestamp::now());
-    let refs: Vec<&Application> = owned.iter().collect();
-    let new = status::status(outcome, appset.status.as_ref(), &refs, ctx.config.max_resources_status, &now);
+    let new = status::status(outcome, appset.status.as_ref(), owned, ctx.config.max_resources_status, &now);
     let up_to_date = new.conditions.iter().any(|c| c.type_ == RESOURCES_UP_TO_DATE && c.status == "True");
     let (ns, name) = (appset.namespace().unwrap_or_default(), appset.name_any());
     ctx.metrics.appset_owned_applications.with_label_values(&[&ns, &name]).set(new.resources_count.unwrap_or(0));

@@ -109,7 +109,7 @@ fn controller_of(app: &Application) -> Option<&OwnerReference> {
 pub fn plan(
     appset: &ApplicationSet,
     policy: Policy,
-    generated: &[Application],
+    generated: Vec<Application>,
     duplicates: &[String],
     live: &HashMap<String, Arc<Application>>,
 ) -> Plan {
@@ -120,10 +120,12 @@ pub fn plan(
         plan.invalid.push(format!("ApplicationSet {appset_name} contains applications with duplicate name: {name}"));
     }
     let preserved = appset.spec.preserved_fields.clone().unwrap_or_default();
+    let mut generated_names: BTreeSet<String> = duplicates.iter().cloned().collect();
     for desired in generated {
         let name = desired.metadata.name.clone().unwrap_or_default();
+        generated_names.insert(name.clone());
         let Some(current) = live.get(&name) else {
-            plan.creates.push(desired.clone());
+            plan.creates.push(desired);
             continue;
         };
         match controller_of(current) {
@@ -136,12 +138,11 @@ pub fn plan(
         if current.metadata.deletion_timestamp.is_some() || !policy.allows_update() {
             continue;
         }
-        let merged = merge_live(desired, current, &preserved.annotations, &preserved.labels);
+        let merged = merge_live(&desired, current, &preserved.annotations, &preserved.labels);
         if !same_generated_content(&merged, current) {
             plan.updates.push(merged);
         }
     }
-    let generated_names: BTreeSet<&str> = generated.iter().filter_map(|a| a.metadata.name.as_deref()).chain(duplicates.iter().map(String::as_str)).collect();
     let owned: Vec<&Arc<Application>> = live.values().filter(|a| is_controlled_by(a, uid)).collect();
     let orphans: Vec<&Arc<Application>> = owned
         .iter()

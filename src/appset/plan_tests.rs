@@ -48,7 +48,7 @@ fn creates_updates_and_deletes_only_what_differs() {
     let set = appset(json!(null));
     let generated = vec![app("a", "p", Some("u1")), app("b", "new", Some("u1")), app("c", "p", Some("u1"))];
     let current = live(vec![app("a", "p", Some("u1")), app("b", "old", Some("u1")), app("gone", "p", Some("u1"))]);
-    let p = plan(&set, Policy::Sync, &generated, &[], &current);
+    let p = plan(&set, Policy::Sync, generated.clone(), &[], &current);
     assert_eq!(p.creates.iter().map(|a| a.metadata.name.clone().unwrap()).collect::<Vec<_>>(), ["c"]);
     assert_eq!(p.updates.len(), 1);
     let b = &p.updates[0];
@@ -62,7 +62,7 @@ fn creates_updates_and_deletes_only_what_differs() {
 fn nothing_changed_plans_nothing() {
     let set = appset(json!(null));
     let generated = vec![app("a", "p", Some("u1")), app("b", "p", Some("u1"))];
-    let p = plan(&set, Policy::Sync, &generated, &[], &live(generated.clone()));
+    let p = plan(&set, Policy::Sync, generated.clone(), &[], &live(generated.clone()));
     assert!(p.is_empty(), "{p:?}");
 }
 
@@ -73,7 +73,7 @@ fn policies_gate_updates_and_deletes() {
     let current = live(vec![app("a", "old", Some("u1")), app("gone", "p", Some("u1"))]);
     let expect = [(Policy::Sync, 1, 1, 1), (Policy::CreateUpdate, 1, 1, 0), (Policy::CreateDelete, 1, 0, 1), (Policy::CreateOnly, 1, 0, 0)];
     for (policy, creates, updates, deletes) in expect {
-        let p = plan(&set, policy, &generated, &[], &current);
+        let p = plan(&set, policy, generated.clone(), &[], &current);
         assert_eq!((p.creates.len(), p.updates.len(), p.deletes.len()), (creates, updates, deletes), "{policy:?}");
         assert_eq!(p.kept_by_policy, 1 - deletes, "{policy:?}");
     }
@@ -82,10 +82,10 @@ fn policies_gate_updates_and_deletes() {
 #[test]
 fn an_empty_generation_deletes_nothing_unless_allowed() {
     let current = live(vec![app("a", "p", Some("u1")), app("b", "p", Some("u1"))]);
-    let p = plan(&appset(json!(null)), Policy::Sync, &[], &[], &current);
+    let p = plan(&appset(json!(null)), Policy::Sync, vec![], &[], &current);
     assert!(p.deletes.is_empty());
     assert_eq!(p.empty_refused, Some(2));
-    let p = plan(&appset(json!({"allowEmpty": true})), Policy::Sync, &[], &[], &current);
+    let p = plan(&appset(json!({"allowEmpty": true})), Policy::Sync, vec![], &[], &current);
     assert_eq!(p.deletes.len(), 2);
     assert_eq!(p.empty_refused, None);
 }
@@ -95,7 +95,7 @@ fn duplicates_are_reported_and_never_cause_a_delete() {
     let set = appset(json!(null));
     let generated = vec![app("a", "p", Some("u1"))];
     let current = live(vec![app("a", "p", Some("u1")), app("dup", "p", Some("u1"))]);
-    let p = plan(&set, Policy::Sync, &generated, &["dup".to_string()], &current);
+    let p = plan(&set, Policy::Sync, generated.clone(), &["dup".to_string()], &current);
     assert!(p.deletes.is_empty());
     assert_eq!(p.invalid, ["ApplicationSet guestbook contains applications with duplicate name: dup"]);
 }
@@ -105,7 +105,7 @@ fn foreign_applications_are_left_alone_and_unowned_ones_adopted() {
     let set = appset(json!(null));
     let generated = vec![app("theirs", "p", Some("u1")), app("stray", "p", Some("u1"))];
     let current = live(vec![app("theirs", "x", Some("other")), app("stray", "p", None), app("not-mine", "p", Some("other"))]);
-    let p = plan(&set, Policy::Sync, &generated, &[], &current);
+    let p = plan(&set, Policy::Sync, generated.clone(), &[], &current);
     assert_eq!(p.invalid.len(), 1);
     assert!(p.invalid[0].contains("theirs") && p.invalid[0].contains("already controlled"), "{:?}", p.invalid);
     assert_eq!(p.updates.len(), 1, "the unowned one is adopted");
@@ -126,7 +126,7 @@ fn preserved_fields_and_deletion_in_progress() {
     labels.insert("keep.me/l".into(), "v".into());
     current.metadata.labels = Some(labels);
     current.metadata.finalizers = Some(vec!["pre-delete-finalizer.argocd.argoproj.io".into()]);
-    let p = plan(&set, Policy::Sync, std::slice::from_ref(&desired), &[], &live(vec![current.clone()]));
+    let p = plan(&set, Policy::Sync, vec![desired.clone()], &[], &live(vec![current.clone()]));
     assert_eq!(p.updates.len(), 1, "drop.me goes");
     let u = &p.updates[0];
     let ann = u.metadata.annotations.as_ref().unwrap();
@@ -134,12 +134,12 @@ fn preserved_fields_and_deletion_in_progress() {
     assert_eq!(u.metadata.labels.as_ref().unwrap()["keep.me/l"], "v");
     assert_eq!(u.metadata.finalizers.as_deref(), Some(&["pre-delete-finalizer.argocd.argoproj.io".to_string()][..]));
     // Applied once, the merged object is stable: no further update.
-    let p2 = plan(&set, Policy::Sync, &[desired.clone()], &[], &live(vec![u.clone()]));
+    let p2 = plan(&set, Policy::Sync, vec![desired.clone()], &[], &live(vec![u.clone()]));
     assert!(p2.updates.is_empty());
     // An Application being deleted is neither updated nor deleted again.
     current.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::now()));
     current.spec.project = "changed".into();
-    let p3 = plan(&set, Policy::Sync, &[], &[], &live(vec![current, app("b", "p", Some("u1"))]));
+    let p3 = plan(&set, Policy::Sync, vec![], &[], &live(vec![current, app("b", "p", Some("u1"))]));
     assert_eq!(p3.deletes.len(), 0, "the only orphan not being deleted is b, but the generation is empty");
     assert_eq!(p3.empty_refused, Some(1));
 }

@@ -92,35 +92,36 @@ pub fn health(conditions: &[ApplicationSetCondition]) -> HealthStatus {
     HealthStatus { status: "Unknown".into(), message: None }
 }
 
-/// One `status.resources` entry per owned Application, sorted by name, at most `cap` of them;
-/// and the true count.
-pub fn resources<'a>(owned: impl IntoIterator<Item = &'a Application>, cap: usize) -> (Vec<ApplicationSetResource>, i64) {
+/// The `status.resources` entry of an owned Application.
+pub fn resource_entry(app: &Application) -> ApplicationSetResource {
+    let status = app.status.as_ref();
+    ApplicationSetResource {
+        group: "flotilla.dev".into(),
+        version: "v1alpha1".into(),
+        kind: "Application".into(),
+        name: app.metadata.name.clone().unwrap_or_default(),
+        namespace: app.metadata.namespace.clone().unwrap_or_default(),
+        status: status.and_then(|s| s.sync.as_ref()).map(|s| s.status.clone()),
+        health: status.and_then(|s| s.health.clone()),
+    }
+}
+
+/// One `status.resources` entry per owned Application (the last one of a name wins), sorted by
+/// name, at most `cap` of them; and the true count.
+pub fn resources(owned: impl IntoIterator<Item = ApplicationSetResource>, cap: usize) -> (Vec<ApplicationSetResource>, i64) {
     let mut by_name: BTreeMap<String, ApplicationSetResource> = BTreeMap::new();
-    for app in owned {
-        let name = app.metadata.name.clone().unwrap_or_default();
-        let status = app.status.as_ref();
-        by_name.insert(
-            name.clone(),
-            ApplicationSetResource {
-                group: "flotilla.dev".into(),
-                version: "v1alpha1".into(),
-                kind: "Application".into(),
-                name,
-                namespace: app.metadata.namespace.clone().unwrap_or_default(),
-                status: status.and_then(|s| s.sync.as_ref()).map(|s| s.status.clone()),
-                health: status.and_then(|s| s.health.clone()),
-            },
-        );
+    for entry in owned {
+        by_name.insert(entry.name.clone(), entry);
     }
     let count = by_name.len() as i64;
     (by_name.into_values().take(cap).collect(), count)
 }
 
 /// The whole status.
-pub fn status(outcome: &Outcome, previous: Option<&ApplicationSetStatus>, owned: &[&Application], cap: usize, now: &Time) -> ApplicationSetStatus {
+pub fn status(outcome: &Outcome, previous: Option<&ApplicationSetStatus>, owned: Vec<ApplicationSetResource>, cap: usize, now: &Time) -> ApplicationSetStatus {
     let previous_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or_default();
     let conditions = conditions(outcome, previous_conditions, now);
-    let (resources, count) = resources(owned.iter().copied(), cap);
+    let (resources, count) = resources(owned, cap);
     let health = Some(health(&conditions));
     ApplicationSetStatus { conditions, resources, resources_count: Some(count), health }
 }
@@ -162,7 +163,7 @@ mod tests {
     #[test]
     fn resources_are_sorted_capped_and_counted() {
         let apps: Vec<Application> = ["c", "a", "b"].iter().map(|n| Application::new(n, Default::default())).collect();
-        let (list, count) = resources(apps.iter(), 2);
+        let (list, count) = resources(apps.iter().map(resource_entry), 2);
         assert_eq!(list.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(count, 3);
     }
