@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. Each command lives in its own file.
 
 mod appset_generate;
+mod cluster;
 mod crds;
 mod documents;
 mod hub;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use appset_generate::GenerateArgs;
+pub use cluster::ClusterCommand;
 
 /// Flotilla: a multi-cluster GitOps hub, Argo CD compatible.
 #[derive(Debug, Parser)]
@@ -25,6 +27,10 @@ pub enum Command {
     /// Work with ApplicationSets offline.
     #[command(subcommand)]
     Appset(AppsetCommand),
+    /// Register target clusters with the hub (like `argocd cluster add`), list, remove and
+    /// rotate their credentials.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Print the CustomResourceDefinitions (or write them as files).
     Crds(crds::CrdsArgs),
     /// Run the hub (cluster registry, ApplicationSet controller) against a hub cluster until stopped.
@@ -73,6 +79,7 @@ impl GitCacheArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Appset(AppsetCommand::Generate(args)) => appset_generate::run(&args),
+        Command::Cluster(command) => cluster::run(&command),
         Command::Crds(args) => crds::run(&args),
         Command::Hub(args) => hub::run(&args),
         Command::Sim(args) => sim::run(&args),
