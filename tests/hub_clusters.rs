@@ -257,3 +257,53 @@ async fn metrics_and_health_endpoints() {
     assert!(metrics.contains(&format!("flotilla_cluster_connection_status{{name=\"dev\",server=\"{server}\"}} 1")), "{metrics}");
     assert!(!metrics.contains(h.env.handle("dev").token()));
 }
+
+/// Runs the real `flotilla` with the simulator's `all.yaml` (contexts hub, dev, ...).
+async fn flotilla_cli(h: &HubEnv, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(h.env.dir.path().join("all.yaml"))
+        .env_remove("KUBECONFIG")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "flotilla {args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_add_and_rotate_through_the_cli_while_the_hub_runs() {
+    let h = support::hub::start_hub_with(&["dev"], &[], |_| {}).await;
+    let out = flotilla_cli(&h, &["cluster", "add", "dev", "--hub-context", "hub", "--label", "env=dev"]).await;
+    assert!(out.contains("serviceaccount kube-system/flotilla-manager"), "{out}");
+    // The registry accepts the Secret the CLI wrote and connects with its token.
+    wait_connected(&h, "dev").await;
+    let c = h.hub().registry().by_name("dev").unwrap();
+    assert_eq!(c.secret.labels.get("env").map(String::as_str), Some("dev"));
+    let old = c.secret.config.bearer_token.as_ref().unwrap().expose().clone();
+    assert_ne!(old, h.env.handle("dev").token(), "a ServiceAccount token, not the admin one");
+    h.create_appset(json!({"metadata": {"name": "c"}, "spec": {"generators": [{"clusters": {"selector": {"matchLabels": {"env": "dev"}}}}],
+        "template": {"metadata": {"name": "web-{{name}}"}, "spec": {"project": "default", "source": {"repoURL": "https://g/r"}, "destination": {"server": "{{server}}"}}}}}))
+        .await;
+    h.wait_apps(&["web-dev"]).await;
+
+    // Rotation through the CLI: the hub switches to the new token; the old one is refused.
+    flotilla_cli(&h, &["cluster", "rotate", "dev", "--hub-context", "hub"]).await;
+    let new = eventually(LIMIT, "rotated token in the registry", || async {
+        let c = h.hub().registry().by_name("dev")?;
+        let t = c.secret.config.bearer_token.as_ref()?.expose().clone();
+        (t != old && c.state().is_connected()).then_some(t)
+    })
+    .await;
+    assert_eq!(status_with_token(&h, "dev", &old).await, 401);
+    assert_eq!(status_with_token(&h, "dev", &new).await, 200);
+    let probes = h.env.handle("dev").request_count("get", "/version");
+    eventually(LIMIT, "probed with the new token", || async {
+        let c = h.hub().registry().by_name("dev")?;
+        (h.env.handle("dev").request_count("get", "/version") > probes + 1 && c.state().is_connected()).then_some(())
+    })
+    .await;
+    h.wait_apps(&["web-dev"]).await;
+}

@@ -52,17 +52,15 @@ fn walk(generators: &Value, f: &mut dyn FnMut(Option<&Value>) -> bool, depth: us
         return false;
     }
     for entry in generators.as_array().into_iter().flatten() {
-        if let Some(clusters) = entry.get("clusters").filter(|c| c.is_object()) {
-            if f(clusters.get("selector")) {
+        if let Some(clusters) = entry.get("clusters").filter(|c| c.is_object())
+            && f(clusters.get("selector")) {
                 return true;
             }
-        }
         for combinator in ["matrix", "merge"] {
-            if let Some(children) = entry.get(combinator).and_then(|m| m.get("generators")) {
-                if walk(children, f, depth + 1) {
+            if let Some(children) = entry.get(combinator).and_then(|m| m.get("generators"))
+                && walk(children, f, depth + 1) {
                     return true;
                 }
-            }
         }
     }
     false

@@ -61,9 +61,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async {
-        let mut settings = ClusterSettings::default();
-        settings.watch_history = args.watch_history;
-        settings.bookmark_interval = args.bookmark_interval;
+        let mut settings = ClusterSettings { watch_history: args.watch_history, bookmark_interval: args.bookmark_interval, ..Default::default() };
         settings.workload.ready_after = args.ready_after;
         let sim = Simulator::start(SimConfig { clusters, port: args.port, settings }).await?;
         println!("flotilla sim: serving {} virtual clusters; main port {}", sim.clusters().len(), sim.url());

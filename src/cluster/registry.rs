@@ -135,11 +135,10 @@ impl Registry {
             by_server.entry(c.server()).or_insert_with(|| c.clone());
         }
         let mut out: Vec<Arc<Cluster>> = by_server.into_values().collect();
-        if let Some(ic) = &self.in_cluster {
-            if !out.iter().any(|c| c.server() == IN_CLUSTER_SERVER) {
+        if let Some(ic) = &self.in_cluster
+            && !out.iter().any(|c| c.server() == IN_CLUSTER_SERVER) {
                 out.push(ic.clone());
             }
-        }
         out
     }
 

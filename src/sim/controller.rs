@@ -146,20 +146,17 @@ fn on_event(cluster: &VirtualCluster, state: &mut State, e: &Event) {
         collect_dependents(cluster, state, object::uid(&e.object));
         // A namespace waiting for its content may now be empty.
         let ns = object::namespace(&e.object);
-        if !ns.is_empty() {
-            if let Some(n) = cluster.store.get(&key("", "namespaces"), "", ns) {
-                if object::is_deleting(&n) {
+        if !ns.is_empty()
+            && let Some(n) = cluster.store.get(&key("", "namespaces"), "", ns)
+                && object::is_deleting(&n) {
                     reconcile(cluster, state, &key("", "namespaces"), &n);
                 }
-            }
-        }
         // An owner waiting in the foreground for this dependent.
         for owner in object::owner_uids(&e.object) {
-            if let Some(r) = state.uids.get(owner).cloned() {
-                if let Some(o) = cluster.store.get(&r.key, &r.namespace, &r.name) {
+            if let Some(r) = state.uids.get(owner).cloned()
+                && let Some(o) = cluster.store.get(&r.key, &r.namespace, &r.name) {
                     reconcile(cluster, state, &r.key, &o);
                 }
-            }
         }
         if e.key == key("apiextensions.k8s.io", "customresourcedefinitions") {
             cluster.refresh_types();
@@ -202,13 +199,12 @@ fn manager() -> WriteOptions {
 /// Every namespace gets the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap.
 fn namespace_defaults(cluster: &VirtualCluster, ns: &Value) {
     let name = object::name(ns);
-    if cluster.store.get(&key("", "serviceaccounts"), name, "default").is_none() {
-        if let Some(rt) = cluster.find_type("", "v1", "serviceaccounts") {
+    if cluster.store.get(&key("", "serviceaccounts"), name, "default").is_none()
+        && let Some(rt) = cluster.find_type("", "v1", "serviceaccounts") {
             let _ = cluster.create(&rt, Some(name), json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), &manager());
         }
-    }
-    if cluster.store.get(&key("", "configmaps"), name, "kube-root-ca.crt").is_none() {
-        if let Some(rt) = cluster.find_type("", "v1", "configmaps") {
+    if cluster.store.get(&key("", "configmaps"), name, "kube-root-ca.crt").is_none()
+        && let Some(rt) = cluster.find_type("", "v1", "configmaps") {
             let cm = json!({
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
@@ -216,7 +212,6 @@ fn namespace_defaults(cluster: &VirtualCluster, ns: &Value) {
             });
             let _ = cluster.create(&rt, Some(name), cm, &manager());
         }
-    }
 }
 
 /// A CRD is accepted and established at once; its types are served from its creation.

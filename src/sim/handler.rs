@@ -36,7 +36,7 @@ pub struct Caller {
     pub server_address: String,
 }
 
-fn header_str<'a>(req: &'a Request<Incoming>, name: header::HeaderName) -> &'a str {
+fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> &str {
     req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
@@ -77,7 +77,7 @@ pub async fn handle(cluster: Arc<VirtualCluster>, req: Request<Incoming>, path: 
                 return Some(response::error(&ApiError::forbidden_path(&user.name, attrs.verb, &path)));
             }
             if req.method() != Method::GET {
-                return Some(response::error(&ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource"))));
+                return Some(response::error(&ApiError::method_not_allowed("the server does not allow this method on the requested resource".to_string())));
             }
             let accept = header_str(&req, header::ACCEPT).to_string();
             non_resource(&cluster, other, &accept, &caller)

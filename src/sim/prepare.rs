@@ -190,11 +190,10 @@ pub fn add_finalizer(obj: &mut Value, finalizer: &str) {
     if !list.is_array() {
         *list = Value::Array(Vec::new());
     }
-    if let Some(a) = list.as_array_mut() {
-        if !a.iter().any(|f| f.as_str() == Some(finalizer)) {
+    if let Some(a) = list.as_array_mut()
+        && !a.iter().any(|f| f.as_str() == Some(finalizer)) {
             a.push(Value::String(finalizer.to_string()));
         }
-    }
 }
 
 pub fn remove_finalizer(obj: &mut Value, finalizer: &str) {
@@ -274,11 +273,10 @@ pub fn for_update(rt: &ResourceType, old: &Value, new: &mut Value, status_write:
         };
     }
     meta.remove("selfLink");
-    if !meta.contains_key("managedFields") {
-        if let Some(m) = old_meta.get("managedFields") {
+    if !meta.contains_key("managedFields")
+        && let Some(m) = old_meta.get("managedFields") {
             meta.insert("managedFields".into(), m.clone());
         }
-    }
     if is(rt, "", "services") {
         keep_allocations(old, new);
     }
@@ -311,11 +309,10 @@ fn keep_allocations(old: &Value, new: &mut Value) {
         return;
     }
     for f in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
-        if new["spec"].get(f).is_none() {
-            if let Some(v) = old.pointer(&format!("/spec/{f}")) {
+        if new["spec"].get(f).is_none()
+            && let Some(v) = old.pointer(&format!("/spec/{f}")) {
                 new["spec"][f] = v.clone();
             }
-        }
     }
     let old_ports = old.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
     if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {

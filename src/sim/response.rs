@@ -69,11 +69,10 @@ pub fn encoded(status: u16, body: Vec<u8>, format: Format) -> Response<Body> {
 
 pub fn error(e: &ApiError) -> Response<Body> {
     let mut r = json(e.code, &e.to_status());
-    if let Some(s) = e.retry_after {
-        if let Ok(v) = header::HeaderValue::from_str(&s.to_string()) {
+    if let Some(s) = e.retry_after
+        && let Ok(v) = header::HeaderValue::from_str(&s.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
-    }
     r
 }
 

@@ -68,11 +68,10 @@ fn qualified_name_problem(key: &str) -> Option<String> {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    if let Some(p) = prefix {
-        if !is_dns1123_subdomain(p) {
+    if let Some(p) = prefix
+        && !is_dns1123_subdomain(p) {
             return Some(format!("prefix part {SUBDOMAIN_MSG}"));
         }
-    }
     if name.is_empty() {
         return Some("name part must be non-empty".into());
     }
@@ -119,7 +118,7 @@ pub fn metadata_problems(obj: &Value) -> Vec<(String, String)> {
                 match v.as_str() {
                     Some(s) => {
                         if let Some(p) = label_value_problem(s) {
-                            out.push((format!("metadata.labels"), format!("Invalid value: \"{s}\": {p}")));
+                            out.push(("metadata.labels".to_string(), format!("Invalid value: \"{s}\": {p}")));
                         }
                     }
                     None => out.push(("metadata.labels".into(), format!("Invalid value: {v}: must be a string"))),
@@ -148,7 +147,7 @@ pub fn metadata_problems(obj: &Value) -> Vec<(String, String)> {
         }
     }
     if total > 256 * 1024 {
-        out.push(("metadata.annotations".into(), format!("Too long: may not be more than 262144 bytes")));
+        out.push(("metadata.annotations".into(), "Too long: may not be more than 262144 bytes".to_string()));
     }
     out
 }

@@ -139,11 +139,10 @@ pub async fn run(cluster: Arc<VirtualCluster>, req: WatchRequest, tx: FrameSende
     }
     for e in &sub.replay {
         last_rv = last_rv.max(e.rv);
-        if let Some((kind, obj)) = req.translate(e) {
-            if !send(req.encode(kind, &obj)).await {
+        if let Some((kind, obj)) = req.translate(e)
+            && !send(req.encode(kind, &obj)).await {
                 return;
             }
-        }
     }
     let mut feed = sub.feed;
     let deadline = tokio::time::sleep(req.timeout);
@@ -165,11 +164,10 @@ pub async fn run(cluster: Arc<VirtualCluster>, req: WatchRequest, tx: FrameSende
                         continue;
                     }
                     last_rv = e.rv;
-                    if let Some((kind, obj)) = req.translate(&e) {
-                        if !send(req.encode(kind, &obj)).await {
+                    if let Some((kind, obj)) = req.translate(&e)
+                        && !send(req.encode(kind, &obj)).await {
                             return;
                         }
-                    }
                 }
                 // Fell behind or the cluster is gone: end the watch; the client resumes.
                 Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,

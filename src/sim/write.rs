@@ -252,8 +252,8 @@ impl VirtualCluster {
             meta_mut(&mut applied).insert("namespace".into(), Value::String(ns.to_string()));
         }
         // The main resource ignores status, /status ignores everything but status.
-        if rt.status_subresource {
-            if let Some(m) = applied.as_object_mut() {
+        if rt.status_subresource
+            && let Some(m) = applied.as_object_mut() {
                 if sub == Some("status") {
                     m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
                     if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -263,7 +263,6 @@ impl VirtualCluster {
                     m.remove("status");
                 }
             }
-        }
         let now = object::now_rfc3339();
         let schema = schema_of(rt);
         let api_version = rt.api_version();

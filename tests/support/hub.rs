@@ -31,6 +31,11 @@ pub struct HubEnv {
 /// Starts the simulator with `hub` and `targets`, installs the CRDs, registers every target
 /// (labels `env=<name>` plus `labels`), and starts the hub with `tune` applied to its config.
 pub async fn start_hub(targets: &[&str], tune: impl FnOnce(&mut HubConfig)) -> HubEnv {
+    start_hub_with(targets, targets, tune).await
+}
+
+/// [`start_hub`] with virtual clusters `targets`, of which only `registered` get a Secret.
+pub async fn start_hub_with(targets: &[&str], registered: &[&str], tune: impl FnOnce(&mut HubConfig)) -> HubEnv {
     super::git_timeouts();
     let mut names = vec!["hub"];
     names.extend_from_slice(targets);
@@ -41,7 +46,7 @@ pub async fn start_hub(targets: &[&str], tune: impl FnOnce(&mut HubConfig)) -> H
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
     namespaces.create(&PostParams::default(), &ns).await.unwrap();
     let mut h = HubEnv { env, hub: None, client, git_cache: tempfile::tempdir().unwrap() };
-    for t in targets {
+    for t in registered {
         h.register(t, &[("env", t)]).await;
     }
     h.start(tune).await;
