@@ -18,6 +18,7 @@ use serde_json::Value;
     group = "flotilla.dev",
     version = "v1alpha1",
     kind = "Application",
+    root = "ApplicationCrd",
     namespaced,
     status = "ApplicationStatus",
     shortname = "app",
@@ -291,6 +292,9 @@ pub struct ResourceStatus {
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationState {
+    /// The operation being run or last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<super::operation::Operation>,
     /// `Running`, `Succeeded`, `Failed`, `Error` or `Terminating`.
     pub phase: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,14 +3,17 @@
 
 pub mod app_project;
 pub mod application;
+pub mod application_object;
 pub mod application_set;
 pub mod crds;
+pub mod operation;
 pub mod repository_secret;
 mod schema;
 pub mod sensitive;
 
 pub use app_project::{AppProject, AppProjectSpec};
-pub use application::{Application, ApplicationSpec, ApplicationStatus};
+pub use application::{ApplicationSpec, ApplicationStatus};
+pub use application_object::Application;
 pub use application_set::{ApplicationSet, ApplicationSetSpec, ApplicationSetStatus};
 pub use repository_secret::{RepoCredentials, RepositorySecret, RepositorySecretKind};
 pub use sensitive::Sensitive;

@@ -118,6 +118,7 @@ pub fn build_application(
             ..Default::default()
         },
         spec: template.spec,
+        operation: None,
         status: None,
     })
 }

@@ -3,5 +3,6 @@
 
 pub mod metrics;
 pub mod server;
+pub mod webhook;
 
 pub use metrics::Metrics;
