@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::ResourceExt;
 use kube_runtime::Controller;
@@ -30,7 +30,7 @@ use super::status::{self, Outcome, RESOURCES_UP_TO_DATE, reason};
 use crate::api::application_set::ApplicationSetResource;
 use crate::api::{Application, ApplicationSet};
 use crate::cluster::Registry;
-use crate::git::GitCache;
+use crate::git::rounds::GitRounds;
 use crate::observe::Metrics;
 
 /// Annotation that asks for a re-evaluation with fresh Git data (removed after the pass).
@@ -90,25 +90,28 @@ pub enum ControllerError {
 struct Context {
     client: kube::Client,
     registry: Arc<Registry>,
-    git: Arc<GitCache>,
+    rounds: Arc<GitRounds>,
     apps: Store<Application>,
     config: ControllerConfig,
     metrics: Arc<Metrics>,
-    git_rounds: Mutex<GitRounds>,
+    /// Per ApplicationSet uid: when it last evaluated with fresh Git data, at which generation.
+    fresh: Mutex<HashMap<String, (Instant, i64)>>,
 }
 
-/// When Git was last fetched for whom.
-#[derive(Default)]
-struct GitRounds {
-    last_round: Option<Instant>,
-    /// Per ApplicationSet uid: when it last evaluated with fresh Git data, at which generation.
-    fresh: HashMap<String, (Instant, i64)>,
+/// What the controller reads besides its own watch: the hub's shared Application cache and its
+/// change feed, the cluster registry and the Git refresh rounds.
+pub struct Shared {
+    pub registry: Arc<Registry>,
+    pub rounds: Arc<GitRounds>,
+    pub apps: Store<Application>,
+    pub app_events: ReflectHandle<Application>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Runs the controller until the returned future is dropped.
-pub async fn run(client: kube::Client, registry: Arc<Registry>, git: Arc<GitCache>, config: ControllerConfig, metrics: Arc<Metrics>) {
+pub async fn run(client: kube::Client, shared: Shared, config: ControllerConfig) {
+    let Shared { registry, rounds, apps, app_events, metrics } = shared;
     let appsets: Api<ApplicationSet> = Api::namespaced(client.clone(), &config.namespace);
-    let apps_api: Api<Application> = Api::namespaced(client.clone(), &config.namespace);
     let (appset_reader, appset_writer) = reflector::store();
     let appset_stream = watcher(appsets, watcher::Config::default())
         .default_backoff()
@@ -116,16 +119,14 @@ pub async fn run(client: kube::Client, registry: Arc<Registry>, git: Arc<GitCach
         .reflect(appset_writer)
         .applied_objects()
         .predicate_filter(spec_and_metadata, Default::default());
-    let (app_reader, app_writer) = reflector::store();
-    let app_stream = watcher(apps_api, watcher::Config::default()).default_backoff().modify(slim).reflect(app_writer).touched_objects();
     let cluster_triggers = cluster_triggers(registry.clone(), appset_reader.clone());
     let concurrency = config.concurrency;
-    let ctx = Arc::new(Context { client, registry: registry.clone(), git, apps: app_reader.clone(), config, metrics, git_rounds: Mutex::default() });
+    let ctx = Arc::new(Context { client, registry: registry.clone(), rounds, apps, config, metrics, fresh: Mutex::default() });
     // Nothing is decided before the registry and the Applications are fully known: an empty
     // registry at start means "not listed yet", not "no clusters".
     registry.wait_synced().await;
     Controller::for_stream(appset_stream, appset_reader)
-        .owns_stream(app_stream)
+        .owns_shared_stream(app_events)
         .reconcile_on(cluster_triggers)
         .with_config(kube_runtime::controller::Config::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
         .run(reconcile, error_policy, ctx)
@@ -139,7 +140,7 @@ pub async fn run(client: kube::Client, registry: Arc<Registry>, git: Arc<GitCach
 
 /// What the caches need not keep: managedFields and kubectl's last-applied copy (together often
 /// more than the object itself).
-fn slim<K: kube::Resource>(obj: &mut K) {
+pub fn slim<K: kube::Resource>(obj: &mut K) {
     let meta = obj.meta_mut();
     meta.managed_fields = None;
     if let Some(a) = meta.annotations.as_mut() {
@@ -283,25 +284,25 @@ async fn generate(appset: &ApplicationSet, ctx: &Context) -> Result<Result<super
     let generation = appset.metadata.generation.unwrap_or(0);
     let refresh = appset.annotations().contains_key(REFRESH_ANNOTATION) || appset.annotations().contains_key(ARGO_REFRESH_ANNOTATION);
     {
-        let mut rounds = ctx.git_rounds.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut fresh = ctx.fresh.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        let stale = match rounds.fresh.get(&uid) {
+        let stale = match fresh.get(&uid) {
             None => true,
             Some((at, g)) => *g != generation || now.duration_since(*at) >= Duration::from_secs(170),
         };
+        if refresh {
+            ctx.rounds.force();
+        } else if stale {
+            ctx.rounds.refresh_if_older(ctx.config.git_min_interval);
+        }
         if refresh || stale {
-            let recent = rounds.last_round.is_some_and(|t| now.duration_since(t) < ctx.config.git_min_interval);
-            if refresh || !recent {
-                ctx.git.begin_round();
-                rounds.last_round = Some(now);
-            }
-            rounds.fresh.insert(uid, (now, generation));
+            fresh.insert(uid, (now, generation));
         }
     }
     let appset = appset.clone();
     let clusters = ctx.registry.secrets();
     let in_cluster = ctx.registry.in_cluster_enabled();
-    let git = ctx.git.clone();
+    let git = ctx.rounds.cache().clone();
     let qualified = super::expand::qualified_name(&appset);
     tokio::task::spawn_blocking(move || expand(&appset, &Inputs { clusters: &clusters, in_cluster, git: git.as_ref() }))
         .await

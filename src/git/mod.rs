@@ -5,6 +5,7 @@ pub mod cache;
 pub mod credentials;
 mod error;
 pub mod local_dir;
+pub mod rounds;
 pub mod tree;
 pub mod tree_git;
 

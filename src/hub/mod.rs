@@ -8,12 +8,21 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+
+use crate::api::Application;
 use crate::appset::controller::{self, ControllerConfig};
+use crate::git::rounds::GitRounds;
 use crate::cluster::watch::{self, WatchConfig};
 use crate::cluster::{ClientOptions, Registry};
 use crate::git::GitCache;
 use crate::observe::server::{self, Endpoint};
 use crate::observe::Metrics;
+
+/// Application events buffered for the slowest reader of the shared cache.
+const APP_EVENT_BUFFER: usize = 4096;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -77,9 +86,17 @@ impl Hub {
             on_repositories: Some(Arc::new(move |repos| git_for_repos.set_repo_secrets(repos))),
         };
         tasks.push(tokio::spawn(watch::run(registry.clone(), watch_config)));
+        let rounds = Arc::new(GitRounds::new(git.clone()));
+        // One watch of the Applications feeds both controllers.
+        let (apps, apps_writer) = reflector::store_shared::<Application>(APP_EVENT_BUFFER);
+        let appset_events = apps_writer.subscribe().expect("a shared store");
+        let api: Api<Application> = Api::namespaced(client.clone(), &config.namespace);
+        let app_stream = watcher(api, watcher::Config::default()).default_backoff().modify(controller::slim).reflect_shared(apps_writer);
+        tasks.push(tokio::spawn(app_stream.for_each(|_| futures::future::ready(()))));
         let mut controller_config = config.controller.clone();
         controller_config.namespace = config.namespace.clone();
-        tasks.push(tokio::spawn(controller::run(client.clone(), registry.clone(), git.clone(), controller_config, metrics.clone())));
+        let shared = controller::Shared { registry: registry.clone(), rounds: rounds.clone(), apps: apps.clone(), app_events: appset_events, metrics: metrics.clone() };
+        tasks.push(tokio::spawn(controller::run(client.clone(), shared, controller_config)));
         let mut addr = None;
         if let Some(listen) = config.listen {
             let endpoint = Endpoint { metrics: metrics.clone(), registry: registry.clone(), routes: Vec::new() };

@@ -1,0 +1,367 @@
+//! The live state of one cluster, as far as the hub manages it: one watch per resource type in
+//! use, filtered by the hub's instance label, so memory grows with the managed objects and not
+//! with the cluster. Objects are kept as compact JSON (a parsed `Value` costs 5-10 times more)
+//! and indexed by the Application that owns them (tracking annotation). A change that the hub did
+//! not make itself notifies the owning Application.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::discovery::{ApiCapabilities, ApiGroup, Scope};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::tracking::{self, INSTANCE_LABEL, ObjectKey};
+
+/// Why live state could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LiveError {
+    #[error("the cluster does not serve {0} (no such API group, version or kind)")]
+    NotServed(String),
+    #[error("discovering {what}: {message}")]
+    Discovery { what: String, message: String },
+    #[error("listing {what} took longer than {secs} s")]
+    Timeout { what: String, secs: u64 },
+}
+
+/// Who is told about changes: the Application name.
+pub type OnChange = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A compact object.
+#[derive(Clone)]
+struct Doc(Arc<str>);
+
+impl Doc {
+    fn of(v: &Value) -> Doc {
+        Doc(Arc::from(v.to_string()))
+    }
+
+    fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+/// The watched objects of one resource type.
+pub struct TypeCache {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+    objects: RwLock<HashMap<ObjectKey, (Doc, u64)>>,
+    ready: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl TypeCache {
+    pub fn gvk(&self) -> GroupVersionKind {
+        GroupVersionKind::gvk(&self.resource.group, &self.resource.version, &self.resource.kind)
+    }
+}
+
+impl Drop for TypeCache {
+    fn drop(&mut self) {
+        for t in self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// The cluster's live cache.
+pub struct LiveCache {
+    client: kube::Client,
+    /// Namespaces the hub may manage there (empty: all).
+    namespaces: Vec<String>,
+    types: Mutex<HashMap<GroupVersionKind, Arc<TypeCache>>>,
+    groups: Mutex<HashMap<(String, String), Arc<ApiGroup>>>,
+    by_app: RwLock<HashMap<String, HashSet<(GroupVersionKind, ObjectKey)>>>,
+    /// resourceVersions the hub itself produced, so their watch events notify nobody.
+    own: Mutex<HashMap<ObjectKey, u64>>,
+    on_change: OnChange,
+    list_timeout: Duration,
+}
+
+/// resourceVersions are opaque, but etcd's are integers: compare them when they parse.
+fn rv_of(v: &Value) -> u64 {
+    v["metadata"]["resourceVersion"].as_str().and_then(|r| r.parse().ok()).unwrap_or(0)
+}
+
+impl LiveCache {
+    pub fn new(client: kube::Client, namespaces: Vec<String>, on_change: OnChange, list_timeout: Duration) -> Arc<LiveCache> {
+        Arc::new(LiveCache {
+            client,
+            namespaces,
+            types: Mutex::default(),
+            groups: Mutex::default(),
+            by_app: RwLock::default(),
+            own: Mutex::default(),
+            on_change,
+            list_timeout,
+        })
+    }
+
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// Types watched so far.
+    pub fn watched(&self) -> Vec<GroupVersionKind> {
+        self.types.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
+    }
+
+    /// The watched cache of `gvk`, started (and listed) on first use.
+    pub async fn ensure(self: &Arc<Self>, gvk: &GroupVersionKind) -> Result<Arc<TypeCache>, LiveError> {
+        let existing = self.types.lock().unwrap_or_else(PoisonError::into_inner).get(gvk).cloned();
+        let cache = match existing {
+            Some(c) => c,
+            None => {
+                let (resource, caps) = self.discover(gvk).await?;
+                let mut types = self.types.lock().unwrap_or_else(PoisonError::into_inner);
+                match types.get(gvk) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = Arc::new(TypeCache {
+                            resource,
+                            namespaced: caps.scope == Scope::Namespaced,
+                            objects: RwLock::default(),
+                            ready: watch::channel(false).0,
+                            tasks: Mutex::default(),
+                        });
+                        self.start(&c);
+                        types.insert(gvk.clone(), c.clone());
+                        c
+                    }
+                }
+            }
+        };
+        let mut ready = cache.ready.subscribe();
+        let what = describe(gvk);
+        match tokio::time::timeout(self.list_timeout, ready.wait_for(|r| *r)).await {
+            Ok(_) => Ok(cache),
+            Err(_) => Err(LiveError::Timeout { what, secs: self.list_timeout.as_secs() }),
+        }
+    }
+
+    /// Whether the cluster serves `gvk` (and how), from one discovery request per group version.
+    async fn discover(&self, gvk: &GroupVersionKind) -> Result<(ApiResource, ApiCapabilities), LiveError> {
+        let key = (gvk.group.clone(), gvk.version.clone());
+        let cached = self.groups.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
+        let group = match cached {
+            Some(g) => g,
+            None => {
+                let gv = kube::core::GroupVersion::gv(&gvk.group, &gvk.version);
+                let g = match kube::discovery::pinned_group(&self.client, &gv).await {
+                    Ok(g) => Arc::new(g),
+                    Err(kube::Error::Api(s)) if s.code == 404 => return Err(LiveError::NotServed(describe(gvk))),
+                    Err(e) => return Err(LiveError::Discovery { what: describe(gvk), message: crate::cluster::describe_error(&e) }),
+                };
+                self.groups.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), g.clone());
+                g
+            }
+        };
+        match group.versioned_resources(&gvk.version).into_iter().find(|(r, _)| r.kind == gvk.kind) {
+            Some(found) => Ok(found),
+            None => {
+                // A CRD may have appeared since: forget the group so the next call asks again.
+                self.groups.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+                Err(LiveError::NotServed(describe(gvk)))
+            }
+        }
+    }
+
+    fn start(self: &Arc<Self>, cache: &Arc<TypeCache>) {
+        let scopes: Vec<Option<String>> = if cache.namespaced && !self.namespaces.is_empty() { self.namespaces.iter().cloned().map(Some).collect() } else { vec![None] };
+        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(scopes.len()));
+        let mut tasks = cache.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        for ns in scopes {
+            let api: Api<DynamicObject> = match &ns {
+                Some(ns) => Api::namespaced_with(self.client.clone(), ns, &cache.resource),
+                None => Api::all_with(self.client.clone(), &cache.resource),
+            };
+            let me = Arc::downgrade(self);
+            let cache = Arc::downgrade(cache);
+            let pending = pending.clone();
+            tasks.push(tokio::spawn(async move {
+                let config = watcher::Config::default().labels(INSTANCE_LABEL).any_semantic();
+                let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+                let mut listing: Option<HashSet<ObjectKey>> = None;
+                let mut counted = false;
+                while let Some(event) = stream.next().await {
+                    let (Some(me), Some(cache)) = (me.upgrade(), cache.upgrade()) else { return };
+                    match event {
+                        Ok(Event::Init) => listing = Some(HashSet::new()),
+                        Ok(Event::InitApply(o)) => {
+                            if let Some(key) = me.apply(&cache, &o, false) {
+                                if let Some(l) = listing.as_mut() {
+                                    l.insert(key);
+                                }
+                            }
+                        }
+                        Ok(Event::Apply(o)) => {
+                            me.apply(&cache, &o, true);
+                        }
+                        Ok(Event::Delete(o)) => me.delete(&cache, &o),
+                        Ok(Event::InitDone) => {
+                            let seen = listing.take().unwrap_or_default();
+                            me.forget_unseen(&cache, &seen);
+                            if !counted {
+                                counted = true;
+                                if pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+                                    cache.ready.send_replace(true);
+                                }
+                            }
+                        }
+                        Err(e) => tracing::debug!(kind = %cache.resource.kind, error = %e, "live watch error; retrying"),
+                    }
+                }
+            }));
+        }
+    }
+
+    /// Stores an object from the watch; returns its key. `notify`: tell its owner.
+    fn apply(&self, cache: &TypeCache, obj: &DynamicObject, notify: bool) -> Option<ObjectKey> {
+        let value = serde_json::to_value(obj).ok()?;
+        self.store(cache, value, notify)
+    }
+
+    fn store(&self, cache: &TypeCache, mut value: Value, notify: bool) -> Option<ObjectKey> {
+        if value.get("apiVersion").is_none() {
+            value["apiVersion"] = Value::String(cache.resource.api_version.clone());
+            value["kind"] = Value::String(cache.resource.kind.clone());
+        }
+        let key = ObjectKey::of(&value);
+        let rv = rv_of(&value);
+        let owner = tracking::owner(&value);
+        {
+            let mut objects = cache.objects.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, have)) = objects.get(&key) {
+                if rv != 0 && *have > rv {
+                    return Some(key); // an older event than what an apply already returned
+                }
+            }
+            if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+                if let Some(mf) = m.remove("managedFields") {
+                    m.insert("managedFields".into(), slim_managed_fields(mf));
+                }
+            }
+            objects.insert(key.clone(), (Doc::of(&value), rv));
+        }
+        if let Some(app) = &owner {
+            self.by_app.write().unwrap_or_else(PoisonError::into_inner).entry(app.clone()).or_default().insert((cache.gvk(), key.clone()));
+        }
+        let own = self.own.lock().unwrap_or_else(PoisonError::into_inner).get(&key).copied() == Some(rv);
+        if notify && !own {
+            if let Some(app) = owner {
+                (self.on_change)(&app);
+            }
+        }
+        Some(key)
+    }
+
+    fn delete(&self, cache: &TypeCache, obj: &DynamicObject) {
+        let Ok(value) = serde_json::to_value(obj) else { return };
+        let mut value = value;
+        if value.get("kind").is_none() {
+            value["apiVersion"] = Value::String(cache.resource.api_version.clone());
+            value["kind"] = Value::String(cache.resource.kind.clone());
+        }
+        let key = ObjectKey::of(&value);
+        let removed = cache.objects.write().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        if removed.is_some() {
+            if let Some(app) = tracking::owner(&value) {
+                if let Some(set) = self.by_app.write().unwrap_or_else(PoisonError::into_inner).get_mut(&app) {
+                    set.remove(&(cache.gvk(), key.clone()));
+                }
+                let own = self.own.lock().unwrap_or_else(PoisonError::into_inner).remove(&key).is_some_and(|rv| rv == u64::MAX);
+                if !own {
+                    (self.on_change)(&app);
+                }
+            }
+        }
+    }
+
+    fn forget_unseen(&self, cache: &TypeCache, seen: &HashSet<ObjectKey>) {
+        let gone: Vec<ObjectKey> = cache.objects.read().unwrap_or_else(PoisonError::into_inner).keys().filter(|k| !seen.contains(*k)).cloned().collect();
+        for key in gone {
+            let doc = cache.objects.write().unwrap_or_else(PoisonError::into_inner).remove(&key);
+            if let Some(app) = doc.and_then(|(d, _)| tracking::owner(&d.value())) {
+                (self.on_change)(&app);
+            }
+        }
+    }
+
+    /// Records an object the hub just wrote (the API server's answer), so the cache is current
+    /// before the watch catches up and the echo of the write notifies nobody.
+    pub fn record_write(&self, gvk: &GroupVersionKind, obj: Value) {
+        let cache = self.types.lock().unwrap_or_else(PoisonError::into_inner).get(gvk).cloned();
+        let Some(cache) = cache else { return };
+        let key = ObjectKey::of(&obj);
+        self.own.lock().unwrap_or_else(PoisonError::into_inner).insert(key, rv_of(&obj));
+        self.store(&cache, obj, false);
+    }
+
+    /// Records that the hub deleted an object (its DELETED event notifies nobody).
+    pub fn record_delete(&self, key: &ObjectKey) {
+        self.own.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), u64::MAX);
+    }
+
+    /// The live object, if watched and present.
+    pub fn get(&self, gvk: &GroupVersionKind, key: &ObjectKey) -> Option<Value> {
+        let cache = self.types.lock().unwrap_or_else(PoisonError::into_inner).get(gvk).cloned()?;
+        let objects = cache.objects.read().unwrap_or_else(PoisonError::into_inner);
+        objects.get(key).map(|(d, _)| d.value())
+    }
+
+    /// Every watched object owned by `app` (by its tracking annotation).
+    pub fn owned_by(&self, app: &str) -> Vec<(GroupVersionKind, Value)> {
+        let keys: Vec<(GroupVersionKind, ObjectKey)> = self.by_app.read().unwrap_or_else(PoisonError::into_inner).get(app).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let mut out = Vec::new();
+        for (gvk, key) in keys {
+            if let Some(v) = self.get(&gvk, &key) {
+                if tracking::owner(&v).as_deref() == Some(app) {
+                    out.push((gvk, v));
+                }
+            }
+        }
+        out.sort_by(|a, b| ObjectKey::of(&a.1).cmp(&ObjectKey::of(&b.1)));
+        out
+    }
+
+    /// The cached type of `gvk`, if watched.
+    pub fn type_of(&self, gvk: &GroupVersionKind) -> Option<Arc<TypeCache>> {
+        self.types.lock().unwrap_or_else(PoisonError::into_inner).get(gvk).cloned()
+    }
+
+    /// Objects held, all types.
+    pub fn len(&self) -> usize {
+        self.types.lock().unwrap_or_else(PoisonError::into_inner).values().map(|t| t.objects.read().unwrap_or_else(PoisonError::into_inner).len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Only the `flotilla` manager's entries are needed (to know which fields the hub owns); the
+/// others are dropped from the cache.
+fn slim_managed_fields(mf: Value) -> Value {
+    match mf {
+        Value::Array(entries) => Value::Array(entries.into_iter().filter(|e| e["manager"] == super::FIELD_MANAGER).collect()),
+        other => other,
+    }
+}
+
+/// `Kind (apiVersion)` for messages.
+pub fn describe(gvk: &GroupVersionKind) -> String {
+    if gvk.group.is_empty() { format!("{} ({})", gvk.kind, gvk.version) } else { format!("{} ({}/{})", gvk.kind, gvk.group, gvk.version) }
+}
+
+/// The GVK of an object as written.
+pub fn gvk_of(obj: &Value) -> GroupVersionKind {
+    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    GroupVersionKind::gvk(group, version, obj["kind"].as_str().unwrap_or_default())
+}
