@@ -8,4 +8,5 @@ pub mod git;
 pub mod hub;
 pub mod observe;
 pub mod sim;
+pub mod sync;
 pub mod timing;
