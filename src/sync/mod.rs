@@ -1,12 +1,19 @@
 //! The sync engine: every Application's target cluster follows Git, one worker pool per cluster.
+//!
+//! Pure: `diff` (desired vs live), `health`, `order` (waves), `operation` (when to sync),
+//! `app_status`, `tracking`, `queue`. Drivers: `source` (Git + render), `live` (watches),
+//! `apply`, `pool`, `engine` (routing, triggers), `reconcile` (one Application's pass).
 
 pub mod app_status;
 pub mod apply;
+pub mod diff;
+pub mod health;
 pub mod live;
 pub mod operation;
 pub mod order;
+pub mod pool;
 pub mod queue;
+// pub mod source; (after the render merge)
 pub mod tracking;
 
-/// The field manager of every server-side apply the hub makes.
-pub const FIELD_MANAGER: &str = "flotilla";
+pub use diff::FIELD_MANAGER;
