@@ -1,5 +1,8 @@
-//! The hub: the cluster registry, the ApplicationSet controller and the HTTP endpoint, started
-//! together against a hub cluster. `flotilla hub` runs it; tests start it in-process.
+//! The hub: the cluster registry, the ApplicationSet controller, the sync engine and the HTTP
+//! endpoint (metrics, probes, the Git webhook), started together against a hub cluster.
+//! `flotilla hub` runs it; tests start it in-process.
+
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +23,8 @@ use crate::cluster::{ClientOptions, Registry};
 use crate::git::GitCache;
 use crate::observe::server::{self, Endpoint};
 use crate::observe::Metrics;
+use crate::render::{RenderCache, RenderCacheConfig};
+use crate::sync::{self, engine::{Engine, SyncConfig}};
 
 /// Application events buffered for the slowest reader of the shared cache.
 const APP_EVENT_BUFFER: usize = 4096;
@@ -36,7 +41,12 @@ pub struct HubConfig {
     pub probe_interval: Duration,
     pub controller: ControllerConfig,
     pub git_cache_dir: PathBuf,
-    /// Where to serve /metrics, /healthz, /readyz (None: not served).
+    pub sync: SyncConfig,
+    /// Renders kept (entries).
+    pub render_cache_entries: usize,
+    /// The hub Secret holding the webhook secrets.
+    pub webhook_secret: String,
+    /// Where to serve /metrics, /healthz, /readyz and /api/webhook (None: not served).
     pub listen: Option<SocketAddr>,
 }
 
@@ -49,6 +59,9 @@ impl HubConfig {
             probe_interval: Duration::from_secs(30),
             controller: ControllerConfig { namespace: namespace.to_string(), ..Default::default() },
             git_cache_dir,
+            sync: SyncConfig { namespace: namespace.to_string(), ..Default::default() },
+            render_cache_entries: 20_000,
+            webhook_secret: "flotilla-webhook".into(),
             listen: None,
         }
     }
@@ -63,6 +76,7 @@ pub enum HubError {
 
 /// A running hub; dropping it stops it.
 pub struct Hub {
+    engine: Arc<Engine>,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
     git: Arc<GitCache>,
@@ -90,6 +104,7 @@ impl Hub {
         // One watch of the Applications feeds both controllers.
         let (apps, apps_writer) = reflector::store_shared::<Application>(APP_EVENT_BUFFER);
         let appset_events = apps_writer.subscribe().expect("a shared store");
+        let sync_events = apps_writer.subscribe().expect("a shared store");
         let api: Api<Application> = Api::namespaced(client.clone(), &config.namespace);
         let app_stream = watcher(api, watcher::Config::default()).default_backoff().modify(controller::slim).reflect_shared(apps_writer);
         tasks.push(tokio::spawn(app_stream.for_each(|_| futures::future::ready(()))));
@@ -97,16 +112,32 @@ impl Hub {
         controller_config.namespace = config.namespace.clone();
         let shared = controller::Shared { registry: registry.clone(), rounds: rounds.clone(), apps: apps.clone(), app_events: appset_events, metrics: metrics.clone() };
         tasks.push(tokio::spawn(controller::run(client.clone(), shared, controller_config)));
+        let renders = Arc::new(RenderCache::new(RenderCacheConfig { max_entries: config.render_cache_entries, ..Default::default() }));
+        let mut sync_config = config.sync.clone();
+        sync_config.namespace = config.namespace.clone();
+        let engine = Engine::new(client.clone(), registry.clone(), rounds.clone(), renders, apps.clone(), sync_config, metrics.clone());
+        tasks.push(tokio::spawn(sync::engine::run(engine.clone(), sync_events)));
         let mut addr = None;
         if let Some(listen) = config.listen {
-            let endpoint = Endpoint { metrics: metrics.clone(), registry: registry.clone(), routes: Vec::new() };
+            let collect_engine = Arc::downgrade(&engine);
+            let collector: server::Collector = Arc::new(move |m: &Metrics| {
+                if let Some(e) = collect_engine.upgrade() {
+                    sync::metrics::observe(&e, m);
+                }
+            });
+            let routes = vec![("/api/webhook", webhook::route(engine.clone(), config.webhook_secret.clone()))];
+            let endpoint = Endpoint { metrics: metrics.clone(), registry: registry.clone(), routes, collectors: vec![collector] };
             let (bound, task) = server::serve(listen, endpoint).await.map_err(|source| HubError::Listen { addr: listen, source })?;
-            tracing::info!(addr = %bound, "serving /metrics, /healthz, /readyz");
+            tracing::info!(addr = %bound, "serving /metrics, /healthz, /readyz, /api/webhook");
             addr = Some(bound);
             tasks.push(task);
         }
         tracing::info!(namespace = %config.namespace, in_cluster = config.in_cluster, "hub started");
-        Ok(Hub { registry, metrics, git, addr, tasks })
+        Ok(Hub { registry, metrics, git, engine, addr, tasks })
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     pub fn registry(&self) -> &Arc<Registry> {

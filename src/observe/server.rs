@@ -35,6 +35,9 @@ pub type Route = Arc<dyn Fn(RouteRequest) -> RouteFuture + Send + Sync>;
 /// Largest request body accepted (GitHub caps webhook payloads at 25 MB).
 const MAX_BODY: usize = 32 << 20;
 
+/// Refreshes gauges at scrape time.
+pub type Collector = Arc<dyn Fn(&Metrics) + Send + Sync>;
+
 /// What the endpoint serves.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -42,6 +45,7 @@ pub struct Endpoint {
     pub registry: Arc<Registry>,
     /// `POST` routes by path.
     pub routes: Vec<(&'static str, Route)>,
+    pub collectors: Vec<Collector>,
 }
 
 /// Binds `addr` and serves until the task is dropped. Returns the bound address.
@@ -70,6 +74,9 @@ async fn handle(endpoint: &Endpoint, req: Request<Incoming>) -> Response<Full<By
     let (status, body) = match (req.method().clone(), path.as_str()) {
         (Method::GET, "/metrics") => {
             endpoint.metrics.observe_clusters(&endpoint.registry);
+            for c in &endpoint.collectors {
+                c(&endpoint.metrics);
+            }
             (StatusCode::OK, endpoint.metrics.render())
         }
         (Method::GET, "/healthz") => (StatusCode::OK, "ok\n".into()),

@@ -7,13 +7,17 @@
 pub mod app_status;
 pub mod apply;
 pub mod diff;
+pub mod engine;
 pub mod health;
 pub mod live;
+pub mod metrics;
 pub mod operation;
 pub mod order;
 pub mod pool;
 pub mod queue;
-// pub mod source; (after the render merge)
+pub mod reconcile;
+pub mod source;
+pub mod sync_run;
 pub mod tracking;
 
 pub use diff::FIELD_MANAGER;

@@ -1,0 +1,299 @@
+//! The sync engine's driver: one [`Pool`] per registered cluster, each Application routed to
+//! the pool of its destination, and the triggers — an Application created or changed (spec,
+//! refresh annotation, operation, deletion), a cluster registered or changed, a change to a
+//! managed live object (from the pool's live cache), a Git webhook, and the periodic resync
+//! (each pass requeues itself with jitter).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::runtime::reflector::{ObjectRef, ReflectHandle, Store};
+
+use super::live::LiveCache;
+use super::pool::Pool;
+use super::queue::WorkQueue;
+use crate::api::Application;
+use crate::cluster::{Cluster, Registry};
+use crate::git::rounds::GitRounds;
+use crate::observe::Metrics;
+use crate::observe::webhook::{PATHS_ANNOTATIONS, PushEvent};
+use crate::render::RenderCache;
+
+/// How the engine behaves (the `flotilla hub` flags).
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub namespace: String,
+    /// Reconcile workers per cluster.
+    pub workers: usize,
+    /// Periodic resync: every `resync` plus up to `resync_jitter` (Argo CD: 120 s + 60 s).
+    pub resync: Duration,
+    pub resync_jitter: Duration,
+    /// How long the first list of a resource type may take.
+    pub list_timeout: Duration,
+    /// Cluster backoff: `backoff_base · 2ⁿ`, at most `backoff_cap`, jittered.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Pause between the waves of a sync.
+    pub wave_delay: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "flotilla".into(),
+            workers: 8,
+            resync: Duration::from_secs(120),
+            resync_jitter: Duration::from_secs(60),
+            list_timeout: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(120),
+            wave_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What the engine remembers of an Application between passes.
+#[derive(Debug, Default, Clone)]
+pub struct Memo {
+    /// (generation, refresh requested, operation requested, deleting) last seen.
+    pub seen: Option<(i64, bool, bool, bool)>,
+    /// Consecutive self-heals and when the last started.
+    pub self_heals: u32,
+    pub last_self_heal: Option<tokio::time::Instant>,
+}
+
+pub struct Engine {
+    pub hub: kube::Client,
+    pub registry: Arc<Registry>,
+    pub rounds: Arc<GitRounds>,
+    pub renders: Arc<RenderCache>,
+    pub apps: Store<Application>,
+    pub config: SyncConfig,
+    pub metrics: Arc<Metrics>,
+    pools: RwLock<HashMap<String, Arc<Pool>>>,
+    /// Application → server of its pool ("" when its destination is not registered).
+    routes: Mutex<HashMap<String, String>>,
+    /// Applications whose destination is not registered: a single worker reports them.
+    pub unrouted: Arc<WorkQueue<String>>,
+    memo: Mutex<HashMap<String, Memo>>,
+    me: Weak<Engine>,
+}
+
+impl Engine {
+    pub fn new(hub: kube::Client, registry: Arc<Registry>, rounds: Arc<GitRounds>, renders: Arc<RenderCache>, apps: Store<Application>, config: SyncConfig, metrics: Arc<Metrics>) -> Arc<Engine> {
+        Arc::new_cyclic(|me| Engine {
+            hub,
+            registry,
+            rounds,
+            renders,
+            apps,
+            config,
+            metrics,
+            pools: RwLock::default(),
+            routes: Mutex::default(),
+            unrouted: Arc::new(WorkQueue::default()),
+            memo: Mutex::default(),
+            me: me.clone(),
+        })
+    }
+
+    /// The Application `name` of the hub namespace, from the shared cache.
+    pub fn app(&self, name: &str) -> Option<Arc<Application>> {
+        self.apps.get(&ObjectRef::new(name).within(&self.config.namespace))
+    }
+
+    pub fn memo(&self, name: &str) -> Memo {
+        self.memo.lock().unwrap_or_else(PoisonError::into_inner).get(name).cloned().unwrap_or_default()
+    }
+
+    pub fn update_memo(&self, name: &str, f: impl FnOnce(&mut Memo)) {
+        f(self.memo.lock().unwrap_or_else(PoisonError::into_inner).entry(name.to_string()).or_default());
+    }
+
+    /// Forgets an Application that is gone.
+    pub fn forget(&self, name: &str) {
+        self.memo.lock().unwrap_or_else(PoisonError::into_inner).remove(name);
+        let server = self.routes.lock().unwrap_or_else(PoisonError::into_inner).remove(name);
+        if let Some(pool) = server.and_then(|s| self.pool(&s)) {
+            pool.queue.remove(&name.to_string());
+        }
+    }
+
+    pub fn pool(&self, server: &str) -> Option<Arc<Pool>> {
+        self.pools.read().unwrap_or_else(PoisonError::into_inner).get(server).cloned()
+    }
+
+    pub fn pools(&self) -> Vec<Arc<Pool>> {
+        self.pools.read().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+
+    /// The registered cluster an Application's destination names (by server, else by name).
+    pub fn destination(&self, app: &Application) -> Option<Arc<Cluster>> {
+        let d = &app.spec.destination;
+        match (&d.server, &d.name) {
+            (Some(server), _) if !server.is_empty() => self.registry.by_server(server),
+            (_, Some(name)) if !name.is_empty() => self.registry.by_name(name),
+            _ => None,
+        }
+    }
+
+    /// Puts `app` in the queue of its destination's pool (or the unrouted one), leaving any
+    /// previous pool. `delay`: when.
+    pub fn enqueue(&self, app: &Application, delay: Duration) {
+        let name = app.name_any();
+        let server = self.destination(app).map(|c| c.server().to_string()).unwrap_or_default();
+        let previous = self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(name.clone(), server.clone());
+        if let Some(prev) = previous.filter(|p| *p != server) {
+            match self.pool(&prev) {
+                Some(p) => p.queue.remove(&name),
+                None => self.unrouted.remove(&name),
+            }
+        }
+        match self.pool(&server) {
+            Some(p) => p.queue.add_after(name, delay),
+            None => self.unrouted.add_after(name, delay),
+        }
+    }
+
+    /// Brings the pools in line with the registry: a pool per cluster; a cluster whose Secret
+    /// changed gets a new pool (new client, new live cache) with its Applications queued again.
+    pub fn sync_pools(&self) {
+        let Some(me) = self.me.upgrade() else { return };
+        let clusters = self.registry.clusters();
+        let mut changed = Vec::new();
+        {
+            let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
+            pools.retain(|server, p| {
+                let keep = clusters.iter().any(|c| c.server() == server && c.revision == p.cluster.revision);
+                if !keep {
+                    changed.push(server.clone());
+                }
+                keep
+            });
+            for c in &clusters {
+                if pools.contains_key(c.server()) {
+                    continue;
+                }
+                let Some(client) = c.client.clone() else {
+                    changed.push(c.server().to_string());
+                    continue;
+                };
+                let queue: Arc<WorkQueue<String>> = Arc::new(WorkQueue::default());
+                let q = queue.clone();
+                let on_change = Arc::new(move |app: &str| q.add(app.to_string()));
+                let namespaces = c.secret.namespaces.clone();
+                let live = LiveCache::new(client, namespaces, on_change, self.config.list_timeout);
+                let pool = Arc::new(Pool::new(c.clone(), live, queue, self.config.backoff_base, self.config.backoff_cap));
+                let workers = (0..self.config.workers.max(1)).map(|_| tokio::spawn(worker(Arc::downgrade(&me), Arc::downgrade(&pool)))).collect();
+                pool.add_workers(workers);
+                tracing::info!(cluster = %c.name(), server = %c.server(), workers = self.config.workers, "sync pool started");
+                pools.insert(c.server().to_string(), pool);
+                changed.push(c.server().to_string());
+            }
+        }
+        if changed.is_empty() {
+            return;
+        }
+        // Every Application routed to a changed server, or not routed at all, is queued again.
+        let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        for app in self.apps.state() {
+            let route = routes.get(&app.name_any()).cloned();
+            let target = self.destination(&app).map(|c| c.server().to_string()).unwrap_or_default();
+            if route.is_none() || route.as_deref() == Some("") || changed.contains(&target) || route.as_ref().is_some_and(|r| changed.contains(r)) {
+                self.enqueue(&app, Duration::ZERO);
+            }
+        }
+    }
+
+    /// An Application event from the shared cache: queue it when its spec, refresh annotation,
+    /// operation or deletion changed (the engine's own status writes change none of these).
+    pub fn on_app(&self, app: &Application) {
+        let name = app.name_any();
+        let refresh = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh"].iter().any(|k| app.annotations().contains_key(*k));
+        let now = (app.metadata.generation.unwrap_or(0), refresh, app.operation.is_some(), app.metadata.deletion_timestamp.is_some());
+        let mut trigger = false;
+        self.update_memo(&name, |m| {
+            trigger = m.seen != Some(now) && (m.seen.is_none() || refresh || now.2 || now.3 || m.seen.is_some_and(|s| s.0 != now.0 || s.3 != now.3));
+            m.seen = Some(now);
+        });
+        if trigger {
+            self.enqueue(app, Duration::ZERO);
+        }
+    }
+
+    /// A push: a new Git round for the pushed repository, and every Application whose source
+    /// it touched (repository, revision and, with `manifest-generate-paths`, paths) queued now.
+    /// Returns their names.
+    pub fn on_push(&self, push: &PushEvent) -> Vec<String> {
+        let mut hit = Vec::new();
+        for app in self.apps.state() {
+            let paths = PATHS_ANNOTATIONS.iter().find_map(|k| app.annotations().get(*k).cloned());
+            let touched = super::source::sources(&app).iter().any(|s| {
+                push.touches(&s.repo_url, s.target_revision.as_deref().unwrap_or("HEAD")) && push.changes_paths(paths.as_deref(), s.path.as_deref().unwrap_or(""))
+            });
+            if touched {
+                hit.push(app);
+            }
+        }
+        if !hit.is_empty() {
+            self.rounds.force();
+        }
+        for app in &hit {
+            self.enqueue(app, Duration::ZERO);
+        }
+        hit.iter().map(|a| a.name_any()).collect()
+    }
+
+    /// The next periodic resync of an Application, jittered.
+    pub fn resync_delay(&self) -> Duration {
+        crate::timing::jittered(self.config.resync, self.config.resync_jitter)
+    }
+}
+
+/// Runs the engine until dropped: pools for the registry, the Application feed, registry changes.
+pub async fn run(engine: Arc<Engine>, mut app_events: ReflectHandle<Application>) {
+    let mut changes = engine.registry.subscribe();
+    engine.registry.wait_synced().await;
+    let _ = engine.apps.wait_until_ready().await;
+    engine.sync_pools();
+    for app in engine.apps.state() {
+        engine.on_app(&app);
+    }
+    let unrouted = tokio::spawn(unrouted_worker(Arc::downgrade(&engine)));
+    loop {
+        tokio::select! {
+            app = app_events.next() => match app {
+                Some(app) => engine.on_app(&app),
+                None => break,
+            },
+            change = changes.recv() => match change {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => engine.sync_pools(),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    unrouted.abort();
+}
+
+async fn worker(engine: Weak<Engine>, pool: Weak<Pool>) {
+    loop {
+        let Some(queue) = pool.upgrade().map(|p| p.queue.clone()) else { return };
+        let name = queue.next().await;
+        let (Some(e), Some(p)) = (engine.upgrade(), pool.upgrade()) else { return };
+        let requeue = super::reconcile::run(&e, &p, &name).await;
+        queue.done(&name, requeue);
+    }
+}
+
+async fn unrouted_worker(engine: Weak<Engine>) {
+    loop {
+        let Some(queue) = engine.upgrade().map(|e| e.unrouted.clone()) else { return };
+        let name = queue.next().await;
+        let Some(e) = engine.upgrade() else { return };
+        let requeue = super::reconcile::unrouted(&e, &name).await;
+        queue.done(&name, requeue);
+    }
+}

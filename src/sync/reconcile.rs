@@ -1,0 +1,480 @@
+//! One Application's pass, a named pipeline: desired (Git → render) → live (the pool's cache) →
+//! compare and health → decide (a requested operation, the automated policy, a running sync)
+//! → sync step (apply in waves, prune) → status (written only when it changed) → requeue.
+//!
+//! Safety: a failed render or an unreachable Git server never applies and never prunes; an
+//! empty render never prunes everything unless `allowEmpty`; an unreachable cluster is
+//! reported `Unknown` and retried after its pool's backoff.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, GroupVersionKind, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use super::app_status::{self, OUT_OF_SYNC, ResourceView, UNKNOWN, condition};
+use super::diff::{self, CompareOptions, IgnoreRule};
+use super::engine::Engine;
+use super::health::{self, ResourceHealth};
+use super::live::{LiveError, TypeCache, describe, gvk_of};
+use super::operation::{self, AutoSync, Observed, phase};
+use super::pool::Pool;
+use super::source::{self, Desired, SourceError};
+use super::sync_run::{self, Step};
+use super::tracking::ObjectKey;
+use crate::api::application::{HealthStatus, OperationState, SyncStatus};
+use crate::api::operation::Operation;
+use crate::api::{Application, ApplicationStatus};
+
+/// The resources finalizer (and its `/foreground`, `/background` variants).
+pub const RESOURCES_FINALIZER: &str = crate::appset::application_template::RESOURCES_FINALIZER;
+
+pub(super) fn now() -> Time {
+    Time(Timestamp::now())
+}
+
+/// The pass of Application `name` in `pool`; returns when to run it again.
+pub async fn run(engine: &Engine, pool: &Pool, name: &str) -> Option<Duration> {
+    let Some(app) = engine.app(name) else {
+        engine.forget(name);
+        return None;
+    };
+    if engine.destination(&app).map(|c| c.server().to_string()).as_deref() != Some(pool.server.as_str()) {
+        // Its destination moved: the right pool takes it.
+        engine.enqueue(&app, Duration::ZERO);
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let requeue = if app.metadata.deletion_timestamp.is_some() { finalize(engine, pool, &app).await } else { pass(engine, pool, &app).await };
+    engine.metrics.app_reconcile.with_label_values(&[&engine.config.namespace, pool.server.as_str()]).observe(started.elapsed().as_secs_f64());
+    requeue
+}
+
+/// An Application whose destination is not registered: `Unknown`, and why.
+pub async fn unrouted(engine: &Engine, name: &str) -> Option<Duration> {
+    let app = engine.app(name)?;
+    if engine.destination(&app).is_some() {
+        engine.enqueue(&app, Duration::ZERO);
+        return None;
+    }
+    if app.metadata.deletion_timestamp.is_some() {
+        // Nothing can be deleted on a cluster that is not registered: let the object go.
+        let _ = remove_finalizer(engine, &app).await;
+        return None;
+    }
+    let d = &app.spec.destination;
+    let target = d.server.clone().filter(|s| !s.is_empty()).or_else(|| d.name.clone()).unwrap_or_else(|| "(none)".into());
+    let mut status = app.status.clone().unwrap_or_default();
+    status.sync = Some(SyncStatus { status: UNKNOWN.into(), revision: status.sync.as_ref().and_then(|s| s.revision.clone()), revisions: vec![] });
+    app_status::set_condition(&mut status.conditions, condition::INVALID_SPEC, format!("the destination cluster {target} is not registered"), &now());
+    write_status(engine, &app, status).await;
+    Some(engine.resync_delay())
+}
+
+/// Everything a pass learns about the Application's resources.
+struct Compared {
+    views: Vec<ResourceView>,
+    health: HealthStatus,
+    observed: Observed,
+    /// Live owned objects no longer desired, with their type.
+    orphans: Vec<(Arc<TypeCache>, Value)>,
+}
+
+async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duration> {
+    let name = app.name_any();
+    let refresh = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh"].iter().any(|k| app.annotations().contains_key(*k));
+    if refresh {
+        engine.rounds.force();
+    } else {
+        engine.rounds.refresh_if_older(engine.config.resync);
+    }
+    let mut status = app.status.clone().unwrap_or_default();
+    let requested = app.operation.clone();
+    let running = status.operation_state.as_ref().filter(|o| o.phase == phase::RUNNING).cloned();
+
+    // 1. Desired, at the target revision.
+    let desired = match render(engine, app, &[]).await {
+        Ok(d) => d,
+        Err(e) => return failed_comparison(engine, app, status, requested, e).await,
+    };
+    // 2. The cluster, unless it is backing off.
+    if let Some((until, err)) = pool.backing_off() {
+        return unavailable(engine, app, status, &err, until).await;
+    }
+    let types = match ensure_types(pool, app, &desired.objects).await {
+        Ok(t) => t,
+        Err(err) => {
+            let until = pool.failed(err.clone());
+            return unavailable(engine, app, status, &err, until).await;
+        }
+    };
+    let mut desired = desired;
+    if let Err(e) = complete(app, &mut desired.objects, &types) {
+        return failed_comparison(engine, app, status, requested, e).await;
+    }
+    let ignore: Vec<IgnoreRule> = app.spec.ignore_differences.iter().filter_map(|r| IgnoreRule::from_spec(r).ok()).collect();
+    let mut compared = compare(pool, app, &desired, &types, &ignore);
+    app_status::clear_condition(&mut status.conditions, condition::COMPARISON_ERROR);
+    app_status::clear_condition(&mut status.conditions, condition::UNKNOWN_ERROR);
+    app_status::clear_condition(&mut status.conditions, condition::INVALID_SPEC);
+
+    // 3. Decide.
+    let mut requeue = engine.resync_delay();
+    let mut cleared_operation = false;
+    let op: Option<(Operation, OperationState)> = if let Some(state) = running {
+        state.operation.clone().map(|o| (o, state))
+    } else if let Some(req) = requested {
+        cleared_operation = true;
+        Some((req.clone(), OperationState { operation: Some(req), phase: phase::RUNNING.into(), started_at: Some(now()), ..Default::default() }))
+    } else {
+        match operation::auto_sync(app, &compared.observed) {
+            AutoSync::Sync { prune, self_heal } => match self_heal_wait(engine, &name, self_heal) {
+                Some(wait) => {
+                    requeue = wait;
+                    None
+                }
+                None => {
+                    app_status::clear_condition(&mut status.conditions, condition::SYNC_ERROR);
+                    let options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default();
+                    let o = operation::automated_operation(&compared.observed.revision, prune, &options);
+                    Some((o.clone(), OperationState { operation: Some(o), phase: phase::RUNNING.into(), started_at: Some(now()), ..Default::default() }))
+                }
+            },
+            AutoSync::FailedBefore(rev) => {
+                let msg = status.operation_state.as_ref().and_then(|o| o.message.clone()).unwrap_or_default();
+                app_status::set_condition(&mut status.conditions, condition::SYNC_ERROR, format!("Failed last sync attempt to {rev}: {msg}"), &now());
+                None
+            }
+            AutoSync::No | AutoSync::PruneDisabled => None,
+        }
+    };
+
+    // 4. Sync step.
+    if let Some((operation, state)) = op {
+        let outcome = sync_step(engine, pool, app, &operation, state, &desired, &types, &compared).await;
+        match outcome {
+            Step::Running(state, wait) => {
+                status.operation_state = Some(state);
+                requeue = wait;
+            }
+            Step::Done(state, succeeded_revision) => {
+                if let Some(rev) = succeeded_revision {
+                    let limit = app.spec.revision_history_limit.unwrap_or(10).max(1) as usize;
+                    let source = source::sources(app).into_iter().next().map(|mut s| {
+                        s.target_revision = Some(rev.clone());
+                        s
+                    });
+                    app_status::push_history(&mut status.history, &rev, source, state.started_at.clone(), &now(), limit);
+                }
+                if state.phase != phase::SUCCEEDED && state.operation.as_ref().and_then(|o| o.initiated_by.as_ref()).is_some_and(|i| i.automated) {
+                    let msg = state.message.clone().unwrap_or_default();
+                    app_status::set_condition(&mut status.conditions, condition::SYNC_ERROR, format!("Failed sync attempt to {}: {msg}", compared.observed.revision), &now());
+                }
+                status.operation_state = Some(state);
+            }
+            Step::Unavailable(state, err) => {
+                status.operation_state = Some(state);
+                let until = pool.failed(err.clone());
+                if cleared_operation {
+                    clear_request(engine, app).await;
+                }
+                return unavailable(engine, app, status, &err, until).await;
+            }
+        }
+        // What the sync wrote is in the live cache already: compare again.
+        compared = compare(pool, app, &desired, &types, &ignore);
+    }
+    pool.succeeded();
+
+    // 5. Status.
+    status.sync = Some(app_status::sync_status(&compared.views, desired.revision(), &desired.revisions));
+    status.health = Some(compared.health.clone());
+    status.resources = app_status::resource_statuses(&compared.views);
+    status.reconciled_at = Some(now());
+    status.source_type = Some(source_type(app, &desired));
+    if cleared_operation {
+        clear_request(engine, app).await;
+    }
+    write_status(engine, app, status).await;
+    if refresh {
+        clear_refresh(engine, app).await;
+    }
+    Some(requeue)
+}
+
+/// Argo CD's self-heal backoff: 2 s, 6 s, 18 s, … at most 5 min between consecutive self-heals;
+/// a sync to a new revision is never held back.
+fn self_heal_wait(engine: &Engine, name: &str, self_heal: bool) -> Option<Duration> {
+    if !self_heal {
+        engine.update_memo(name, |m| m.self_heals = 0);
+        return None;
+    }
+    let memo = engine.memo(name);
+    let backoff = Duration::from_secs(2).mul_f64(3f64.powi(memo.self_heals.saturating_sub(1).min(10) as i32)).min(Duration::from_secs(300));
+    let now = tokio::time::Instant::now();
+    if memo.self_heals > 0 {
+        if let Some(last) = memo.last_self_heal {
+            if now < last + backoff {
+                return Some(last + backoff - now);
+            }
+            if now > last + Duration::from_secs(300) {
+                engine.update_memo(name, |m| m.self_heals = 0);
+            }
+        }
+    }
+    engine.update_memo(name, |m| {
+        m.self_heals += 1;
+        m.last_self_heal = Some(now);
+    });
+    None
+}
+
+async fn render(engine: &Engine, app: &Application, revisions: &[String]) -> Result<Desired, SourceError> {
+    let git = engine.rounds.cache().clone();
+    let renders = engine.renders.clone();
+    let app = app.clone();
+    let revisions = revisions.to_vec();
+    let started = std::time::Instant::now();
+    let result = tokio::task::spawn_blocking(move || source::render(&app, &revisions, &git, &renders))
+        .await
+        .unwrap_or_else(|e| Err(SourceError::Render(crate::render::RenderError::Internal(format!("the render task failed: {e}")))));
+    engine.metrics.app_render.observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// The cached type of every kind desired or previously managed (status.resources), watched.
+async fn ensure_types(pool: &Pool, app: &Application, objects: &[Value]) -> Result<HashMap<GroupVersionKind, Arc<TypeCache>>, String> {
+    let mut gvks: BTreeSet<(String, String, String)> = objects
+        .iter()
+        .map(gvk_of)
+        .map(|g| (g.group, g.version, g.kind))
+        .collect();
+    for r in app.status.iter().flat_map(|s| s.resources.iter()) {
+        gvks.insert((r.group.clone().unwrap_or_default(), r.version.clone().unwrap_or_else(|| "v1".into()), r.kind.clone()));
+    }
+    let mut out = HashMap::new();
+    for (group, version, kind) in gvks {
+        let gvk = GroupVersionKind::gvk(&group, &version, &kind);
+        match pool.live.ensure(&gvk).await {
+            Ok(t) => {
+                out.insert(gvk, t);
+            }
+            // A kind the cluster does not serve (yet: a CRD of this very app) is missing.
+            Err(LiveError::NotServed(_)) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// Namespaces and tracking marks, with each kind's scope from discovery (an unknown kind
+/// keeps its namespace, as written).
+fn complete(app: &Application, objects: &mut [Value], types: &HashMap<GroupVersionKind, Arc<TypeCache>>) -> Result<(), SourceError> {
+    source::complete(app, objects, |o| types.get(&gvk_of(o)).map(|t| t.namespaced).unwrap_or(!o["metadata"]["namespace"].is_null() || !is_cluster_scoped_builtin(o)))
+}
+
+/// Built-in kinds that are cluster-scoped, for objects whose type is not served yet.
+fn is_cluster_scoped_builtin(o: &Value) -> bool {
+    matches!(o["kind"].as_str().unwrap_or_default(), "Namespace" | "CustomResourceDefinition" | "ClusterRole" | "ClusterRoleBinding" | "PersistentVolume" | "StorageClass" | "PriorityClass" | "APIService" | "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" | "IngressClass")
+}
+
+fn compare(pool: &Pool, app: &Application, desired: &Desired, types: &HashMap<GroupVersionKind, Arc<TypeCache>>, ignore: &[IgnoreRule]) -> Compared {
+    let name = app.name_any();
+    let options = CompareOptions { ignore: ignore.to_vec(), ..Default::default() };
+    let mut views = Vec::new();
+    let mut healths = Vec::new();
+    let mut needs_apply = false;
+    let mut keys: HashSet<ObjectKey> = HashSet::new();
+    for obj in &desired.objects {
+        let gvk = gvk_of(obj);
+        let key = ObjectKey::of(obj);
+        keys.insert(key.clone());
+        let live = types.get(&gvk).and_then(|_| pool.live.get(&gvk, &key));
+        let c = diff::compare(obj, live.as_ref(), &options);
+        needs_apply |= !c.in_sync;
+        let h = live.as_ref().and_then(health::resource_health);
+        healths.push(ResourceHealth { kind: key.kind.clone(), name: key.name.clone(), health: h.clone(), live: live.is_some(), ignored: health::is_health_ignored(obj) });
+        views.push(ResourceView { key, version: gvk.version.clone(), synced: c.in_sync, health: if live.is_some() { h } else { Some(HealthStatus { status: "Missing".into(), message: None }) }, requires_pruning: false });
+    }
+    let mut orphans = Vec::new();
+    for (gvk, live) in pool.live.owned_by(&name) {
+        let key = ObjectKey::of(&live);
+        if keys.contains(&key) || live["metadata"]["deletionTimestamp"].is_string() {
+            continue;
+        }
+        if let Some(t) = types.get(&gvk).or_else(|| pool.live.type_of(&gvk).as_ref().map(|_| &types[&gvk])) {
+            views.push(ResourceView { key, version: gvk.version.clone(), synced: false, health: health::resource_health(&live), requires_pruning: true });
+            orphans.push((t.clone(), live));
+        }
+    }
+    let needs_prune = !orphans.is_empty();
+    Compared { views, health: health::app_health(&healths), observed: Observed { revision: desired.revision().to_string(), needs_apply, needs_prune }, orphans }
+}
+
+/// The sync: the operation's revision (rendered again when it is not the target's), applied
+/// in steps, then pruned.
+#[allow(clippy::too_many_arguments)]
+async fn sync_step(
+    engine: &Engine,
+    pool: &Pool,
+    app: &Application,
+    operation: &Operation,
+    state: OperationState,
+    target: &Desired,
+    types: &HashMap<GroupVersionKind, Arc<TypeCache>>,
+    compared: &Compared,
+) -> Step {
+    let sync = operation.sync.clone().unwrap_or_default();
+    let mut revisions: Vec<String> = if sync.revisions.is_empty() { sync.revision.clone().into_iter().collect() } else { sync.revisions.clone() };
+    revisions.retain(|r| !r.is_empty());
+    let own;
+    let desired = if revisions.is_empty() || revisions == target.revisions || revisions.first().map(String::as_str) == Some(target.revision()) {
+        target
+    } else {
+        match render(engine, app, &revisions).await {
+            Ok(mut d) => {
+                if let Err(e) = complete(app, &mut d.objects, types) {
+                    return sync_run::failed(state, format!("ComparisonError: {e}"));
+                }
+                own = d;
+                &own
+            }
+            Err(e) => return sync_run::failed(state, format!("ComparisonError: {e}")),
+        }
+    };
+    sync_run::step(engine, pool, app, operation, state, desired, types, &compared.orphans).await
+}
+
+async fn failed_comparison(engine: &Engine, app: &Application, mut status: ApplicationStatus, requested: Option<Operation>, e: SourceError) -> Option<Duration> {
+    tracing::warn!(app = %app.name_any(), error = %e, "comparison failed; nothing applied or pruned");
+    status.sync = Some(SyncStatus { status: UNKNOWN.into(), revision: status.sync.as_ref().and_then(|s| s.revision.clone()), revisions: vec![] });
+    app_status::set_condition(&mut status.conditions, condition::COMPARISON_ERROR, e.to_string(), &now());
+    if let Some(req) = requested {
+        status.operation_state = Some(OperationState {
+            operation: Some(req),
+            phase: phase::ERROR.into(),
+            message: Some(format!("ComparisonError: {e}")),
+            started_at: Some(now()),
+            finished_at: Some(now()),
+            ..Default::default()
+        });
+        clear_request(engine, app).await;
+    }
+    status.reconciled_at = Some(now());
+    write_status(engine, app, status).await;
+    Some(if e.is_transient() { crate::timing::jittered(Duration::from_secs(30), Duration::from_secs(10)) } else { engine.resync_delay() })
+}
+
+async fn unavailable(engine: &Engine, app: &Application, mut status: ApplicationStatus, err: &str, until: tokio::time::Instant) -> Option<Duration> {
+    status.sync = Some(SyncStatus { status: UNKNOWN.into(), revision: status.sync.as_ref().and_then(|s| s.revision.clone()), revisions: vec![] });
+    let cluster = app.spec.destination.name.clone().or_else(|| app.spec.destination.server.clone()).unwrap_or_default();
+    app_status::set_condition(&mut status.conditions, condition::UNKNOWN_ERROR, format!("cluster {cluster} is unavailable: {err}"), &now());
+    write_status(engine, app, status).await;
+    Some(until.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(100)))
+}
+
+fn source_type(app: &Application, desired: &Desired) -> String {
+    let s = source::sources(app);
+    let kustomize = s.iter().any(|s| s.kustomize.is_some()) || desired.objects.iter().any(|o| o["metadata"]["annotations"]["config.kubernetes.io/origin"].is_string());
+    if kustomize { "Kustomize".into() } else { "Directory".into() }
+}
+
+/// Writes `status` if it differs from the live one other than in `reconciledAt` (a JSON patch
+/// replacing the whole status, so nothing stale survives).
+pub(super) async fn write_status(engine: &Engine, app: &Application, status: ApplicationStatus) {
+    if app.status.as_ref().is_some_and(|s| app_status::same_ignoring_time(s, &status)) {
+        return;
+    }
+    let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
+    let patch: json_patch::Patch = match serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}])) {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    match api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await {
+        Ok(_) => engine.metrics.app_status_writes.inc(),
+        Err(e) => tracing::warn!(app = %app.name_any(), error = %crate::cluster::describe_error(&e), "writing the status failed"),
+    }
+}
+
+async fn clear_request(engine: &Engine, app: &Application) {
+    let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
+    let patch = json!({"operation": null});
+    if let Err(e) = api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        tracing::warn!(app = %app.name_any(), error = %e, "clearing the operation failed");
+    }
+}
+
+async fn clear_refresh(engine: &Engine, app: &Application) {
+    let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
+    let patch = json!({"metadata": {"annotations": {"flotilla.dev/refresh": null, "argocd.argoproj.io/refresh": null}}});
+    if let Err(e) = api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        tracing::warn!(app = %app.name_any(), error = %e, "clearing the refresh annotation failed");
+    }
+}
+
+async fn remove_finalizer(engine: &Engine, app: &Application) -> Result<(), kube::Error> {
+    let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
+    let keep: Vec<String> = app.finalizers().iter().filter(|f| !f.starts_with(RESOURCES_FINALIZER)).cloned().collect();
+    let patch = json!({"metadata": {"finalizers": keep, "resourceVersion": app.resource_version()}});
+    api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ())
+}
+
+/// Deletion of an Application with the resources finalizer: its resources go first (cascade),
+/// then the finalizer.
+async fn finalize(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duration> {
+    let Some(finalizer) = app.finalizers().iter().find(|f| f.starts_with(RESOURCES_FINALIZER)).cloned() else { return None };
+    let propagation = match finalizer.strip_prefix(RESOURCES_FINALIZER) {
+        Some("/background") => "background",
+        _ => "foreground",
+    };
+    let types = match ensure_types(pool, app, &[]).await {
+        Ok(t) => t,
+        Err(err) => {
+            let until = pool.failed(err);
+            return Some(until.saturating_duration_since(tokio::time::Instant::now()));
+        }
+    };
+    let owned = pool.live.owned_by(&app.name_any());
+    if owned.is_empty() {
+        if let Err(e) = remove_finalizer(engine, app).await {
+            tracing::warn!(app = %app.name_any(), error = %e, "removing the finalizer failed");
+            return Some(Duration::from_secs(2));
+        }
+        tracing::info!(app = %app.name_any(), "deleted with its resources");
+        return None;
+    }
+    for (gvk, obj) in owned {
+        if obj["metadata"]["deletionTimestamp"].is_string() {
+            continue;
+        }
+        let Some(t) = types.get(&gvk).cloned().or_else(|| pool.live.type_of(&gvk)) else { continue };
+        let key = ObjectKey::of(&obj);
+        pool.live.record_delete(&key);
+        if let Err(e) = super::apply::delete(pool.live.client(), &t.resource, t.namespaced, &key, propagation).await {
+            let mut status = app.status.clone().unwrap_or_default();
+            app_status::set_condition(&mut status.conditions, condition::DELETION_ERROR, e.to_string(), &now());
+            write_status(engine, app, status).await;
+            if e.is_unavailable() {
+                let until = pool.failed(e.to_string());
+                return Some(until.saturating_duration_since(tokio::time::Instant::now()));
+            }
+        }
+    }
+    Some(Duration::from_secs(1))
+}
+
+/// `describe` is used by the sync run for messages.
+pub(super) fn kind_of(gvk: &GroupVersionKind) -> String {
+    describe(gvk)
+}
+
+/// Whether some resource is not synced yet (for the status of a running operation).
+pub(super) fn out_of_sync(views: &[ResourceView]) -> usize {
+    views.iter().filter(|v| !v.synced).count()
+}
+
+pub(super) const _OUT_OF_SYNC: &str = OUT_OF_SYNC;

@@ -1,0 +1,269 @@
+//! Running a sync, one step per pass: Namespaces and CRDs first, then wave by wave — apply what
+//! is out of sync (server-side apply), wait until the wave is ready before the next one — then
+//! prune what left Git (if allowed, `Prune=false` respected, last, in reverse wave order). A
+//! failure retries with the operation's backoff, else fails the operation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::api::GroupVersionKind;
+use serde_json::{Value, json};
+
+use super::apply::{self, WriteError};
+use super::diff::{self, CompareOptions};
+use super::engine::Engine;
+use super::health;
+use super::live::{LiveError, TypeCache, gvk_of};
+use super::operation::{self, phase};
+use super::order::{self, SyncOptions};
+use super::pool::Pool;
+use super::reconcile::now;
+use super::source::Desired;
+use super::tracking::ObjectKey;
+use crate::api::Application;
+use crate::api::application::{OperationState, ResourceResult, SyncOperationResult};
+use crate::api::operation::Operation;
+
+/// Applies in flight per step.
+const APPLY_CONCURRENCY: usize = 8;
+
+/// Where a sync stands after this pass.
+pub enum Step {
+    /// More to do: come back after the wait.
+    Running(OperationState, Duration),
+    /// Finished; the revision when it succeeded (for the history).
+    Done(OperationState, Option<String>),
+    /// The cluster could not be reached: the operation stays running; the pool backs off.
+    Unavailable(OperationState, String),
+}
+
+fn result(key: &ObjectKey, version: &str, status: &str, message: String) -> ResourceResult {
+    ResourceResult {
+        group: key.group.clone(),
+        version: version.to_string(),
+        kind: key.kind.clone(),
+        namespace: key.namespace.clone(),
+        name: key.name.clone(),
+        status: Some(status.to_string()),
+        message: Some(message),
+        sync_phase: Some("Sync".into()),
+    }
+}
+
+/// Replaces the result of the same resource, or adds it.
+fn record(results: &mut Vec<ResourceResult>, r: ResourceResult) {
+    match results.iter_mut().find(|x| x.group == r.group && x.kind == r.kind && x.namespace == r.namespace && x.name == r.name) {
+        Some(x) => *x = r,
+        None => results.push(r),
+    }
+}
+
+/// The operation failed before doing anything (for example its revision does not render).
+pub fn failed(mut state: OperationState, message: String) -> Step {
+    state.phase = phase::ERROR.into();
+    state.message = Some(message);
+    state.finished_at = Some(now());
+    Step::Done(state, None)
+}
+
+/// Whether a live object lets the next wave start: a CRD once Established, anything else once
+/// it has no health or a settled one.
+fn ready(live: Option<&Value>) -> Result<bool, String> {
+    let Some(live) = live else { return Ok(false) };
+    if live["kind"] == "CustomResourceDefinition" {
+        let established = live["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Established" && c["status"] == "True");
+        return Ok(established);
+    }
+    match health::resource_health(live).map(|h| h.status) {
+        Some(s) if s == "Degraded" => Err("is Degraded".into()),
+        Some(s) if s == "Progressing" || s == "Missing" || s == "Unknown" => Ok(false),
+        _ => Ok(true),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn step(
+    engine: &Engine,
+    pool: &Pool,
+    app: &Application,
+    operation: &Operation,
+    mut state: OperationState,
+    desired: &Desired,
+    types: &HashMap<GroupVersionKind, Arc<TypeCache>>,
+    orphans: &[(Arc<TypeCache>, Value)],
+) -> Step {
+    let sync = operation.sync.clone().unwrap_or_default();
+    let mut options: Vec<String> = app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default();
+    options.extend(sync.sync_options.iter().cloned());
+    let options = SyncOptions::parse(&options);
+    let allow_empty = operation::automated(&app.spec).is_some_and(|a| a.allow_empty);
+    let mut results = state.sync_result.as_ref().map(|r| r.resources.clone()).unwrap_or_default();
+    let revision = desired.revision().to_string();
+
+    // Refused outright: a sync that would prune everything.
+    if sync.prune && desired.objects.is_empty() && !orphans.is_empty() && !allow_empty {
+        return finish(state, results, &revision, Some(format!("the sync would delete all {} resources of the application (the source renders none); set syncPolicy.automated.allowEmpty to allow it", orphans.len())), app, operation);
+    }
+    if sync.dry_run {
+        return finish(state, results, &revision, None, app, operation);
+    }
+    if options.create_namespace {
+        if let Err(e) = create_namespace(engine, pool, app).await {
+            if e.is_unavailable() {
+                return Step::Unavailable(state, e.to_string());
+            }
+            return finish(state, results, &revision, Some(e.to_string()), app, operation);
+        }
+    }
+    let compare = CompareOptions::default();
+    let steps = order::steps(&desired.objects);
+    let last = steps.len().saturating_sub(1);
+    for (n, step) in steps.iter().enumerate() {
+        let mut pending: Vec<&Value> = Vec::new();
+        for &i in &step.items {
+            let obj = &desired.objects[i];
+            let gvk = gvk_of(obj);
+            let live = types.get(&gvk).and_then(|_| pool.live.get(&gvk, &ObjectKey::of(obj)));
+            if !diff::compare(obj, live.as_ref(), &compare).in_sync {
+                pending.push(obj);
+            }
+        }
+        if !pending.is_empty() {
+            let outcomes: Vec<(ObjectKey, String, Result<(), WriteError>)> =
+                futures::stream::iter(pending.into_iter().map(|obj| apply_one(pool, obj, types, options.force_conflicts))).buffer_unordered(APPLY_CONCURRENCY).collect().await;
+            let mut failure = None;
+            for (key, version, outcome) in outcomes {
+                match outcome {
+                    Ok(()) => record(&mut results, result(&key, &version, "Synced", format!("{} serverside-applied", key.kind.to_lowercase()))),
+                    Err(e) if e.is_unavailable() => {
+                        state.sync_result = Some(SyncOperationResult { revision: revision.clone(), resources: results });
+                        return Step::Unavailable(state, e.to_string());
+                    }
+                    Err(e) => {
+                        record(&mut results, result(&key, &version, "SyncFailed", e.to_string()));
+                        failure.get_or_insert(e.to_string());
+                    }
+                }
+            }
+            if let Some(f) = failure {
+                return finish(state, results, &revision, Some(format!("one or more objects failed to apply: {f}")), app, operation);
+            }
+            if n < last {
+                state.message = Some(format!("waiting for wave {} to be ready", step.wave));
+                state.sync_result = Some(SyncOperationResult { revision, resources: results });
+                return Step::Running(state, engine.config.wave_delay);
+            }
+        } else if n < last {
+            for &i in &step.items {
+                let obj = &desired.objects[i];
+                let live = pool.live.get(&gvk_of(obj), &ObjectKey::of(obj));
+                match ready(live.as_ref()) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        state.message = Some(format!("waiting for {} (wave {}) to be ready", ObjectKey::of(obj), step.wave));
+                        state.sync_result = Some(SyncOperationResult { revision, resources: results });
+                        return Step::Running(state, engine.config.wave_delay);
+                    }
+                    Err(why) => return finish(state, results, &revision, Some(format!("{} (wave {}) {why}", ObjectKey::of(obj), step.wave)), app, operation),
+                }
+            }
+        }
+    }
+    // Prune, last, highest wave first.
+    if sync.prune {
+        let objects: Vec<Value> = orphans.iter().map(|(_, o)| o.clone()).collect();
+        for i in order::prune_order(&objects) {
+            let (t, obj) = &orphans[i];
+            let key = ObjectKey::of(obj);
+            let version = t.resource.version.clone();
+            if !order::may_prune(obj) {
+                record(&mut results, result(&key, &version, "PruneSkipped", "ignored (no prune)".into()));
+                continue;
+            }
+            pool.live.record_delete(&key);
+            match apply::delete(pool.live.client(), &t.resource, t.namespaced, &key, &options.prune_propagation).await {
+                Ok(()) => record(&mut results, result(&key, &version, "Pruned", "pruned".into())),
+                Err(e) if e.is_unavailable() => return Step::Unavailable(state, e.to_string()),
+                Err(e) => {
+                    record(&mut results, result(&key, &version, "SyncFailed", e.to_string()));
+                    return finish(state, results, &revision, Some(format!("pruning failed: {e}")), app, operation);
+                }
+            }
+        }
+    }
+    finish(state, results, &revision, None, app, operation)
+}
+
+async fn apply_one(pool: &Pool, obj: &Value, types: &HashMap<GroupVersionKind, Arc<TypeCache>>, force: bool) -> (ObjectKey, String, Result<(), WriteError>) {
+    let gvk = gvk_of(obj);
+    let key = ObjectKey::of(obj);
+    let t = match types.get(&gvk) {
+        Some(t) => t.clone(),
+        // Not served when the pass began (a CRD applied in an earlier step): ask again.
+        None => match pool.live.ensure(&gvk).await {
+            Ok(t) => t,
+            Err(LiveError::NotServed(what)) => return (key.clone(), gvk.version, Err(WriteError::Rejected { object: key.to_string(), code: 404, message: format!("the cluster does not serve {what}") })),
+            Err(e) => return (key.clone(), gvk.version, Err(WriteError::Unavailable { object: key.to_string(), message: e.to_string() })),
+        },
+    };
+    let outcome = match apply::apply(pool.live.client(), &t.resource, t.namespaced, obj, force).await {
+        Ok(live) => {
+            pool.live.record_write(&gvk, live);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    (key, gvk.version, outcome)
+}
+
+/// `CreateNamespace=true`: the destination namespace, with `managedNamespaceMetadata`. Not
+/// tracked, so never pruned.
+async fn create_namespace(engine: &Engine, pool: &Pool, app: &Application) -> Result<(), WriteError> {
+    let Some(ns) = app.spec.destination.namespace.clone().filter(|n| !n.is_empty()) else { return Ok(()) };
+    let gvk = GroupVersionKind::gvk("", "v1", "Namespace");
+    let meta = app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.clone()).unwrap_or_default();
+    let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": meta.labels, "annotations": meta.annotations}});
+    let t = match pool.live.type_of(&gvk) {
+        Some(t) => t,
+        None => pool.live.ensure(&gvk).await.map_err(|e| WriteError::Unavailable { object: format!("Namespace/{ns}"), message: e.to_string() })?,
+    };
+    let _ = engine;
+    apply::apply(pool.live.client(), &t.resource, false, &obj, false).await.map(|_| ())
+}
+
+/// Ends the operation: Succeeded, or — on `failure` — retried after the backoff of its retry
+/// strategy, else Failed.
+fn finish(mut state: OperationState, results: Vec<ResourceResult>, revision: &str, failure: Option<String>, app: &Application, operation: &Operation) -> Step {
+    state.sync_result = Some(SyncOperationResult { revision: revision.to_string(), resources: results });
+    match failure {
+        None => {
+            state.phase = phase::SUCCEEDED.into();
+            state.message = Some("successfully synced (all tasks run)".into());
+            state.finished_at = Some(now());
+            let dry = operation.sync.as_ref().is_some_and(|s| s.dry_run);
+            Step::Done(state, (!dry).then(|| revision.to_string()))
+        }
+        Some(message) => {
+            let strategy = operation.retry.clone().or_else(|| app.spec.sync_policy.as_ref().and_then(|p| p.retry.clone()));
+            let attempt = state.retry_count.unwrap_or(0) + 1;
+            match operation::next_retry(strategy.as_ref(), attempt) {
+                Some(wait) => {
+                    tracing::info!(app = %app.name_any(), attempt, ?wait, "sync failed; retrying: {message}");
+                    state.retry_count = Some(attempt);
+                    state.message = Some(format!("retrying attempt #{attempt} in {}s: {message}", wait.as_secs()));
+                    Step::Running(state, wait)
+                }
+                None => {
+                    tracing::warn!(app = %app.name_any(), "sync failed: {message}");
+                    state.phase = phase::FAILED.into();
+                    state.message = Some(message);
+                    state.finished_at = Some(now());
+                    Step::Done(state, None)
+                }
+            }
+        }
+    }
+}
