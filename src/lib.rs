@@ -7,5 +7,6 @@ pub mod cluster;
 pub mod git;
 pub mod hub;
 pub mod observe;
+pub mod render;
 pub mod sim;
 pub mod timing;
