@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod git;
 pub mod hub;
 pub mod observe;
+pub mod render;
 pub mod sim;
 pub mod sync;
 pub mod timing;
