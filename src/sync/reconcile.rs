@@ -16,11 +16,11 @@ use kube::ResourceExt;
 use kube::api::{Api, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::app_status::{self, OUT_OF_SYNC, ResourceView, UNKNOWN, condition};
+use super::app_status::{self, ResourceView, UNKNOWN, condition};
 use super::diff::{self, CompareOptions, IgnoreRule};
 use super::engine::Engine;
 use super::health::{self, ResourceHealth};
-use super::live::{LiveError, TypeCache, describe, gvk_of};
+use super::live::{LiveError, TypeCache, gvk_of};
 use super::operation::{self, AutoSync, Observed, phase};
 use super::pool::Pool;
 use super::source::{self, Desired, SourceError};
@@ -241,7 +241,7 @@ async fn render(engine: &Engine, app: &Application, revisions: &[String]) -> Res
     let started = std::time::Instant::now();
     let result = tokio::task::spawn_blocking(move || source::render(&app, &revisions, &git, &renders))
         .await
-        .unwrap_or_else(|e| Err(SourceError::Render(crate::render::RenderError::Internal(format!("the render task failed: {e}")))));
+        .unwrap_or_else(|e| Err(SourceError::Task(e.to_string())));
     engine.metrics.app_render.observe(started.elapsed().as_secs_f64());
     result
 }
@@ -306,9 +306,9 @@ fn compare(pool: &Pool, app: &Application, desired: &Desired, types: &HashMap<Gr
         if keys.contains(&key) || live["metadata"]["deletionTimestamp"].is_string() {
             continue;
         }
-        if let Some(t) = types.get(&gvk).or_else(|| pool.live.type_of(&gvk).as_ref().map(|_| &types[&gvk])) {
+        if let Some(t) = types.get(&gvk).cloned().or_else(|| pool.live.type_of(&gvk)) {
             views.push(ResourceView { key, version: gvk.version.clone(), synced: false, health: health::resource_health(&live), requires_pruning: true });
-            orphans.push((t.clone(), live));
+            orphans.push((t, live));
         }
     }
     let needs_prune = !orphans.is_empty();
@@ -466,15 +466,3 @@ async fn finalize(engine: &Engine, pool: &Pool, app: &Application) -> Option<Dur
     }
     Some(Duration::from_secs(1))
 }
-
-/// `describe` is used by the sync run for messages.
-pub(super) fn kind_of(gvk: &GroupVersionKind) -> String {
-    describe(gvk)
-}
-
-/// Whether some resource is not synced yet (for the status of a running operation).
-pub(super) fn out_of_sync(views: &[ResourceView]) -> usize {
-    views.iter().filter(|v| !v.synced).count()
-}
-
-pub(super) const _OUT_OF_SYNC: &str = OUT_OF_SYNC;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::tracking;
 use crate::api::Application;
 use crate::api::application::ApplicationSource;
-use crate::git::{GitCache, GitError, Tree};
+use crate::git::{GitCache, GitError, GitSource, Tree};
 use crate::render::{RenderCache, RenderError, Renderer};
 
 /// Why the desired state is not known.
@@ -25,6 +25,8 @@ pub enum SourceError {
     Render(#[from] RenderError),
     #[error("{path}: the manifests contain {key} twice")]
     Duplicate { path: String, key: String },
+    #[error("the render task failed: {0}")]
+    Task(String),
 }
 
 impl SourceError {

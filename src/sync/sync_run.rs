@@ -132,8 +132,8 @@ pub async fn step(
             }
         }
         if !pending.is_empty() {
-            let outcomes: Vec<(ObjectKey, String, Result<(), WriteError>)> =
-                futures::stream::iter(pending.into_iter().map(|obj| apply_one(pool, obj, types, options.force_conflicts))).buffer_unordered(APPLY_CONCURRENCY).collect().await;
+            let applies: Vec<_> = pending.into_iter().map(|obj| Box::pin(apply_one(pool, obj, types, options.force_conflicts))).collect();
+            let outcomes: Vec<(ObjectKey, String, Result<(), WriteError>)> = futures::stream::iter(applies).buffer_unordered(APPLY_CONCURRENCY).collect().await;
             let mut failure = None;
             for (key, version, outcome) in outcomes {
                 match outcome {
