@@ -89,6 +89,8 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     let refresh = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh"].iter().any(|k| app.annotations().contains_key(*k));
     if refresh {
         engine.rounds.force();
+        // Consumed now, whatever the pass finds: a later refresh is a new request.
+        clear_refresh(engine, app).await;
     } else {
         engine.rounds.refresh_if_older(engine.config.resync);
     }
@@ -139,7 +141,12 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
                 }
                 None => {
                     app_status::clear_condition(&mut status.conditions, condition::SYNC_ERROR);
-                    let options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default();
+                    let mut options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default();
+                    // Self-heal reverts drift, and drift made with kubectl took the hub's fields:
+                    // reclaiming them is the point, so its applies force the conflicts.
+                    if self_heal {
+                        options.push("ForceConflicts=true".into());
+                    }
                     let o = operation::automated_operation(&compared.observed.revision, prune, &options);
                     Some((o.clone(), OperationState { operation: Some(o), phase: phase::RUNNING.into(), started_at: Some(now()), ..Default::default() }))
                 }
@@ -195,14 +202,11 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     status.health = Some(compared.health.clone());
     status.resources = app_status::resource_statuses(&compared.views);
     status.reconciled_at = Some(now());
-    status.source_type = Some(source_type(app, &desired));
+    status.source_type = Some(desired.source_type.to_string());
     if cleared_operation {
         clear_request(engine, app).await;
     }
     write_status(engine, app, status).await;
-    if refresh {
-        clear_refresh(engine, app).await;
-    }
     Some(requeue)
 }
 
@@ -377,11 +381,6 @@ async fn unavailable(engine: &Engine, app: &Application, mut status: Application
     Some(until.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(100)))
 }
 
-fn source_type(app: &Application, desired: &Desired) -> String {
-    let s = source::sources(app);
-    let kustomize = s.iter().any(|s| s.kustomize.is_some()) || desired.objects.iter().any(|o| o["metadata"]["annotations"]["config.kubernetes.io/origin"].is_string());
-    if kustomize { "Kustomize".into() } else { "Directory".into() }
-}
 
 /// Writes `status` if it differs from the live one other than in `reconciledAt` (a JSON patch
 /// replacing the whole status, so nothing stale survives).

@@ -43,6 +43,8 @@ pub struct Desired {
     pub revisions: Vec<String>,
     /// The objects, namespaced and marked, in render order.
     pub objects: Vec<Value>,
+    /// `Kustomize` when a source is a kustomization, else `Directory`.
+    pub source_type: &'static str,
 }
 
 impl Desired {
@@ -74,14 +76,20 @@ pub fn render(app: &Application, revisions: &[String], git: &GitCache, renders: 
         trees.push(git.snapshot(&s.repo_url, rev)?);
     }
     let mut objects = Vec::new();
+    let mut source_type = "Directory";
     for (s, tree) in sources.iter().zip(&trees) {
-        if s.ref_.is_some() && s.path.is_none() {
+        if crate::render::is_ref_only(s) {
             continue;
+        }
+        let dir = s.path.as_deref().unwrap_or("").trim_matches('/').trim_start_matches("./").to_string();
+        let dir = if dir == "." { String::new() } else { dir };
+        if s.kustomize.is_some() || crate::render::kustomization_check::kustomization_file(tree.as_ref(), &dir).ok().flatten().is_some() {
+            source_type = "Kustomize";
         }
         let manifests = renders.render(Renderer::shared(), tree.as_ref(), s)?;
         objects.extend(manifests.objects());
     }
-    Ok(Desired { revisions: trees.iter().map(|t| t.commit_sha().to_string()).collect(), objects })
+    Ok(Desired { revisions: trees.iter().map(|t| t.commit_sha().to_string()).collect(), objects, source_type })
 }
 
 /// Completes rendered objects for the destination: namespaced objects without a namespace get
