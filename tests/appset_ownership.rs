@@ -42,7 +42,7 @@ async fn an_unchanged_pass_writes_nothing() {
     h.wait_condition("web", "ResourcesUpToDate", "True", None).await;
     // Let the passes triggered by our own writes settle.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = h.hub_writes("applications.flotilla.dev") + h.hub_writes("applicationsets.flotilla.dev");
+    let before = h.hub_writes("applications.flotilla.dev") + h.hub_writes("applicationsets.flotilla.dev") + h.hub_writes("applicationsets.flotilla.dev/status");
     // A refresh forces a full pass; apart from removing the annotation, nothing is written.
     h.refresh("web").await;
     eventually(support::hub::LIMIT, "refresh consumed", || async {
@@ -51,7 +51,7 @@ async fn an_unchanged_pass_writes_nothing() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = h.hub_writes("applications.flotilla.dev") + h.hub_writes("applicationsets.flotilla.dev");
+    let after = h.hub_writes("applications.flotilla.dev") + h.hub_writes("applicationsets.flotilla.dev") + h.hub_writes("applicationsets.flotilla.dev/status");
     // Our own refresh patch and the controller's removal of the annotation.
     assert_eq!(after - before, 2, "an unchanged pass writes only the annotation removal");
 }

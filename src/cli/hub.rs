@@ -14,7 +14,7 @@ use crate::appset::plan::Policy;
 use crate::cluster::{ClientOptions, client};
 use crate::hub::{Hub, HubConfig};
 
-/// Run the hub: cluster registry, ApplicationSet controller, /metrics.
+/// Run the hub: cluster registry, ApplicationSet controller, sync engine, /metrics, webhook.
 #[derive(Debug, Args)]
 pub struct HubArgs {
     /// Kubeconfig of the hub cluster (default: $KUBECONFIG, ~/.kube/config, or in-cluster config).
@@ -65,7 +65,18 @@ pub struct HubArgs {
     /// How often each cluster's API is probed (/version).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub probe_interval: Duration,
-    /// Where to serve /metrics, /healthz and /readyz.
+    /// Reconcile workers per registered cluster.
+    #[arg(long, default_value_t = 8)]
+    pub sync_workers: usize,
+    /// Periodic resync of every Application (plus up to --resync-jitter).
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub resync: Duration,
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub resync_jitter: Duration,
+    /// The hub Secret with the webhook secrets (keys github.secret, gitlab.secret).
+    #[arg(long, default_value = "flotilla-webhook")]
+    pub webhook_secret: String,
+    /// Where to serve /metrics, /healthz, /readyz and POST /api/webhook.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
     #[command(flatten)]
@@ -107,6 +118,10 @@ pub fn run(args: &HubArgs) -> anyhow::Result<()> {
         hub_config.controller.concurrency = args.appset_concurrency;
         hub_config.controller.write_concurrency = args.write_concurrency;
         hub_config.controller.max_resources_status = args.max_resources_status;
+        hub_config.sync.workers = args.sync_workers;
+        hub_config.sync.resync = args.resync;
+        hub_config.sync.resync_jitter = args.resync_jitter;
+        hub_config.webhook_secret = args.webhook_secret.clone();
         let mut hub = Hub::start(hub_client, hub_config).await?;
         super::sim::shutdown_signal().await;
         hub.shutdown();

@@ -1,7 +1,7 @@
 //! [`Tree`] over one commit of a (bare) git2 repository. Files are read as blobs straight from
 //! the commit's tree: nothing is ever checked out, so no symlink can lead outside the repository.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use git2::{FileMode, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
@@ -13,9 +13,10 @@ pub struct GitTree {
     /// libgit2 handles are not `Sync`; reads take turns.
     repo: Mutex<Repository>,
     sha: String,
-    tree_id: Oid,
     directories: Vec<String>,
     files: Vec<String>,
+    /// The blob of each file, in the order of `files` (reading a file never walks the tree).
+    blobs: Vec<Oid>,
 }
 
 impl GitTree {
@@ -34,15 +35,14 @@ impl GitTree {
             .find_commit(commit)
             .and_then(|c| c.tree())
             .map_err(repo_err)?;
-        let (directories, files) = index_tree(&tree).map_err(repo_err)?;
-        let tree_id = tree.id();
+        let (directories, files, blobs) = index_tree(&tree).map_err(repo_err)?;
         drop(tree);
         Ok(GitTree {
             repo: Mutex::new(repo),
             sha: commit.to_string(),
-            tree_id,
             directories,
             files,
+            blobs,
         })
     }
 }
@@ -54,9 +54,9 @@ fn is_regular_blob(mode: i32) -> bool {
 
 /// Sorted directories (hidden ones and everything below them left out) and sorted regular files
 /// (all of them) of `tree`. Entries whose names are not UTF-8 are left out.
-fn index_tree(tree: &git2::Tree<'_>) -> Result<(Vec<String>, Vec<String>), git2::Error> {
+fn index_tree(tree: &git2::Tree<'_>) -> Result<(Vec<String>, Vec<String>, Vec<Oid>), git2::Error> {
     let mut dirs = Vec::new();
-    let mut files = Vec::new();
+    let mut files: Vec<(String, Oid)> = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
         let Ok(name) = entry.name() else {
             return TreeWalkResult::Skip;
@@ -66,14 +66,15 @@ fn index_tree(tree: &git2::Tree<'_>) -> Result<(Vec<String>, Vec<String>), git2:
             Some(ObjectType::Tree) if !path.split('/').any(|seg| seg.starts_with('.')) => {
                 dirs.push(path)
             }
-            Some(ObjectType::Blob) if is_regular_blob(entry.filemode()) => files.push(path),
+            Some(ObjectType::Blob) if is_regular_blob(entry.filemode()) => files.push((path, entry.id())),
             _ => {}
         }
         TreeWalkResult::Ok
     })?;
     dirs.sort();
     files.sort();
-    Ok((dirs, files))
+    let (files, blobs) = files.into_iter().unzip();
+    Ok((dirs, files, blobs))
 }
 
 /// A relative `/`-separated path without empty, `.` or `..` segments.
@@ -102,23 +103,14 @@ impl Tree for GitTree {
         let not_found = || GitError::NotFound {
             path: path.to_string(),
         };
-        if !is_clean_relative_path(path)
-            || self
-                .files
-                .binary_search_by(|f| f.as_str().cmp(path))
-                .is_err()
-        {
+        if !is_clean_relative_path(path) {
             return Err(not_found());
         }
+        let Ok(i) = self.files.binary_search_by(|f| f.as_str().cmp(path)) else {
+            return Err(not_found());
+        };
         let repo = self.repo.lock().unwrap_or_else(PoisonError::into_inner);
-        let tree = repo.find_tree(self.tree_id).map_err(|_| not_found())?;
-        let entry = tree
-            .get_path(&PathBuf::from(path))
-            .map_err(|_| not_found())?;
-        if entry.kind() != Some(ObjectType::Blob) || !is_regular_blob(entry.filemode()) {
-            return Err(not_found());
-        }
-        let blob = repo.find_blob(entry.id()).map_err(|_| not_found())?;
+        let blob = repo.find_blob(self.blobs[i]).map_err(|_| not_found())?;
         Ok(blob.content().to_vec())
     }
 }

@@ -23,6 +23,13 @@ impl WriteError {
         matches!(self, WriteError::Unavailable { .. })
     }
 
+    /// The cause without the object (what a cluster-level failure is reported with).
+    pub fn cause(&self) -> &str {
+        match self {
+            WriteError::Rejected { message, .. } | WriteError::Unavailable { message, .. } => message,
+        }
+    }
+
     fn of(object: &ObjectKey, e: kube::Error) -> WriteError {
         let object = object.to_string();
         match e {

@@ -58,6 +58,10 @@ impl Pool {
     /// Records a cluster-level failure; returns when to try again.
     pub fn failed(&self, error: String) -> Instant {
         let mut b = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+        // Requests that were in flight together fail together: one failure per backoff window.
+        if let Some(until) = b.until.filter(|u| *u > Instant::now()) {
+            return until;
+        }
         b.failures = b.failures.saturating_add(1);
         let exp = self.base.as_secs_f64() * 2f64.powi(b.failures.saturating_sub(1).min(16) as i32);
         let wait = Duration::from_secs_f64(exp.min(self.cap.as_secs_f64()));
@@ -109,7 +113,11 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 0..6 {
             let now = Instant::now();
-            waits.push((pool.failed("refused".into()) - now).as_secs_f64());
+            let until = pool.failed("refused".into());
+            assert_eq!(pool.failed("refused again".into()), until, "failures inside a window count once");
+            waits.push((until - now).as_secs_f64());
+            // The window passes.
+            pool.backoff.lock().unwrap().until = Some(Instant::now());
         }
         assert!(waits[0] >= 1.0 && waits[0] < 1.3, "{waits:?}");
         assert!(waits[2] >= 4.0 && waits[2] < 4.9, "{waits:?}");

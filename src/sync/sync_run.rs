@@ -113,7 +113,7 @@ pub async fn step(
     if options.create_namespace {
         if let Err(e) = create_namespace(engine, pool, app).await {
             if e.is_unavailable() {
-                return Step::Unavailable(state, e.to_string());
+                return Step::Unavailable(state, e.cause().to_string());
             }
             return finish(state, results, &revision, Some(e.to_string()), app, operation);
         }
@@ -140,7 +140,7 @@ pub async fn step(
                     Ok(()) => record(&mut results, result(&key, &version, "Synced", format!("{} serverside-applied", key.kind.to_lowercase()))),
                     Err(e) if e.is_unavailable() => {
                         state.sync_result = Some(SyncOperationResult { revision: revision.clone(), resources: results });
-                        return Step::Unavailable(state, e.to_string());
+                        return Step::Unavailable(state, e.cause().to_string());
                     }
                     Err(e) => {
                         record(&mut results, result(&key, &version, "SyncFailed", e.to_string()));
@@ -186,7 +186,7 @@ pub async fn step(
             pool.live.record_delete(&key);
             match apply::delete(pool.live.client(), &t.resource, t.namespaced, &key, &options.prune_propagation).await {
                 Ok(()) => record(&mut results, result(&key, &version, "Pruned", "pruned".into())),
-                Err(e) if e.is_unavailable() => return Step::Unavailable(state, e.to_string()),
+                Err(e) if e.is_unavailable() => return Step::Unavailable(state, e.cause().to_string()),
                 Err(e) => {
                     record(&mut results, result(&key, &version, "SyncFailed", e.to_string()));
                     return finish(state, results, &revision, Some(format!("pruning failed: {e}")), app, operation);

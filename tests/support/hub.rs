@@ -203,11 +203,11 @@ impl HubEnv {
     }
 
     /// Write requests (create, update, patch, apply, delete) the hub cluster has served for
-    /// resources whose name starts with `resource` (`applications.flotilla.dev` also counts
-    /// its subresources).
+    /// exactly `resource`: `applications.flotilla.dev` counts the objects the ApplicationSet
+    /// controller writes, not the `applications.flotilla.dev/status` writes of the sync engine.
     pub fn hub_writes(&self, resource: &str) -> u64 {
         const WRITES: [&str; 6] = ["create", "update", "patch", "apply", "delete", "deletecollection"];
-        self.env.handle("hub").requests().iter().filter(|r| WRITES.contains(&r.verb.as_str()) && r.resource.starts_with(resource)).map(|r| r.count).sum()
+        self.env.handle("hub").requests().iter().filter(|r| WRITES.contains(&r.verb.as_str()) && r.resource == resource).map(|r| r.count).sum()
     }
 }
 
