@@ -1,12 +1,12 @@
 //! Benchmark: the sync engine at fleet scale, against the simulator, on this machine's 2 cores.
 //!
 //! `cargo bench --bench sync_scale` starts `flotilla sim` (a `hub` virtual cluster and 100
-//! targets) and `flotilla hub` (defaults, but `--in-cluster=false --resync 10s --resync-jitter
-//! 5s`, so that steady state is seen within the run) as child processes, serves a Git
+//! targets) and `flotilla hub` (defaults: resync 120 s + up to 60 s jitter; only
+//! `--in-cluster=false`) as child processes, serves a Git
 //! repository of 10,000 directories (one ConfigMap each) with `git daemon`, and measures:
 //! 1. **first sync**: 10,000 automated Applications (100 per cluster) from the first create to
 //!    all Synced and Healthy, in Applications per second (target ≥ 300/s);
-//! 2. **steady state**: for 30 s after that (every Application resyncs twice), the write calls
+//! 2. **steady state**: for 200 s after that (every Application resyncs at least once), the write calls
 //!    and per-object GETs the hub sends to the 100 target clusters (target 0), from the
 //!    simulator's request counters; and the hub's RSS (target ≤ 150 MiB);
 //! 3. **webhook**: a commit changing the 1,000 Applications of 10 clusters, announced by a signed
@@ -14,7 +14,8 @@
 //! 4. **isolation**: the same with one of those 10 clusters blackholed: the time until the
 //!    Applications of the 9 others are synced, against the same 9 in step 3 (target ≤ +20%).
 //!
-//! `BENCH_CLUSTERS`, `BENCH_APPS` override the sizes.
+//! `BENCH_CLUSTERS`, `BENCH_APPS`, `BENCH_STEADY_SECONDS` override the sizes; `BENCH_PERF=FILE`
+//! records a CPU profile of the hub during the first sync.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -87,8 +87,11 @@ struct Compared {
 async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duration> {
     let name = app.name_any();
     let refresh = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh"].iter().any(|k| app.annotations().contains_key(*k));
-    if refresh {
+    if refresh || app.operation.is_some() {
+        // A refresh, or a sync a user asked for, resolves the revisions again now.
         engine.rounds.force();
+    }
+    if refresh {
         // Consumed now, whatever the pass finds: a later refresh is a new request.
         clear_refresh(engine, app).await;
     } else {
@@ -186,10 +189,13 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
             Step::Unavailable(state, err) => {
                 status.operation_state = Some(state);
                 let until = pool.failed(err.clone());
+                // The operation's state is recorded before the request is cleared, so a
+                // client never sees neither.
+                let requeue = unavailable(engine, app, status, &err, until).await;
                 if cleared_operation {
                     clear_request(engine, app).await;
                 }
-                return unavailable(engine, app, status, &err, until).await;
+                return requeue;
             }
         }
         // What the sync wrote is in the live cache already: compare again.
@@ -203,10 +209,10 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     status.resources = app_status::resource_statuses(&compared.views);
     status.reconciled_at = Some(now());
     status.source_type = Some(desired.source_type.to_string());
+    write_status(engine, app, status).await;
     if cleared_operation {
         clear_request(engine, app).await;
     }
-    write_status(engine, app, status).await;
     Some(requeue)
 }
 
@@ -304,19 +310,27 @@ fn compare(pool: &Pool, app: &Application, desired: &Desired, types: &HashMap<Gr
         healths.push(ResourceHealth { kind: key.kind.clone(), name: key.name.clone(), health: h.clone(), live: live.is_some(), ignored: health::is_health_ignored(obj) });
         views.push(ResourceView { key, version: gvk.version.clone(), synced: c.in_sync, health: if live.is_some() { h } else { Some(HealthStatus { status: "Missing".into(), message: None }) }, requires_pruning: false });
     }
-    let mut orphans = Vec::new();
-    for (gvk, live) in pool.live.owned_by(&name) {
-        let key = ObjectKey::of(&live);
-        if keys.contains(&key) || live["metadata"]["deletionTimestamp"].is_string() {
-            continue;
-        }
-        if let Some(t) = types.get(&gvk).cloned().or_else(|| pool.live.type_of(&gvk)) {
-            views.push(ResourceView { key, version: gvk.version.clone(), synced: false, health: health::resource_health(&live), requires_pruning: true });
-            orphans.push((t, live));
-        }
+    let orphans = orphans(pool, &name, &keys, types);
+    for (t, live) in &orphans {
+        views.push(ResourceView { key: ObjectKey::of(live), version: t.resource.version.clone(), synced: false, health: health::resource_health(live), requires_pruning: true });
     }
     let needs_prune = !orphans.is_empty();
     Compared { views, health: health::app_health(&healths), observed: Observed { revision: desired.revision().to_string(), needs_apply, needs_prune }, orphans }
+}
+
+/// The live objects the Application owns that `keys` (a desired set) no longer names, with
+/// their types: what a prune deletes.
+fn orphans(pool: &Pool, name: &str, keys: &HashSet<ObjectKey>, types: &HashMap<GroupVersionKind, Arc<TypeCache>>) -> Vec<(Arc<TypeCache>, Value)> {
+    let mut orphans = Vec::new();
+    for (gvk, live) in pool.live.owned_by(name) {
+        if keys.contains(&ObjectKey::of(&live)) || live["metadata"]["deletionTimestamp"].is_string() {
+            continue;
+        }
+        if let Some(t) = types.get(&gvk).cloned().or_else(|| pool.live.type_of(&gvk)) {
+            orphans.push((t, live));
+        }
+    }
+    orphans
 }
 
 /// The sync: the operation's revision (rendered again when it is not the target's), applied
@@ -335,22 +349,27 @@ async fn sync_step(
     let sync = operation.sync.clone().unwrap_or_default();
     let mut revisions: Vec<String> = if sync.revisions.is_empty() { sync.revision.clone().into_iter().collect() } else { sync.revisions.clone() };
     revisions.retain(|r| !r.is_empty());
-    let own;
-    let desired = if revisions.is_empty() || revisions == target.revisions || revisions.first().map(String::as_str) == Some(target.revision()) {
-        target
-    } else {
-        match render(engine, app, &revisions).await {
-            Ok(mut d) => {
-                if let Err(e) = complete(app, &mut d.objects, types) {
-                    return sync_run::failed(state, format!("ComparisonError: {e}"));
-                }
-                own = d;
-                &own
-            }
-            Err(e) => return sync_run::failed(state, format!("ComparisonError: {e}")),
-        }
+    if revisions.is_empty() || revisions == target.revisions || revisions.first().map(String::as_str) == Some(target.revision()) {
+        return sync_run::step(engine, pool, app, operation, state, target, types, &compared.orphans).await;
+    }
+    // Another revision (a rollback): its own manifests, types and orphans.
+    let mut desired = match render(engine, app, &revisions).await {
+        Ok(d) => d,
+        Err(e) => return sync_run::failed(state, format!("ComparisonError: {e}")),
     };
-    sync_run::step(engine, pool, app, operation, state, desired, types, &compared.orphans).await
+    let mut own_types = match ensure_types(pool, app, &desired.objects).await {
+        Ok(t) => t,
+        Err(err) => return sync_run::failed(state, format!("ComparisonError: {err}")),
+    };
+    for (gvk, t) in types {
+        own_types.entry(gvk.clone()).or_insert_with(|| t.clone());
+    }
+    if let Err(e) = complete(app, &mut desired.objects, &own_types) {
+        return sync_run::failed(state, format!("ComparisonError: {e}"));
+    }
+    let keys: HashSet<ObjectKey> = desired.objects.iter().map(ObjectKey::of).collect();
+    let orphans = orphans(pool, &app.name_any(), &keys, &own_types);
+    sync_run::step(engine, pool, app, operation, state, &desired, &own_types, &orphans).await
 }
 
 async fn failed_comparison(engine: &Engine, app: &Application, mut status: ApplicationStatus, requested: Option<Operation>, e: SourceError) -> Option<Duration> {
