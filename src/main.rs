@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use flotilla::cli::{Cli, run};
+use flotilla::cli::{Cli, Exit, run};
 use flotilla::git::GitCache;
 
 fn main() -> ExitCode {
@@ -13,8 +13,11 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            let (code, print) = Exit::of(&error);
+            if print {
+                eprintln!("error: {error:#}");
+            }
+            ExitCode::from(code)
         }
     }
 }

@@ -152,7 +152,7 @@ fn print(change: Change) {
 }
 
 /// The merged kubeconfig and a connection to the hub.
-async fn hub(args: &HubArgs) -> anyhow::Result<(Kubeconfig, Connection)> {
+pub(super) async fn hub(args: &HubArgs) -> anyhow::Result<(Kubeconfig, Connection)> {
     let files = KubeconfigFiles::from_env(args.kubeconfig.as_deref())?;
     let kc = files.load()?;
     let context = match &args.hub_context {

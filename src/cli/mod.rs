@@ -1,5 +1,6 @@
 //! The command line: clap definitions and dispatch. Each command lives in its own file.
 
+mod app;
 mod appset_generate;
 mod cluster;
 mod crds;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use app::{AppCommand, Exit};
 pub use appset_generate::GenerateArgs;
 pub use cluster::ClusterCommand;
 
@@ -24,6 +26,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Work with the hub's Applications (like `argocd app`): list, get, diff, sync, history,
+    /// rollback, wait.
+    #[command(subcommand)]
+    App(AppCommand),
     /// Work with ApplicationSets offline.
     #[command(subcommand)]
     Appset(AppsetCommand),
@@ -78,6 +84,7 @@ impl GitCacheArgs {
 /// Runs a command; the error is the one line to print.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::App(command) => app::run(&command),
         Command::Appset(AppsetCommand::Generate(args)) => appset_generate::run(&args),
         Command::Cluster(command) => cluster::run(&command),
         Command::Crds(args) => crds::run(&args),
