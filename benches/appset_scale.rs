@@ -39,12 +39,20 @@ impl Drop for Proc {
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn proc_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
@@ -57,18 +65,29 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 async fn client(kubeconfig: &str) -> kube::Client {
     let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.expect("config");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
     kube::Client::try_from(config).expect("client")
 }
 
 /// An admin API call to the simulator: (method, path, body) → JSON.
 fn admin(dir: &Path, method: &str, path: &str) -> Value {
-    let info: Value = serde_json::from_slice(&std::fs::read(dir.join("admin.json")).expect("admin.json")).expect("json");
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("admin.json")).expect("admin.json"))
+            .expect("json");
     let url = info["url"].as_str().expect("url").to_string();
     let token = info["token"].as_str().expect("token").to_string();
     // The admin API is HTTPS; use curl rather than a TLS client in the bench.
     let out = Command::new("curl")
-        .args(["-sk", "-X", method, "-H", &format!("Authorization: Bearer {token}"), &format!("{url}{path}")])
+        .args([
+            "-sk",
+            "-X",
+            method,
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            &format!("{url}{path}"),
+        ])
         .output()
         .expect("curl runs");
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
@@ -84,8 +103,17 @@ fn hub_writes(dir: &Path) -> u64 {
         .filter(|r| {
             let verb = r["verb"].as_str().unwrap_or("");
             let res = r["resource"].as_str().unwrap_or("");
-            ["create", "update", "patch", "apply", "delete", "deletecollection"].contains(&verb)
-                && (res.starts_with("applications.flotilla.dev") || res.starts_with("applicationsets.flotilla.dev"))
+            [
+                "create",
+                "update",
+                "patch",
+                "apply",
+                "delete",
+                "deletecollection",
+            ]
+            .contains(&verb)
+                && (res.starts_with("applications.flotilla.dev")
+                    || res.starts_with("applicationsets.flotilla.dev"))
         })
         .map(|r| r["count"].as_u64().unwrap_or(0))
         .sum()
@@ -93,11 +121,16 @@ fn hub_writes(dir: &Path) -> u64 {
 
 /// `flotilla_appset_reconcile_count` from the hub's /metrics.
 fn reconciles(port: u16) -> u64 {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return 0 };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
     let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.lines().filter(|l| l.starts_with("flotilla_appset_reconcile_count")).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+    out.lines()
+        .filter(|l| l.starts_with("flotilla_appset_reconcile_count"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn main() {
@@ -117,10 +150,17 @@ fn main() {
     );
     let start = Instant::now();
     while !dir.path().join("admin.json").exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "simulator not ready");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "simulator not ready"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let read = |n: &str| std::fs::read_to_string(dir.path().join(format!("{n}.yaml"))).expect("kubeconfig");
         let hub = client(&read("hub")).await;

@@ -25,7 +25,10 @@ use serde_json::json;
 const UPDATE_SECONDS: u64 = 10;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Sim(Child);
@@ -51,14 +54,18 @@ fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     ticks / 100.0
 }
 
 async fn client(dir: &Path, name: &str) -> kube::Client {
-    let yaml = std::fs::read_to_string(dir.join(format!("{name}.yaml"))).expect("kubeconfig written");
+    let yaml =
+        std::fs::read_to_string(dir.join(format!("{name}.yaml"))).expect("kubeconfig written");
     let kc = Kubeconfig::from_yaml(&yaml).expect("kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.expect("config");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
     kube::Client::try_from(config).expect("client")
 }
 
@@ -68,7 +75,14 @@ fn main() {
     let concurrency = env_usize("SIM_CONCURRENCY", 64);
     let dir = tempfile::tempdir().expect("temp dir");
     let child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(["sim", "--count", &clusters.to_string(), "--prefix", "c", "--kubeconfig-dir"])
+        .args([
+            "sim",
+            "--count",
+            &clusters.to_string(),
+            "--prefix",
+            "c",
+            "--kubeconfig-dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -78,12 +92,23 @@ fn main() {
     let pid = sim.0.id();
     let start = Instant::now();
     while !dir.path().join("admin.json").exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "simulator not ready after 60 s");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "simulator not ready after 60 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    println!("sim_scale: {clusters} virtual clusters up in {:.2} s; idle RSS {} MiB", start.elapsed().as_secs_f64(), proc_status_kib(pid, "VmRSS:") / 1024);
+    println!(
+        "sim_scale: {clusters} virtual clusters up in {:.2} s; idle RSS {} MiB",
+        start.elapsed().as_secs_f64(),
+        proc_status_kib(pid, "VmRSS:") / 1024
+    );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let mut apis = Vec::new();
         for i in 0..clusters {

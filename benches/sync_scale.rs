@@ -44,12 +44,20 @@ impl Drop for Proc {
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn proc_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
@@ -72,26 +80,44 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "bench@example.com")
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn cm(i: usize, color: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-{i:05}\ndata:\n  color: {color}\n  index: \"{i}\"\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-{i:05}\ndata:\n  color: {color}\n  index: \"{i}\"\n"
+    )
 }
 
 async fn client(kubeconfig: &str) -> kube::Client {
     let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.expect("config");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
     kube::Client::try_from(config).expect("client")
 }
 
 fn admin(dir: &Path, method: &str, path: &str, body: Option<&str>) -> Value {
-    let info: Value = serde_json::from_slice(&std::fs::read(dir.join("admin.json")).expect("admin.json")).expect("json");
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("admin.json")).expect("admin.json"))
+            .expect("json");
     let url = info["url"].as_str().unwrap().to_string();
     let token = info["token"].as_str().unwrap().to_string();
     let mut cmd = Command::new("curl");
-    cmd.args(["-sk", "-X", method, "-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json"]);
+    cmd.args([
+        "-sk",
+        "-X",
+        method,
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        "-H",
+        "Content-Type: application/json",
+    ]);
     if let Some(b) = body {
         cmd.args(["--data", b]);
     }
@@ -108,7 +134,16 @@ fn target_calls(dir: &Path, clusters: usize) -> (u64, u64) {
             let verb = r["verb"].as_str().unwrap_or("");
             let resource = r["resource"].as_str().unwrap_or("");
             let n = r["count"].as_u64().unwrap_or(0);
-            if ["create", "update", "patch", "apply", "delete", "deletecollection"].contains(&verb) {
+            if [
+                "create",
+                "update",
+                "patch",
+                "apply",
+                "delete",
+                "deletecollection",
+            ]
+            .contains(&verb)
+            {
                 writes += n;
             }
             // Non-resource paths (`/version`, `/api` of the probes) start with `/`.
@@ -121,7 +156,9 @@ fn target_calls(dir: &Path, clusters: usize) -> (u64, u64) {
 }
 
 fn http(port: u16, request: &str) -> String {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
     let _ = s.write_all(request.as_bytes());
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
@@ -142,7 +179,10 @@ fn watch_apps(hub: kube::Client) -> States {
                 let st = a.status.clone().unwrap_or_default();
                 let sync = st.sync.clone().unwrap_or_default();
                 let health = st.health.map(|h| h.status).unwrap_or_default();
-                s.lock().unwrap().insert(a.metadata.name.clone().unwrap_or_default(), (sync.status, sync.revision.unwrap_or_default(), health));
+                s.lock().unwrap().insert(
+                    a.metadata.name.clone().unwrap_or_default(),
+                    (sync.status, sync.revision.unwrap_or_default(), health),
+                );
             }
         }
     });
@@ -150,7 +190,12 @@ fn watch_apps(hub: kube::Client) -> States {
 }
 
 /// Waits until every name in `names` satisfies `f`; returns the elapsed time.
-async fn wait_all(states: &States, names: &[String], limit: Duration, f: impl Fn(&(String, String, String)) -> bool) -> Duration {
+async fn wait_all(
+    states: &States,
+    names: &[String],
+    limit: Duration,
+    f: impl Fn(&(String, String, String)) -> bool,
+) -> Duration {
     let t0 = Instant::now();
     loop {
         let done = {
@@ -160,7 +205,11 @@ async fn wait_all(states: &States, names: &[String], limit: Duration, f: impl Fn
         if done == names.len() {
             return t0.elapsed();
         }
-        assert!(t0.elapsed() < limit, "{done}/{} after {limit:?}", names.len());
+        assert!(
+            t0.elapsed() < limit,
+            "{done}/{} after {limit:?}",
+            names.len()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -185,11 +234,21 @@ fn main() {
     git(&work, &["commit", "-q", "-m", "initial"]);
     git(&work, &["remote", "add", "origin", "../served/repo.git"]);
     git(&work, &["push", "-q", "origin", "main"]);
-    let git_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let git_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let exec = git(dir.path(), &["--exec-path"]);
     let _daemon = Proc(
         Command::new(format!("{exec}/git-daemon"))
-            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={git_port}"), &format!("--base-path={}", served.display())])
+            .args([
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+                &format!("--port={git_port}"),
+                &format!("--base-path={}", served.display()),
+            ])
             .arg(&served)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -203,7 +262,14 @@ fn main() {
     names.extend((0..clusters).map(|i| format!("c{i}")));
     let sim = Proc(
         Command::new(env!("CARGO_BIN_EXE_flotilla"))
-            .args(["sim", "--ready-after", "200ms", "--clusters", &names.join(","), "--kubeconfig-dir"])
+            .args([
+                "sim",
+                "--ready-after",
+                "200ms",
+                "--clusters",
+                &names.join(","),
+                "--kubeconfig-dir",
+            ])
             .arg(&kdir)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -215,7 +281,11 @@ fn main() {
         assert!(t.elapsed() < Duration::from_secs(60), "simulator not ready");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let read = |n: &str| std::fs::read_to_string(kdir.join(format!("{n}.yaml"))).expect("kubeconfig");
         let hub = client(&read("hub")).await;

@@ -9,7 +9,11 @@ static STATE: AtomicU64 = AtomicU64::new(0);
 pub fn unit() -> f64 {
     let mut x = STATE.load(Ordering::Relaxed);
     if x == 0 {
-        x = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0x9e37_79b9) | 1;
+        x = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9)
+            | 1;
     }
     x ^= x << 13;
     x ^= x >> 7;

@@ -26,11 +26,19 @@ async fn a_stuck_appset_does_not_delay_the_others() {
     }})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let t0 = Instant::now();
-    h.create_appset(list_appset("quick", &[("dev", "a"), ("dev", "b")])).await;
+    h.create_appset(list_appset("quick", &[("dev", "a"), ("dev", "b")]))
+        .await;
     h.wait_apps(&["a-dev", "b-dev"]).await;
-    h.wait_condition("quick", "ResourcesUpToDate", "True", None).await;
-    assert!(t0.elapsed() < Duration::from_secs(4), "took {:?} behind a stuck ApplicationSet", t0.elapsed());
+    h.wait_condition("quick", "ResourcesUpToDate", "True", None)
+        .await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "took {:?} behind a stuck ApplicationSet",
+        t0.elapsed()
+    );
     // The stuck one fails on its own time, with the cause, and writes nothing.
-    let msg = h.wait_condition("stuck", "ErrorOccurred", "True", None).await;
+    let msg = h
+        .wait_condition("stuck", "ErrorOccurred", "True", None)
+        .await;
     assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
 }

@@ -21,9 +21,13 @@ async fn list_generator() {
         "generators": [{"list": {"elements": [{"cluster": "dev", "v": "1"}, {"cluster": "prod", "v": "2"}], "elementsYaml": "- cluster: qa\n  v: '3'\n"}}],
         "template": template("guestbook-{{cluster}}", "guestbook/v{{v}}", "{{cluster}}")
     }})).await;
-    h.wait_apps(&["guestbook-dev", "guestbook-prod", "guestbook-qa"]).await;
+    h.wait_apps(&["guestbook-dev", "guestbook-prod", "guestbook-qa"])
+        .await;
     let qa = h.apps().get("guestbook-qa").await.unwrap();
-    assert_eq!(qa.spec.source.unwrap().path.as_deref(), Some("guestbook/v3"));
+    assert_eq!(
+        qa.spec.source.unwrap().path.as_deref(),
+        Some("guestbook/v3")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,13 +39,20 @@ async fn cluster_generator_follows_the_registry() {
     }})).await;
     h.wait_apps(&["podinfo-dev", "podinfo-staging"]).await;
     let dev = h.apps().get("podinfo-dev").await.unwrap();
-    assert_eq!(dev.spec.source.unwrap().path.as_deref(), Some("podinfo/dev-tier"));
+    assert_eq!(
+        dev.spec.source.unwrap().path.as_deref(),
+        Some("podinfo/dev-tier")
+    );
     assert_eq!(dev.spec.destination.name.as_deref(), Some("dev"));
     // A cluster relabelled into the selection: re-evaluated without touching the ApplicationSet.
     h.register("prod", &[("env", "qa")]).await;
-    h.wait_apps(&["podinfo-dev", "podinfo-prod", "podinfo-staging"]).await;
+    h.wait_apps(&["podinfo-dev", "podinfo-prod", "podinfo-staging"])
+        .await;
     let prod = h.apps().get("podinfo-prod").await.unwrap();
-    assert_eq!(prod.spec.source.unwrap().path.as_deref(), Some("podinfo/qa-tier"));
+    assert_eq!(
+        prod.spec.source.unwrap().path.as_deref(),
+        Some("podinfo/qa-tier")
+    );
     // And out of it again.
     h.register("staging", &[("env", "other")]).await;
     h.wait_apps(&["podinfo-dev", "podinfo-prod"]).await;
@@ -49,7 +60,11 @@ async fn cluster_generator_follows_the_registry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_directories_generator_follows_commits() {
-    let repo = GitRepo::new(&[("apps/guestbook/deploy.yaml", "a: 1\n"), ("apps/podinfo/deploy.yaml", "a: 1\n"), ("apps/legacy/deploy.yaml", "a: 1\n")]);
+    let repo = GitRepo::new(&[
+        ("apps/guestbook/deploy.yaml", "a: 1\n"),
+        ("apps/podinfo/deploy.yaml", "a: 1\n"),
+        ("apps/legacy/deploy.yaml", "a: 1\n"),
+    ]);
     let h = start_hub(&["dev"], |_| {}).await;
     h.create_appset(json!({"metadata": {"name": "d"}, "spec": {
         "generators": [{"git": {"repoURL": repo.url(), "revision": "main", "directories": [{"path": "apps/*"}, {"path": "apps/legacy", "exclude": true}]}}],
@@ -67,8 +82,14 @@ async fn git_directories_generator_follows_commits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_files_generator() {
     let repo = GitRepo::new(&[
-        ("clusters/dev/config.json", r#"{"cluster": {"name": "dev", "replicas": 1}}"#),
-        ("clusters/prod/config.yaml", "cluster:\n  name: prod\n  replicas: 3\n"),
+        (
+            "clusters/dev/config.json",
+            r#"{"cluster": {"name": "dev", "replicas": 1}}"#,
+        ),
+        (
+            "clusters/prod/config.yaml",
+            "cluster:\n  name: prod\n  replicas: 3\n",
+        ),
         ("clusters/prod/ignored.txt", "x"),
     ]);
     let h = start_hub(&["dev"], |_| {}).await;
@@ -78,12 +99,18 @@ async fn git_files_generator() {
     }})).await;
     h.wait_apps(&["app-dev", "app-prod"]).await;
     let prod = h.apps().get("app-prod").await.unwrap();
-    assert_eq!(prod.spec.source.unwrap().path.as_deref(), Some("clusters/prod/r3"));
+    assert_eq!(
+        prod.spec.source.unwrap().path.as_deref(),
+        Some("clusters/prod/r3")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_generator_git_by_clusters() {
-    let repo = GitRepo::new(&[("apps/guestbook/k.yaml", "x: 1\n"), ("apps/podinfo/k.yaml", "x: 1\n")]);
+    let repo = GitRepo::new(&[
+        ("apps/guestbook/k.yaml", "x: 1\n"),
+        ("apps/podinfo/k.yaml", "x: 1\n"),
+    ]);
     let h = start_hub(&["dev", "staging", "prod"], |_| {}).await;
     h.create_appset(json!({"metadata": {"name": "m"}, "spec": {
         "generators": [{"matrix": {"generators": [
@@ -95,10 +122,24 @@ async fn matrix_generator_git_by_clusters() {
         ]}}],
         "template": template("{{path.basename}}-{{name}}", "{{path}}", "{{name}}")
     }})).await;
-    h.wait_apps(&["guestbook-dev", "guestbook-staging", "podinfo-dev", "podinfo-staging"]).await;
+    h.wait_apps(&[
+        "guestbook-dev",
+        "guestbook-staging",
+        "podinfo-dev",
+        "podinfo-staging",
+    ])
+    .await;
     // A cluster change reaches an ApplicationSet whose cluster generator is nested in a matrix.
     h.register("prod", &[("env", "prod2")]).await;
-    h.wait_apps(&["guestbook-dev", "guestbook-prod", "guestbook-staging", "podinfo-dev", "podinfo-prod", "podinfo-staging"]).await;
+    h.wait_apps(&[
+        "guestbook-dev",
+        "guestbook-prod",
+        "guestbook-staging",
+        "podinfo-dev",
+        "podinfo-prod",
+        "podinfo-staging",
+    ])
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +153,8 @@ async fn merge_generator_clusters_with_overrides() {
         ]}}],
         "template": template("prometheus-{{name}}", "prometheus/{{values.retention}}", "{{name}}")
     }})).await;
-    h.wait_apps(&["prometheus-dev", "prometheus-prod", "prometheus-staging"]).await;
+    h.wait_apps(&["prometheus-dev", "prometheus-prod", "prometheus-staging"])
+        .await;
     let path = |n: &'static str| {
         let api = h.apps();
         async move { api.get(n).await.unwrap().spec.source.unwrap().path.unwrap() }

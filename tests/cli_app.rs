@@ -20,13 +20,22 @@ struct Run {
 
 impl Run {
     fn ok(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "flotilla failed:\n{}\n{}", self.stderr, self.stdout);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "flotilla failed:\n{}\n{}",
+            self.stderr,
+            self.stdout
+        );
         self
     }
 
     /// The line of stdout starting with `prefix`.
     fn line(&self, prefix: &str) -> &str {
-        self.stdout.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no line {prefix:?} in:\n{}", self.stdout))
+        self.stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{}", self.stdout))
     }
 
     /// The rows of the per-resource results table of `app sync` / `app rollback` (after its
@@ -34,7 +43,10 @@ impl Run {
     fn results(&self) -> Vec<Vec<&str>> {
         let mut lines = self.stdout.lines().skip_while(|l| !l.starts_with("GROUP"));
         if let Some(header) = lines.next() {
-            assert_eq!(header.split_whitespace().collect::<Vec<_>>(), ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "MESSAGE"]);
+            assert_eq!(
+                header.split_whitespace().collect::<Vec<_>>(),
+                ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "MESSAGE"]
+            );
         }
         lines.map(|l| l.split_whitespace().collect()).collect()
     }
@@ -51,15 +63,28 @@ async fn app(e: &E2e, git_cache: &std::path::Path, args: &[&str]) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_flotilla"));
     cmd.arg("app")
         .args(args)
-        .args(["--hub-context", "hub", "--hub-namespace", &e.ns, "--kubeconfig"])
+        .args([
+            "--hub-context",
+            "hub",
+            "--hub-namespace",
+            &e.ns,
+            "--kubeconfig",
+        ])
         .arg(&e.kubeconfig)
         .env("HOME", home.path())
         .env("FLOTILLA_GIT_CACHE", git_cache)
         .env_remove("KUBECONFIG")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output()).await.unwrap_or_else(|_| panic!("flotilla app {args:?} did not finish within 60 s")).unwrap();
-    Run { code: out.status.code(), stdout: String::from_utf8(out.stdout).unwrap(), stderr: String::from_utf8(out.stderr).unwrap() }
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("flotilla app {args:?} did not finish within 60 s"))
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
 }
 
 fn cm(name: &str, color: &str) -> String {
@@ -67,7 +92,12 @@ fn cm(name: &str, color: &str) -> String {
 }
 
 async fn color(cms: &Api<ConfigMap>, name: &str) -> Option<String> {
-    cms.get_opt(name).await.unwrap()?.data?.get("color").cloned()
+    cms.get_opt(name)
+        .await
+        .unwrap()?
+        .data?
+        .get("color")
+        .cloned()
 }
 
 /// A manual Application through its life: sync, list, get, diff (in sync, then a new commit),
@@ -78,13 +108,38 @@ async fn sync_list_get_diff_history_rollback() {
     let cache = tempfile::tempdir().unwrap();
     let ns = e.target_ns("dev", "cli-app");
     let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &ns);
-    e.create_app("web", "apps/web", "dev", &ns, json!({"syncOptions": ["CreateNamespace=true"]})).await;
+    e.create_app(
+        "web",
+        "apps/web",
+        "dev",
+        &ns,
+        json!({"syncOptions": ["CreateNamespace=true"]}),
+    )
+    .await;
 
     // Not synced yet: the diff is the whole object, added.
-    e.wait_app("web", "compared", |a| a.status.as_ref().and_then(|s| s.sync.as_ref()).is_some_and(|s| s.status == "OutOfSync")).await;
+    e.wait_app("web", "compared", |a| {
+        a.status
+            .as_ref()
+            .and_then(|s| s.sync.as_ref())
+            .is_some_and(|s| s.status == "OutOfSync")
+    })
+    .await;
     let d = app(&e, cache.path(), &["diff", "web"]).await;
-    assert_eq!(d.code, Some(1), "a missing object is a difference:\n{}\n{}", d.stderr, d.stdout);
-    assert!(d.stdout.contains(&format!("===== ConfigMap/{ns}/settings ======")) && d.stdout.contains("+  color: blue\n"), "{}", d.stdout);
+    assert_eq!(
+        d.code,
+        Some(1),
+        "a missing object is a difference:\n{}\n{}",
+        d.stderr,
+        d.stdout
+    );
+    assert!(
+        d.stdout
+            .contains(&format!("===== ConfigMap/{ns}/settings ======"))
+            && d.stdout.contains("+  color: blue\n"),
+        "{}",
+        d.stdout
+    );
 
     let s = app(&e, cache.path(), &["sync", "web"]).await;
     s.ok();
@@ -96,7 +151,20 @@ async fn sync_list_get_diff_history_rollback() {
     let results = s.results();
     if !results.is_empty() {
         tables += 1;
-        assert_eq!(results, [vec!["-", "ConfigMap", &ns, "settings", "Synced", "configmap", "serverside-applied"]], "{}", s.stdout);
+        assert_eq!(
+            results,
+            [vec![
+                "-",
+                "ConfigMap",
+                &ns,
+                "settings",
+                "Synced",
+                "configmap",
+                "serverside-applied"
+            ]],
+            "{}",
+            s.stdout
+        );
     }
     assert_eq!(color(&cms, "settings").await.as_deref(), Some("blue"));
     let v1 = e.wait_synced("web", Some("Healthy")).await.status.unwrap();
@@ -104,28 +172,94 @@ async fn sync_list_get_diff_history_rollback() {
 
     let l = app(&e, cache.path(), &["list"]).await;
     l.ok();
-    assert_eq!(l.words("NAME"), ["NAME", "CLUSTER", "NAMESPACE", "REPO", "PATH", "TARGET", "SYNC", "HEALTH", "REVISION"]);
-    assert_eq!(l.words("web "), ["web", "dev", &ns, &e.repo.url(), "apps/web", "main", "Synced", "Healthy", &v1_sha[..7]], "{}", l.stdout);
+    assert_eq!(
+        l.words("NAME"),
+        [
+            "NAME",
+            "CLUSTER",
+            "NAMESPACE",
+            "REPO",
+            "PATH",
+            "TARGET",
+            "SYNC",
+            "HEALTH",
+            "REVISION"
+        ]
+    );
+    assert_eq!(
+        l.words("web "),
+        [
+            "web",
+            "dev",
+            &ns,
+            &e.repo.url(),
+            "apps/web",
+            "main",
+            "Synced",
+            "Healthy",
+            &v1_sha[..7]
+        ],
+        "{}",
+        l.stdout
+    );
 
     let g = app(&e, cache.path(), &["get", "web"]).await;
     g.ok();
-    assert_eq!(g.line("Sync Status:"), format!("Sync Status:        Synced to main ({})", &v1_sha[..7]));
+    assert_eq!(
+        g.line("Sync Status:"),
+        format!("Sync Status:        Synced to main ({})", &v1_sha[..7])
+    );
     assert_eq!(g.words("Health Status:"), ["Health", "Status:", "Healthy"]);
-    assert_eq!(g.words("Sync Policy:"), ["Sync", "Policy:", "Manual", "[CreateNamespace=true]"]);
-    assert!(g.line("Last Operation:").contains("Succeeded"), "{}", g.stdout);
-    assert_eq!(g.words("GROUP"), ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH"]);
-    assert_eq!(g.words("-  "), ["-", "ConfigMap", &ns, "settings", "Synced", "-"], "a ConfigMap has no health: {}", g.stdout);
+    assert_eq!(
+        g.words("Sync Policy:"),
+        ["Sync", "Policy:", "Manual", "[CreateNamespace=true]"]
+    );
+    assert!(
+        g.line("Last Operation:").contains("Succeeded"),
+        "{}",
+        g.stdout
+    );
+    assert_eq!(
+        g.words("GROUP"),
+        ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH"]
+    );
+    assert_eq!(
+        g.words("-  "),
+        ["-", "ConfigMap", &ns, "settings", "Synced", "-"],
+        "a ConfigMap has no health: {}",
+        g.stdout
+    );
 
     let d = app(&e, cache.path(), &["diff", "web"]).await;
-    assert_eq!((d.code, d.stdout.as_str()), (Some(0), ""), "in sync: {}", d.stderr);
+    assert_eq!(
+        (d.code, d.stdout.as_str()),
+        (Some(0), ""),
+        "in sync: {}",
+        d.stderr
+    );
 
     // A new commit: the diff shows it before any refresh; sync --prune applies it.
     let extra = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n";
-    let v2_sha = e.repo.commit(&[("apps/web/cm.yaml", &cm("settings", "green")), ("apps/web/extra.yaml", extra)], "green");
+    let v2_sha = e.repo.commit(
+        &[
+            ("apps/web/cm.yaml", &cm("settings", "green")),
+            ("apps/web/extra.yaml", extra),
+        ],
+        "green",
+    );
     let d = app(&e, cache.path(), &["diff", "web"]).await;
     assert_eq!(d.code, Some(1), "{}\n{}", d.stderr, d.stdout);
-    assert!(d.stdout.contains("-  color: blue\n+  color: green\n"), "{}", d.stdout);
-    assert!(d.stdout.contains(&format!("===== ConfigMap/{ns}/extra ======")), "{}", d.stdout);
+    assert!(
+        d.stdout.contains("-  color: blue\n+  color: green\n"),
+        "{}",
+        d.stdout
+    );
+    assert!(
+        d.stdout
+            .contains(&format!("===== ConfigMap/{ns}/extra ======")),
+        "{}",
+        d.stdout
+    );
     let s = app(&e, cache.path(), &["sync", "web", "--prune"]).await;
     s.ok();
     assert_eq!(s.words("Phase:"), ["Phase:", "Succeeded"], "{}", s.stdout);
@@ -134,8 +268,23 @@ async fn sync_list_get_diff_history_rollback() {
     results.sort();
     if !results.is_empty() {
         tables += 1;
-        let synced = |name: &'static str| vec!["-", "ConfigMap", ns.as_str(), name, "Synced", "configmap", "serverside-applied"];
-        assert_eq!(results, [synced("extra"), synced("settings")], "{}", s.stdout);
+        let synced = |name: &'static str| {
+            vec![
+                "-",
+                "ConfigMap",
+                ns.as_str(),
+                name,
+                "Synced",
+                "configmap",
+                "serverside-applied",
+            ]
+        };
+        assert_eq!(
+            results,
+            [synced("extra"), synced("settings")],
+            "{}",
+            s.stdout
+        );
     }
     assert_eq!(color(&cms, "settings").await.as_deref(), Some("green"));
     assert!(cms.get_opt("extra").await.unwrap().is_some());
@@ -143,18 +292,39 @@ async fn sync_list_get_diff_history_rollback() {
     // The table is status.history, row for row. (Under load the hub may run one request twice,
     // recording the revision twice: the distinct revisions are what the syncs deployed.)
     let read = || async { e.apps().get("web").await.unwrap().status.unwrap().history };
-    let (mut history, mut h) = (read().await, app(&e, cache.path(), &["history", "web"]).await);
+    let (mut history, mut h) = (
+        read().await,
+        app(&e, cache.path(), &["history", "web"]).await,
+    );
     while read().await != history {
         // A late duplicate landed between the two reads: read both again.
-        (history, h) = (read().await, app(&e, cache.path(), &["history", "web"]).await);
+        (history, h) = (
+            read().await,
+            app(&e, cache.path(), &["history", "web"]).await,
+        );
     }
     h.ok();
-    let rows: Vec<Vec<&str>> = h.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = h
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(rows[0], ["ID", "DATE", "REVISION"]);
     assert_eq!(rows.len(), history.len() + 1, "{}", h.stdout);
     for (row, entry) in rows[1..].iter().zip(&history) {
-        assert_eq!((row[0], row[1], row[2]), (entry.id.to_string().as_str(), entry.deployed_at.as_ref().unwrap().0.to_string().as_str(), entry.revision.as_str()));
-        assert!(row[1].starts_with("20") && row[1].ends_with('Z'), "a date: {}", row[1]);
+        assert_eq!(
+            (row[0], row[1], row[2]),
+            (
+                entry.id.to_string().as_str(),
+                entry.deployed_at.as_ref().unwrap().0.to_string().as_str(),
+                entry.revision.as_str()
+            )
+        );
+        assert!(
+            row[1].starts_with("20") && row[1].ends_with('Z'),
+            "a date: {}",
+            row[1]
+        );
     }
     let mut deployed: Vec<&str> = rows[1..].iter().map(|r| r[2]).collect();
     deployed.dedup();
@@ -163,9 +333,23 @@ async fn sync_list_get_diff_history_rollback() {
     // Rollback: an unknown ID lists the valid ones; v1's ID brings v1 back and prunes `extra`.
     let r = app(&e, cache.path(), &["rollback", "web", "99"]).await;
     assert_eq!(r.code, Some(1));
-    let valid = history.iter().map(|h| h.id.to_string()).collect::<Vec<_>>().join(", ");
-    assert!(r.stderr.contains(&format!("no history entry with ID 99; valid IDs: {valid}")), "{}", r.stderr);
-    let v1_id = history.iter().find(|h| h.revision == v1_sha).unwrap().id.to_string();
+    let valid = history
+        .iter()
+        .map(|h| h.id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(
+        r.stderr
+            .contains(&format!("no history entry with ID 99; valid IDs: {valid}")),
+        "{}",
+        r.stderr
+    );
+    let v1_id = history
+        .iter()
+        .find(|h| h.revision == v1_sha)
+        .unwrap()
+        .id
+        .to_string();
     let r = app(&e, cache.path(), &["rollback", "web", &v1_id, "--prune"]).await;
     r.ok();
     assert_eq!(r.words("Phase:"), ["Phase:", "Succeeded"], "{}", r.stdout);
@@ -173,24 +357,52 @@ async fn sync_list_get_diff_history_rollback() {
     let results = r.results();
     if !results.is_empty() {
         tables += 1;
-        let row = |name: &'static str, status: &'static str, message: &'static [&'static str]| [&["-", "ConfigMap", ns.as_str(), name, status][..], message].concat();
-        assert_eq!(results, [row("settings", "Synced", &["configmap", "serverside-applied"]), row("extra", "Pruned", &["pruned"])], "{}", r.stdout);
+        let row = |name: &'static str, status: &'static str, message: &'static [&'static str]| {
+            [&["-", "ConfigMap", ns.as_str(), name, status][..], message].concat()
+        };
+        assert_eq!(
+            results,
+            [
+                row("settings", "Synced", &["configmap", "serverside-applied"]),
+                row("extra", "Pruned", &["pruned"])
+            ],
+            "{}",
+            r.stdout
+        );
     }
     assert!(tables > 0, "no operation printed its resource results");
     assert_eq!(color(&cms, "settings").await.as_deref(), Some("blue"));
-    support::sim::eventually(support::hub::LIMIT, "extra pruned", || async { cms.get_opt("extra").await.ok()?.is_none().then_some(()) }).await;
+    support::sim::eventually(support::hub::LIMIT, "extra pruned", || async {
+        cms.get_opt("extra").await.ok()?.is_none().then_some(())
+    })
+    .await;
 
     // With automated sync on, a rollback is refused and nothing is requested.
     let patch = json!({"spec": {"syncPolicy": {"automated": {"prune": true}}}});
-    e.apps().patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    e.apps()
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
     let r = app(&e, cache.path(), &["rollback", "web", &v1_id]).await;
     assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("application \"web\": rollback cannot be initiated when auto-sync is enabled"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "application \"web\": rollback cannot be initiated when auto-sync is enabled"
+        ),
+        "{}",
+        r.stderr
+    );
     assert!(r.stdout.is_empty(), "{}", r.stdout);
 
     let missing = app(&e, cache.path(), &["get", "nope"]).await;
     assert_eq!(missing.code, Some(1));
-    assert_eq!(missing.stderr.trim(), format!("error: application \"nope\" not found in namespace \"{}\"", e.ns));
+    assert_eq!(
+        missing.stderr.trim(),
+        format!(
+            "error: application \"nope\" not found in namespace \"{}\"",
+            e.ns
+        )
+    );
     e.cleanup().await;
 }
 
@@ -201,34 +413,94 @@ async fn diff_shows_drift_and_wait_times_out() {
     let e = E2e::start(&[("apps/drift/cm.yaml", &cm("settings", "blue"))], |_| {}).await;
     let cache = tempfile::tempdir().unwrap();
     let ns = e.target_ns("dev", "cli-drift");
-    e.create_app("drift", "apps/drift", "dev", &ns, json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]})).await;
-    let w = app(&e, cache.path(), &["wait", "drift", "--sync", "--health", "--timeout", "30s"]).await;
+    e.create_app(
+        "drift",
+        "apps/drift",
+        "dev",
+        &ns,
+        json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]}),
+    )
+    .await;
+    let w = app(
+        &e,
+        cache.path(),
+        &["wait", "drift", "--sync", "--health", "--timeout", "30s"],
+    )
+    .await;
     w.ok();
-    assert!(w.stdout.contains("application drift: sync=Synced health=Healthy"), "{}", w.stdout);
+    assert!(
+        w.stdout
+            .contains("application drift: sync=Synced health=Healthy"),
+        "{}",
+        w.stdout
+    );
     let d = app(&e, cache.path(), &["diff", "drift"]).await;
-    assert_eq!((d.code, d.stdout.as_str()), (Some(0), ""), "in sync: {}", d.stderr);
+    assert_eq!(
+        (d.code, d.stdout.as_str()),
+        (Some(0), ""),
+        "in sync: {}",
+        d.stderr
+    );
 
     let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &ns);
-    cms.patch("settings", &PatchParams::default(), &Patch::Merge(&json!({"data": {"color": "red"}}))).await.unwrap();
-    e.wait_app("drift", "drift seen", |a| a.status.as_ref().and_then(|s| s.sync.as_ref()).is_some_and(|s| s.status == "OutOfSync")).await;
+    cms.patch(
+        "settings",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"data": {"color": "red"}})),
+    )
+    .await
+    .unwrap();
+    e.wait_app("drift", "drift seen", |a| {
+        a.status
+            .as_ref()
+            .and_then(|s| s.sync.as_ref())
+            .is_some_and(|s| s.status == "OutOfSync")
+    })
+    .await;
     let d = app(&e, cache.path(), &["diff", "drift"]).await;
     assert_eq!(d.code, Some(1), "{}\n{}", d.stderr, d.stdout);
     assert!(d.stdout.contains(&format!("===== ConfigMap/{ns}/settings ======\n--- live/ConfigMap/{ns}/settings\n+++ desired/ConfigMap/{ns}/settings\n")), "{}", d.stdout);
-    assert!(d.stdout.contains("-  color: red\n+  color: blue\n"), "{}", d.stdout);
-    for server_set in ["resourceVersion", "uid", "managedFields", "creationTimestamp"] {
-        assert!(!d.stdout.contains(server_set), "{server_set} is no drift:\n{}", d.stdout);
+    assert!(
+        d.stdout.contains("-  color: red\n+  color: blue\n"),
+        "{}",
+        d.stdout
+    );
+    for server_set in [
+        "resourceVersion",
+        "uid",
+        "managedFields",
+        "creationTimestamp",
+    ] {
+        assert!(
+            !d.stdout.contains(server_set),
+            "{server_set} is no drift:\n{}",
+            d.stdout
+        );
     }
 
     let started = std::time::Instant::now();
-    let w = app(&e, cache.path(), &["wait", "drift", "--sync", "--timeout", "1500ms"]).await;
+    let w = app(
+        &e,
+        cache.path(),
+        &["wait", "drift", "--sync", "--timeout", "1500ms"],
+    )
+    .await;
     assert_eq!(w.code, Some(1), "{}\n{}", w.stderr, w.stdout);
     assert!(w.stderr.contains("application \"drift\": timed out after 1.5s waiting for Synced; last status: sync=OutOfSync"), "{}", w.stderr);
-    assert!(w.stderr.contains("drift: sync=OutOfSync"), "a progress line: {}", w.stderr);
+    assert!(
+        w.stderr.contains("drift: sync=OutOfSync"),
+        "a progress line: {}",
+        w.stderr
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
 
     // The diff of an unknown Application is an error (exit code 2), not a difference.
     let d = app(&e, cache.path(), &["diff", "nope"]).await;
     assert_eq!(d.code, Some(2));
-    assert!(d.stderr.contains("application \"nope\" not found"), "{}", d.stderr);
+    assert!(
+        d.stderr.contains("application \"nope\" not found"),
+        "{}",
+        d.stderr
+    );
     e.cleanup().await;
 }

@@ -37,7 +37,11 @@ impl Run {
     }
 
     fn assert_ok(&self) -> &Self {
-        assert!(self.ok, "flotilla failed ({:?}):\n{}\n{}", self.code, self.stderr, self.stdout);
+        assert!(
+            self.ok,
+            "flotilla failed ({:?}):\n{}\n{}",
+            self.code, self.stderr, self.stdout
+        );
         self
     }
 
@@ -45,7 +49,12 @@ impl Run {
     fn assert_no_token(&self, tokens: &[&str]) {
         for t in tokens {
             assert!(t.len() > 20, "not a token");
-            assert!(!self.stdout.contains(t) && !self.stderr.contains(t), "a token was printed:\n{}\n{}", self.stdout, self.stderr);
+            assert!(
+                !self.stdout.contains(t) && !self.stderr.contains(t),
+                "a token was printed:\n{}\n{}",
+                self.stdout,
+                self.stderr
+            );
         }
     }
 }
@@ -77,9 +86,21 @@ async fn flotilla_with(kubeconfig: &Path, args: &[&str]) -> Run {
 async fn flotilla_env(list: &str, args: &[&str]) -> Run {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_flotilla"));
-    cmd.args(args).env("HOME", home.path()).env("KUBECONFIG", list).stdin(std::process::Stdio::null()).kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output()).await.expect("flotilla finishes").unwrap();
-    Run { ok: out.status.success(), code: out.status.code(), stdout: String::from_utf8(out.stdout).unwrap(), stderr: String::from_utf8(out.stderr).unwrap() }
+    cmd.args(args)
+        .env("HOME", home.path())
+        .env("KUBECONFIG", list)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("flotilla finishes")
+        .unwrap();
+    Run {
+        ok: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
 }
 
 /// With `all.yaml`: contexts `hub`, `dev`, ...
@@ -88,13 +109,19 @@ async fn flotilla(env: &SimEnv, args: &[&str]) -> Run {
 }
 
 fn server(env: &SimEnv, cluster: &str) -> String {
-    env.handle(cluster).server().trim_end_matches('/').to_string()
+    env.handle(cluster)
+        .server()
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// The hub's cluster Secrets (flotilla label).
 async fn hub_secrets(env: &SimEnv) -> Vec<Secret> {
     let api: Api<Secret> = Api::namespaced(env.client("hub").await, HUB_NS);
-    api.list(&ListParams::default().labels("flotilla.dev/secret-type=cluster")).await.unwrap().items
+    api.list(&ListParams::default().labels("flotilla.dev/secret-type=cluster"))
+        .await
+        .unwrap()
+        .items
 }
 
 fn parse(secret: &Secret) -> ClusterSecret {
@@ -126,10 +153,22 @@ fn rv<K: Resource>(k: &K) -> String {
 /// resourceVersions of everything `cluster add dev` writes.
 async fn versions(env: &SimEnv) -> Vec<String> {
     let dev = env.client("dev").await;
-    let sa: ServiceAccount = Api::namespaced(dev.clone(), "kube-system").get("flotilla-manager").await.unwrap();
-    let cr: ClusterRole = Api::all(dev.clone()).get("flotilla-manager-role").await.unwrap();
-    let crb: ClusterRoleBinding = Api::all(dev.clone()).get("flotilla-manager-role-binding").await.unwrap();
-    let tok: Secret = Api::namespaced(dev.clone(), "kube-system").get("flotilla-manager-long-lived-token").await.unwrap();
+    let sa: ServiceAccount = Api::namespaced(dev.clone(), "kube-system")
+        .get("flotilla-manager")
+        .await
+        .unwrap();
+    let cr: ClusterRole = Api::all(dev.clone())
+        .get("flotilla-manager-role")
+        .await
+        .unwrap();
+    let crb: ClusterRoleBinding = Api::all(dev.clone())
+        .get("flotilla-manager-role-binding")
+        .await
+        .unwrap();
+    let tok: Secret = Api::namespaced(dev.clone(), "kube-system")
+        .get("flotilla-manager-long-lived-token")
+        .await
+        .unwrap();
     let hub = hub_secrets(env).await;
     assert_eq!(hub.len(), 1);
     vec![rv(&sa), rv(&cr), rv(&crb), rv(&tok), rv(&hub[0])]
@@ -138,7 +177,19 @@ async fn versions(env: &SimEnv) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_registers_the_cluster_and_a_second_run_changes_nothing() {
     let env = start(&["hub", "dev"]).await;
-    let run = flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub", "--label", "env=dev"]).await;
+    let run = flotilla(
+        &env,
+        &[
+            "cluster",
+            "add",
+            "dev",
+            "--hub-context",
+            "hub",
+            "--label",
+            "env=dev",
+        ],
+    )
+    .await;
     run.assert_ok();
     let secret_name = cluster_secret_name(&server(&env, "dev"));
     assert_eq!(
@@ -155,47 +206,115 @@ async fn add_registers_the_cluster_and_a_second_run_changes_nothing() {
 
     // In dev: the ServiceAccount, `*` RBAC bound to it, and a filled token Secret.
     let dev = env.client("dev").await;
-    let _: ServiceAccount = Api::namespaced(dev.clone(), "kube-system").get("flotilla-manager").await.unwrap();
-    let cr: ClusterRole = Api::all(dev.clone()).get("flotilla-manager-role").await.unwrap();
+    let _: ServiceAccount = Api::namespaced(dev.clone(), "kube-system")
+        .get("flotilla-manager")
+        .await
+        .unwrap();
+    let cr: ClusterRole = Api::all(dev.clone())
+        .get("flotilla-manager-role")
+        .await
+        .unwrap();
     let rules = serde_json::to_value(cr.rules.unwrap()).unwrap();
-    assert_eq!(rules, json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]));
-    let crb: ClusterRoleBinding = Api::all(dev.clone()).get("flotilla-manager-role-binding").await.unwrap();
-    assert_eq!((crb.role_ref.kind.as_str(), crb.role_ref.name.as_str()), ("ClusterRole", "flotilla-manager-role"));
+    assert_eq!(
+        rules,
+        json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}])
+    );
+    let crb: ClusterRoleBinding = Api::all(dev.clone())
+        .get("flotilla-manager-role-binding")
+        .await
+        .unwrap();
+    assert_eq!(
+        (crb.role_ref.kind.as_str(), crb.role_ref.name.as_str()),
+        ("ClusterRole", "flotilla-manager-role")
+    );
     let subjects = crb.subjects.unwrap();
     assert_eq!(subjects.len(), 1);
-    assert_eq!((subjects[0].kind.as_str(), subjects[0].name.as_str(), subjects[0].namespace.as_deref()), ("ServiceAccount", "flotilla-manager", Some("kube-system")));
-    let tok: Secret = Api::namespaced(dev.clone(), "kube-system").get("flotilla-manager-long-lived-token").await.unwrap();
-    assert_eq!(tok.type_.as_deref(), Some("kubernetes.io/service-account-token"));
-    assert_eq!(tok.annotations()["kubernetes.io/service-account.name"], "flotilla-manager");
+    assert_eq!(
+        (
+            subjects[0].kind.as_str(),
+            subjects[0].name.as_str(),
+            subjects[0].namespace.as_deref()
+        ),
+        ("ServiceAccount", "flotilla-manager", Some("kube-system"))
+    );
+    let tok: Secret = Api::namespaced(dev.clone(), "kube-system")
+        .get("flotilla-manager-long-lived-token")
+        .await
+        .unwrap();
+    assert_eq!(
+        tok.type_.as_deref(),
+        Some("kubernetes.io/service-account-token")
+    );
+    assert_eq!(
+        tok.annotations()["kubernetes.io/service-account.name"],
+        "flotilla-manager"
+    );
     let token = token_of(&tok);
 
     // In the hub: one cluster Secret, Argo-named, that parses and holds that token.
     let secrets = hub_secrets(&env).await;
     assert_eq!(secrets.len(), 1);
     assert_eq!(secrets[0].name_any(), secret_name);
-    assert!(secret_name.starts_with("cluster-127.0.0.1-"), "{secret_name}");
-    assert_eq!(secrets[0].annotations()["flotilla.dev/managed-by"], "flotilla");
+    assert!(
+        secret_name.starts_with("cluster-127.0.0.1-"),
+        "{secret_name}"
+    );
+    assert_eq!(
+        secrets[0].annotations()["flotilla.dev/managed-by"],
+        "flotilla"
+    );
     let c = parse(&secrets[0]);
     assert_eq!(c.name, "dev");
     assert_eq!(c.server, server(&env, "dev"));
-    assert_eq!(c.labels, BTreeMap::from([("env".to_string(), "dev".to_string())]));
+    assert_eq!(
+        c.labels,
+        BTreeMap::from([("env".to_string(), "dev".to_string())])
+    );
     assert_eq!(c.config.bearer_token.as_ref().unwrap().expose(), &token);
-    assert_eq!(c.config.tls.ca_data.as_deref(), Some(env.handle("dev").ca_pem().as_bytes()));
+    assert_eq!(
+        c.config.tls.ca_data.as_deref(),
+        Some(env.handle("dev").ca_pem().as_bytes())
+    );
     assert!(c.namespaces.is_empty());
 
     // The Secret alone reaches dev, and RBAC lets it do anything.
     let client = client_for(&c, &ClientOptions::default()).await.unwrap();
     assert_eq!(client.apiserver_version().await.unwrap().major, "1");
-    let namespaces = Api::<Namespace>::all(client.clone()).list(&ListParams::default()).await.unwrap();
-    assert!(namespaces.items.iter().any(|n| n.name_any() == "kube-system"));
+    let namespaces = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(
+        namespaces
+            .items
+            .iter()
+            .any(|n| n.name_any() == "kube-system")
+    );
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    cms.create(&PostParams::default(), &labelled_cm("from-flotilla", &[])).await.unwrap();
-    let _: ConfigMap = Api::namespaced(dev.clone(), "default").get("from-flotilla").await.unwrap();
+    cms.create(&PostParams::default(), &labelled_cm("from-flotilla", &[]))
+        .await
+        .unwrap();
+    let _: ConfigMap = Api::namespaced(dev.clone(), "default")
+        .get("from-flotilla")
+        .await
+        .unwrap();
     run.assert_no_token(&[&token, env.handle("dev").token(), env.handle("hub").token()]);
 
     // Again: nothing changes, and it says so.
     let before = versions(&env).await;
-    let again = flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub", "--label", "env=dev"]).await;
+    let again = flotilla(
+        &env,
+        &[
+            "cluster",
+            "add",
+            "dev",
+            "--hub-context",
+            "hub",
+            "--label",
+            "env=dev",
+        ],
+    )
+    .await;
     again.assert_ok();
     assert_eq!(
         again.lines(),
@@ -211,9 +330,26 @@ async fn add_registers_the_cluster_and_a_second_run_changes_nothing() {
     again.assert_no_token(&[&token]);
 
     // A new label is an update of the hub Secret only.
-    let relabel = flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub", "--label", "env=dev", "--label", "tier=gold"]).await;
+    let relabel = flotilla(
+        &env,
+        &[
+            "cluster",
+            "add",
+            "dev",
+            "--hub-context",
+            "hub",
+            "--label",
+            "env=dev",
+            "--label",
+            "tier=gold",
+        ],
+    )
+    .await;
     relabel.assert_ok();
-    assert_eq!(relabel.lines().last().unwrap(), &format!("updated secret flotilla/{secret_name}"));
+    assert_eq!(
+        relabel.lines().last().unwrap(),
+        &format!("updated secret flotilla/{secret_name}")
+    );
     let after = versions(&env).await;
     assert_eq!(after[..4], before[..4]);
     assert_ne!(after[4], before[4]);
@@ -224,8 +360,14 @@ async fn add_registers_the_cluster_and_a_second_run_changes_nothing() {
 async fn kubeconfig_files_from_the_environment_are_merged() {
     let env = start(&["hub", "dev"]).await;
     // hub.yaml first: its current-context (hub) is the default hub context.
-    let list = format!("{}:{}", env.kubeconfig_path("hub").display(), env.kubeconfig_path("dev").display());
-    flotilla_env(&list, &["cluster", "add", "dev"]).await.assert_ok();
+    let list = format!(
+        "{}:{}",
+        env.kubeconfig_path("hub").display(),
+        env.kubeconfig_path("dev").display()
+    );
+    flotilla_env(&list, &["cluster", "add", "dev"])
+        .await
+        .assert_ok();
     let secrets = hub_secrets(&env).await;
     assert_eq!(secrets.len(), 1);
     assert_eq!(parse(&secrets[0]).server, server(&env, "dev"));
@@ -234,7 +376,14 @@ async fn kubeconfig_files_from_the_environment_are_merged() {
     let run = flotilla_env(&missing.display().to_string(), &["cluster", "list"]).await;
     assert_eq!(run.code, Some(1));
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.starts_with(&format!("error: kubeconfig {}: cannot be read", missing.display())), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: kubeconfig {}: cannot be read",
+            missing.display()
+        )),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,41 +392,124 @@ async fn namespaced_add_grants_only_those_namespaces() {
     let staging = env.client("staging").await;
     let namespaces: Api<Namespace> = Api::all(staging.clone());
     for ns in ["apps", "tools"] {
-        let n = Namespace { metadata: kube::api::ObjectMeta { name: Some(ns.into()), ..Default::default() }, ..Default::default() };
+        let n = Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some(ns.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         namespaces.create(&PostParams::default(), &n).await.unwrap();
     }
-    let run = flotilla(&env, &["cluster", "add", "staging", "--hub-context", "hub", "--namespace", "apps", "--namespace", "tools"]).await;
+    let run = flotilla(
+        &env,
+        &[
+            "cluster",
+            "add",
+            "staging",
+            "--hub-context",
+            "hub",
+            "--namespace",
+            "apps",
+            "--namespace",
+            "tools",
+        ],
+    )
+    .await;
     run.assert_ok();
     let lines = run.lines();
-    for line in ["created role apps/flotilla-manager-role", "created rolebinding tools/flotilla-manager-role-binding"] {
+    for line in [
+        "created role apps/flotilla-manager-role",
+        "created rolebinding tools/flotilla-manager-role-binding",
+    ] {
         assert!(lines.contains(&line), "{lines:?}");
     }
     assert!(!run.stdout.contains("clusterrole"), "{}", run.stdout);
     for ns in ["apps", "tools"] {
-        let role: Role = Api::namespaced(staging.clone(), ns).get("flotilla-manager-role").await.unwrap();
-        assert_eq!(serde_json::to_value(role.rules.unwrap()).unwrap(), json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]));
-        let rb: RoleBinding = Api::namespaced(staging.clone(), ns).get("flotilla-manager-role-binding").await.unwrap();
-        assert_eq!((rb.role_ref.kind.as_str(), rb.role_ref.name.as_str()), ("Role", "flotilla-manager-role"));
+        let role: Role = Api::namespaced(staging.clone(), ns)
+            .get("flotilla-manager-role")
+            .await
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(role.rules.unwrap()).unwrap(),
+            json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}])
+        );
+        let rb: RoleBinding = Api::namespaced(staging.clone(), ns)
+            .get("flotilla-manager-role-binding")
+            .await
+            .unwrap();
+        assert_eq!(
+            (rb.role_ref.kind.as_str(), rb.role_ref.name.as_str()),
+            ("Role", "flotilla-manager-role")
+        );
     }
     let cluster_roles: Api<ClusterRole> = Api::all(staging.clone());
-    assert_eq!(status(cluster_roles.get("flotilla-manager-role").await.unwrap_err()), 404);
+    assert_eq!(
+        status(
+            cluster_roles
+                .get("flotilla-manager-role")
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
 
     let secrets = hub_secrets(&env).await;
     assert_eq!(secrets.len(), 1);
-    assert_eq!(secrets[0].data.as_ref().unwrap()["namespaces"].0, b"apps,tools");
+    assert_eq!(
+        secrets[0].data.as_ref().unwrap()["namespaces"].0,
+        b"apps,tools"
+    );
     let c = parse(&secrets[0]);
     assert_eq!(c.namespaces, ["apps", "tools"]);
     let client = client_for(&c, &ClientOptions::default()).await.unwrap();
-    Api::<ConfigMap>::namespaced(client.clone(), "apps").list(&ListParams::default()).await.unwrap();
-    Api::<ConfigMap>::namespaced(client.clone(), "tools").create(&PostParams::default(), &labelled_cm("ok", &[])).await.unwrap();
-    let everywhere = Api::<ConfigMap>::all(client.clone()).list(&ListParams::default()).await.unwrap_err();
+    Api::<ConfigMap>::namespaced(client.clone(), "apps")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), "tools")
+        .create(&PostParams::default(), &labelled_cm("ok", &[]))
+        .await
+        .unwrap();
+    let everywhere = Api::<ConfigMap>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
     assert_eq!(status(everywhere), 403);
-    assert_eq!(status(Api::<Namespace>::all(client.clone()).list(&ListParams::default()).await.unwrap_err()), 403);
-    assert_eq!(status(Api::<ConfigMap>::namespaced(client.clone(), "default").list(&ListParams::default()).await.unwrap_err()), 403);
+    assert_eq!(
+        status(
+            Api::<Namespace>::all(client.clone())
+                .list(&ListParams::default())
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    assert_eq!(
+        status(
+            Api::<ConfigMap>::namespaced(client.clone(), "default")
+                .list(&ListParams::default())
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
     run.assert_no_token(&[c.config.bearer_token.as_ref().unwrap().expose()]);
 
     // A namespace that does not exist: one line naming it, exit 1.
-    let bad = flotilla(&env, &["cluster", "add", "staging", "--hub-context", "hub", "--namespace", "nowhere"]).await;
+    let bad = flotilla(
+        &env,
+        &[
+            "cluster",
+            "add",
+            "staging",
+            "--hub-context",
+            "hub",
+            "--namespace",
+            "nowhere",
+        ],
+    )
+    .await;
     assert_eq!(bad.code, Some(1));
     assert_eq!(
         bad.stderr.trim(),
@@ -288,9 +520,20 @@ async fn namespaced_add_grants_only_those_namespaces() {
 /// Installs the Application CRD in the hub and creates Applications with these destinations.
 async fn applications(env: &SimEnv, destinations: &[serde_json::Value]) {
     let hub = env.client("hub").await;
-    let crd = flotilla::api::crds::all().into_iter().find(|(f, _)| *f == "applications.yaml").unwrap().1;
-    Api::<CustomResourceDefinition>::all(hub.clone()).create(&PostParams::default(), &crd).await.unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(hub.clone(), HUB_NS, &flotilla::cluster::install::list::application_resource());
+    let crd = flotilla::api::crds::all()
+        .into_iter()
+        .find(|(f, _)| *f == "applications.yaml")
+        .unwrap()
+        .1;
+    Api::<CustomResourceDefinition>::all(hub.clone())
+        .create(&PostParams::default(), &crd)
+        .await
+        .unwrap();
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        hub.clone(),
+        HUB_NS,
+        &flotilla::cluster::install::list::application_resource(),
+    );
     for (i, d) in destinations.iter().enumerate() {
         let app: DynamicObject = serde_json::from_value(json!({
             "apiVersion": "flotilla.dev/v1alpha1", "kind": "Application",
@@ -299,7 +542,12 @@ async fn applications(env: &SimEnv, destinations: &[serde_json::Value]) {
                      "source": {"repoURL": "https://git.example.com/x.git", "path": "apps", "targetRevision": "HEAD"}},
         }))
         .unwrap();
-        eventually(Duration::from_secs(10), "the Application CRD to be served", || async { api.create(&PostParams::default(), &app).await.ok() }).await;
+        eventually(
+            Duration::from_secs(10),
+            "the Application CRD to be served",
+            || async { api.create(&PostParams::default(), &app).await.ok() },
+        )
+        .await;
     }
 }
 
@@ -307,40 +555,88 @@ async fn applications(env: &SimEnv, destinations: &[serde_json::Value]) {
 async fn list_shows_versions_states_apps_and_broken_secrets() {
     let env = start(&["hub", "dev"]).await;
     // Without the Application CRD the count is 0, and so is an empty namespace fine.
-    flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub"]).await.assert_ok();
-    let early = flotilla(&env, &["cluster", "list", "--hub-context", "hub", "-o", "json"]).await;
+    flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub"])
+        .await
+        .assert_ok();
+    let early = flotilla(
+        &env,
+        &["cluster", "list", "--hub-context", "hub", "-o", "json"],
+    )
+    .await;
     early.assert_ok();
     let rows: serde_json::Value = serde_json::from_str(&early.stdout).unwrap();
     assert_eq!(rows[0]["apps"], 0);
 
     let dev_server = server(&env, "dev");
-    applications(&env, &[json!({"name": "dev", "namespace": "a"}), json!({"server": dev_server, "namespace": "b"}), json!({"name": "prod"})]).await;
+    applications(
+        &env,
+        &[
+            json!({"name": "dev", "namespace": "a"}),
+            json!({"server": dev_server, "namespace": "b"}),
+            json!({"name": "prod"}),
+        ],
+    )
+    .await;
     // A Secret that does not parse, with something token-like in it.
     let leaked = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXRva2VuLXZhbHVl.c2ln";
     let broken = Secret {
         metadata: kube::api::ObjectMeta {
             name: Some("broken".into()),
-            labels: Some([("argocd.argoproj.io/secret-type".to_string(), "cluster".to_string())].into()),
+            labels: Some(
+                [(
+                    "argocd.argoproj.io/secret-type".to_string(),
+                    "cluster".to_string(),
+                )]
+                .into(),
+            ),
             ..Default::default()
         },
-        string_data: Some([("server".to_string(), "https://broken.example.com".to_string()), ("config".to_string(), format!("{{\"bearerToken\": {leaked}}}"))].into()),
+        string_data: Some(
+            [
+                (
+                    "server".to_string(),
+                    "https://broken.example.com".to_string(),
+                ),
+                (
+                    "config".to_string(),
+                    format!("{{\"bearerToken\": {leaked}}}"),
+                ),
+            ]
+            .into(),
+        ),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(env.client("hub").await, HUB_NS).create(&PostParams::default(), &broken).await.unwrap();
+    Api::<Secret>::namespaced(env.client("hub").await, HUB_NS)
+        .create(&PostParams::default(), &broken)
+        .await
+        .unwrap();
 
-    let run = flotilla(&env, &["cluster", "list", "--hub-context", "hub", "-o", "json"]).await;
+    let run = flotilla(
+        &env,
+        &["cluster", "list", "--hub-context", "hub", "-o", "json"],
+    )
+    .await;
     run.assert_ok();
     let rows: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
-    let version = env.client("dev").await.apiserver_version().await.unwrap().git_version;
+    let version = env
+        .client("dev")
+        .await
+        .apiserver_version()
+        .await
+        .unwrap()
+        .git_version;
     let dev = rows.iter().find(|r| r["name"] == "dev").unwrap();
     assert_eq!(dev["server"], dev_server.as_str());
     assert_eq!(dev["version"], version.as_str());
     assert_eq!(dev["status"], "Successful");
     assert_eq!(dev["apps"], 2);
     let bad = rows.iter().find(|r| r["name"] == "broken").unwrap();
-    assert_eq!(bad["status"], "Secret flotilla/broken: config is not valid JSON (syntax error at line 1, column 17)");
+    assert_eq!(
+        bad["status"],
+        "Secret flotilla/broken: config is not valid JSON (syntax error at line 1, column 17)"
+    );
     assert_eq!(bad["version"], serde_json::Value::Null);
     run.assert_no_token(&[leaked]);
 
@@ -349,24 +645,74 @@ async fn list_shows_versions_states_apps_and_broken_secrets() {
     let lines = table.lines();
     assert_eq!(lines.len(), 3, "{}", table.stdout);
     let header: Vec<&str> = lines[0].split_whitespace().collect();
-    assert_eq!(header, ["NAME", "SERVER", "LABELS", "VERSION", "STATUS", "APPS"]);
+    assert_eq!(
+        header,
+        ["NAME", "SERVER", "LABELS", "VERSION", "STATUS", "APPS"]
+    );
     let broken_line = lines.iter().find(|l| l.starts_with("broken ")).unwrap();
-    assert!(broken_line.contains("config is not valid JSON"), "{broken_line}");
-    let dev_line: Vec<&str> = lines.iter().find(|l| l.starts_with("dev ")).unwrap().split_whitespace().collect();
-    assert_eq!(dev_line, ["dev", dev_server.as_str(), "-", version.as_str(), "Successful", "2"]);
+    assert!(
+        broken_line.contains("config is not valid JSON"),
+        "{broken_line}"
+    );
+    let dev_line: Vec<&str> = lines
+        .iter()
+        .find(|l| l.starts_with("dev "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        dev_line,
+        [
+            "dev",
+            dev_server.as_str(),
+            "-",
+            version.as_str(),
+            "Successful",
+            "2"
+        ]
+    );
 
     // A cluster that is down, or does not answer in time: its error in one line, and the
     // command still succeeds.
     for (mode, timeout) in [(Mode::Down, "5s"), (Mode::Blackhole, "1s")] {
-        env.handle("dev").set_faults(FaultConfig { mode, ..Default::default() });
+        env.handle("dev").set_faults(FaultConfig {
+            mode,
+            ..Default::default()
+        });
         let started = std::time::Instant::now();
-        let run = flotilla(&env, &["cluster", "list", "--hub-context", "hub", "-o", "json", "--timeout", timeout]).await;
+        let run = flotilla(
+            &env,
+            &[
+                "cluster",
+                "list",
+                "--hub-context",
+                "hub",
+                "-o",
+                "json",
+                "--timeout",
+                timeout,
+            ],
+        )
+        .await;
         run.assert_ok();
-        assert!(started.elapsed() < Duration::from_secs(20), "{mode:?}: took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{mode:?}: took {:?}",
+            started.elapsed()
+        );
         let rows: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        let dev = rows.as_array().unwrap().iter().find(|r| r["name"] == "dev").unwrap().clone();
+        let dev = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "dev")
+            .unwrap()
+            .clone();
         let status = dev["status"].as_str().unwrap();
-        assert!(status != "Successful" && !status.is_empty() && !status.contains('\n'), "{mode:?}: {status}");
+        assert!(
+            status != "Successful" && !status.is_empty() && !status.contains('\n'),
+            "{mode:?}: {status}"
+        );
         assert_eq!(dev["version"], serde_json::Value::Null);
     }
     env.handle("dev").clear_faults();
@@ -375,7 +721,9 @@ async fn list_shows_versions_states_apps_and_broken_secrets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_switches_to_a_working_token_and_revokes_the_old_one() {
     let env = start(&["hub", "dev"]).await;
-    flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub"]).await.assert_ok();
+    flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub"])
+        .await
+        .assert_ok();
     let before = parse(&hub_secrets(&env).await[0]);
     let old = before.config.bearer_token.clone().unwrap().expose().clone();
 
@@ -384,20 +732,47 @@ async fn rotate_switches_to_a_working_token_and_revokes_the_old_one() {
     run.assert_ok();
     let lines = run.lines();
     assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines[0].starts_with("created secret kube-system/flotilla-manager-token-"), "{lines:?}");
-    assert_eq!(lines[1], format!("updated secret flotilla/{}", cluster_secret_name(&before.server)));
-    assert_eq!(lines[2], "deleted secret kube-system/flotilla-manager-long-lived-token");
+    assert!(
+        lines[0].starts_with("created secret kube-system/flotilla-manager-token-"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "updated secret flotilla/{}",
+            cluster_secret_name(&before.server)
+        )
+    );
+    assert_eq!(
+        lines[2],
+        "deleted secret kube-system/flotilla-manager-long-lived-token"
+    );
     let after = parse(&hub_secrets(&env).await[0]);
     let new = after.config.bearer_token.clone().unwrap().expose().clone();
     assert_ne!(new, old);
-    assert_eq!(after.config.tls, before.config.tls, "only the token changes");
+    assert_eq!(
+        after.config.tls, before.config.tls,
+        "only the token changes"
+    );
     let new_secret = lines[0].trim_start_matches("created secret kube-system/");
-    let held: Secret = Api::namespaced(env.client("dev").await, "kube-system").get(new_secret).await.unwrap();
+    let held: Secret = Api::namespaced(env.client("dev").await, "kube-system")
+        .get(new_secret)
+        .await
+        .unwrap();
     assert_eq!(token_of(&held), new);
-    Api::<Namespace>::all(client_with_token(&after, &new).await).list(&ListParams::default()).await.unwrap();
-    let refused = Api::<Namespace>::all(client_with_token(&after, &old).await).list(&ListParams::default()).await.unwrap_err();
+    Api::<Namespace>::all(client_with_token(&after, &new).await)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let refused = Api::<Namespace>::all(client_with_token(&after, &old).await)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
     assert_eq!(status(refused), 401);
-    let gone = Api::<Secret>::namespaced(env.client("dev").await, "kube-system").get("flotilla-manager-long-lived-token").await.unwrap_err();
+    let gone = Api::<Secret>::namespaced(env.client("dev").await, "kube-system")
+        .get("flotilla-manager-long-lived-token")
+        .await
+        .unwrap_err();
     assert_eq!(status(gone), 404);
     run.assert_no_token(&[&old, &new]);
 
@@ -405,29 +780,52 @@ async fn rotate_switches_to_a_working_token_and_revokes_the_old_one() {
     let hub_only = env.dir.path().join("hub.yaml");
     let run = flotilla_with(&hub_only, &["cluster", "rotate", "dev"]).await;
     run.assert_ok();
-    assert_eq!(run.lines()[2], format!("deleted secret kube-system/{new_secret}"));
-    let third = parse(&hub_secrets(&env).await[0]).config.bearer_token.unwrap().expose().clone();
+    assert_eq!(
+        run.lines()[2],
+        format!("deleted secret kube-system/{new_secret}")
+    );
+    let third = parse(&hub_secrets(&env).await[0])
+        .config
+        .bearer_token
+        .unwrap()
+        .expose()
+        .clone();
     assert!(third != new && third != old);
-    Api::<Namespace>::all(client_with_token(&after, &third).await).list(&ListParams::default()).await.unwrap();
-    let refused = Api::<Namespace>::all(client_with_token(&after, &new).await).list(&ListParams::default()).await.unwrap_err();
+    Api::<Namespace>::all(client_with_token(&after, &third).await)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let refused = Api::<Namespace>::all(client_with_token(&after, &new).await)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
     assert_eq!(status(refused), 401);
     run.assert_no_token(&[&new, &third]);
 
     // `add` afterwards reuses the rotated token: nothing changes.
     let again = flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub"]).await;
     again.assert_ok();
-    assert!(again.lines().iter().all(|l| l.starts_with("unchanged ")), "{}", again.stdout);
+    assert!(
+        again.lines().iter().all(|l| l.starts_with("unchanged ")),
+        "{}",
+        again.stdout
+    );
 
     // An unknown cluster: one line, exit 1.
     let missing = flotilla(&env, &["cluster", "rotate", "nope", "--hub-context", "hub"]).await;
     assert_eq!(missing.code, Some(1));
-    assert_eq!(missing.stderr.trim(), "error: cluster \"nope\": no cluster Secret in hub namespace flotilla has that name or Secret name");
+    assert_eq!(
+        missing.stderr.trim(),
+        "error: cluster \"nope\": no cluster Secret in hub namespace flotilla has that name or Secret name"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rm_removes_the_secret_and_flotilla_manager_and_is_idempotent() {
     let env = start(&["hub", "dev"]).await;
-    flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub"]).await.assert_ok();
+    flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub"])
+        .await
+        .assert_ok();
     let secret_name = cluster_secret_name(&server(&env, "dev"));
     let run = flotilla(&env, &["cluster", "rm", "dev", "--hub-context", "hub"]).await;
     run.assert_ok();
@@ -443,46 +841,119 @@ async fn rm_removes_the_secret_and_flotilla_manager_and_is_idempotent() {
     );
     assert!(hub_secrets(&env).await.is_empty());
     let dev = env.client("dev").await;
-    assert_eq!(status(Api::<ServiceAccount>::namespaced(dev.clone(), "kube-system").get("flotilla-manager").await.unwrap_err()), 404);
-    assert_eq!(status(Api::<ClusterRole>::all(dev.clone()).get("flotilla-manager-role").await.unwrap_err()), 404);
-    assert_eq!(status(Api::<ClusterRoleBinding>::all(dev.clone()).get("flotilla-manager-role-binding").await.unwrap_err()), 404);
-    let tokens = Api::<Secret>::namespaced(dev.clone(), "kube-system").list(&ListParams::default()).await.unwrap();
-    assert!(tokens.items.iter().all(|s| s.type_.as_deref() != Some("kubernetes.io/service-account-token")), "token Secrets are left");
+    assert_eq!(
+        status(
+            Api::<ServiceAccount>::namespaced(dev.clone(), "kube-system")
+                .get("flotilla-manager")
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    assert_eq!(
+        status(
+            Api::<ClusterRole>::all(dev.clone())
+                .get("flotilla-manager-role")
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    assert_eq!(
+        status(
+            Api::<ClusterRoleBinding>::all(dev.clone())
+                .get("flotilla-manager-role-binding")
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    let tokens = Api::<Secret>::namespaced(dev.clone(), "kube-system")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(
+        tokens
+            .items
+            .iter()
+            .all(|s| s.type_.as_deref() != Some("kubernetes.io/service-account-token")),
+        "token Secrets are left"
+    );
 
     let again = flotilla(&env, &["cluster", "rm", "dev", "--hub-context", "hub"]).await;
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert_eq!(again.lines()[0], "not found cluster dev in flotilla");
-    assert!(again.lines()[1..].iter().all(|l| l.starts_with("not found ")), "{}", again.stdout);
+    assert!(
+        again.lines()[1..]
+            .iter()
+            .all(|l| l.starts_with("not found ")),
+        "{}",
+        again.stdout
+    );
 
     // A cluster Secret flotilla did not write is kept and only loses its secret-type label.
     let mine = Secret {
         metadata: kube::api::ObjectMeta {
             name: Some("declared".into()),
-            labels: Some([("argocd.argoproj.io/secret-type".to_string(), "cluster".to_string())].into()),
+            labels: Some(
+                [(
+                    "argocd.argoproj.io/secret-type".to_string(),
+                    "cluster".to_string(),
+                )]
+                .into(),
+            ),
             ..Default::default()
         },
-        string_data: Some([("name".to_string(), "declared".to_string()), ("server".to_string(), "https://declared.example.com".to_string())].into()),
+        string_data: Some(
+            [
+                ("name".to_string(), "declared".to_string()),
+                (
+                    "server".to_string(),
+                    "https://declared.example.com".to_string(),
+                ),
+            ]
+            .into(),
+        ),
         ..Default::default()
     };
     let secrets: Api<Secret> = Api::namespaced(env.client("hub").await, HUB_NS);
     secrets.create(&PostParams::default(), &mine).await.unwrap();
     let run = flotilla(&env, &["cluster", "rm", "declared", "--hub-context", "hub"]).await;
     run.assert_ok();
-    assert!(run.stdout.starts_with("unlabelled secret flotilla/declared"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("unlabelled secret flotilla/declared"),
+        "{}",
+        run.stdout
+    );
     let kept = secrets.get("declared").await.unwrap();
     assert!(!kept.labels().contains_key("argocd.argoproj.io/secret-type"));
 }
 
 #[test]
 fn every_cluster_command_and_flag_has_help() {
-    for sub in [&["cluster"][..], &["cluster", "add"], &["cluster", "list"], &["cluster", "rm"], &["cluster", "rotate"]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla")).args(sub).arg("-h").output().unwrap();
+    for sub in [
+        &["cluster"][..],
+        &["cluster", "add"],
+        &["cluster", "list"],
+        &["cluster", "rm"],
+        &["cluster", "rotate"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args(sub)
+            .arg("-h")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{sub:?}");
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.contains("Usage:"), "{sub:?}");
         // Every option line has a description after the flag.
         for line in text.lines().filter(|l| l.trim_start().starts_with('-')) {
-            let parts = line.trim().split("  ").filter(|p| !p.trim().is_empty()).count();
+            let parts = line
+                .trim()
+                .split("  ")
+                .filter(|p| !p.trim().is_empty())
+                .count();
             assert!(parts >= 2, "{sub:?}: no help for {line:?}");
         }
     }

@@ -22,13 +22,23 @@ async fn wait_connected(h: &HubEnv, name: &str) -> String {
     eventually(LIMIT, &format!("{name} connected"), || async {
         let c = h.hub().registry().by_name(name)?;
         let s = c.state();
-        s.is_connected().then(|| s.server_version.clone().unwrap_or_default())
+        s.is_connected()
+            .then(|| s.server_version.clone().unwrap_or_default())
     })
     .await
 }
 
-async fn put_secret(h: &HubEnv, name: &str, server: &str, config: serde_json::Value, labels: &[(&str, &str)]) {
-    let mut l: std::collections::BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+async fn put_secret(
+    h: &HubEnv,
+    name: &str,
+    server: &str,
+    config: serde_json::Value,
+    labels: &[(&str, &str)],
+) {
+    let mut l: std::collections::BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     l.insert("argocd.argoproj.io/secret-type".into(), "cluster".into());
     let s: Secret = serde_json::from_value(json!({
         "metadata": {"name": format!("cluster-{name}"), "namespace": NS, "labels": l},
@@ -36,7 +46,13 @@ async fn put_secret(h: &HubEnv, name: &str, server: &str, config: serde_json::Va
     }))
     .unwrap();
     let api: Api<Secret> = Api::namespaced(h.client.clone(), NS);
-    api.patch(&format!("cluster-{name}"), &PatchParams::apply("test").force(), &Patch::Apply(&s)).await.unwrap();
+    api.patch(
+        &format!("cluster-{name}"),
+        &PatchParams::apply("test").force(),
+        &Patch::Apply(&s),
+    )
+    .await
+    .unwrap();
 }
 
 /// A ServiceAccount with cluster-wide `*` rights in `cluster`, and a token Secret `token` for it;
@@ -44,7 +60,8 @@ async fn put_secret(h: &HubEnv, name: &str, server: &str, config: serde_json::Va
 async fn service_account_token(h: &HubEnv, cluster: &str, token: &str) -> String {
     let c = h.env.client(cluster).await;
     let sas: Api<ServiceAccount> = Api::namespaced(c.clone(), "kube-system");
-    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "flotilla-manager"}})).unwrap();
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "flotilla-manager"}})).unwrap();
     let _ = sas.create(&PostParams::default(), &sa).await;
     let roles: Api<ClusterRole> = Api::all(c.clone());
     let role: ClusterRole = serde_json::from_value(json!({"metadata": {"name": "flotilla-manager-role"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]})).unwrap();
@@ -89,7 +106,14 @@ async fn registering_rotating_and_removing_a_cluster() {
     let ca = h.env.handle("dev").ca_pem().to_string();
     let server = h.env.handle("dev").server().to_string();
     let t1 = service_account_token(&h, "dev", "token-1").await;
-    put_secret(&h, "dev", &server, token_config(&t1, &ca), &[("env", "dev")]).await;
+    put_secret(
+        &h,
+        "dev",
+        &server,
+        token_config(&t1, &ca),
+        &[("env", "dev")],
+    )
+    .await;
     let version = wait_connected(&h, "dev").await;
     assert!(version.starts_with('v'), "{version}");
     // An ApplicationSet over the cluster keeps its Application throughout.
@@ -97,37 +121,63 @@ async fn registering_rotating_and_removing_a_cluster() {
         "template": {"metadata": {"name": "web-{{name}}"}, "spec": {"project": "default", "source": {"repoURL": "https://g/r"}, "destination": {"server": "{{server}}"}}}}}))
         .await;
     h.wait_apps(&["web-dev"]).await;
-    h.wait_condition("c", "ResourcesUpToDate", "True", None).await;
+    h.wait_condition("c", "ResourcesUpToDate", "True", None)
+        .await;
     let app_writes = h.hub_writes("applications.flotilla.dev");
 
     // Rotation: a new token, the Secret switched to it, only then the old one revoked.
     let t2 = service_account_token(&h, "dev", "token-2").await;
     assert_ne!(t1, t2);
     let before = h.hub().registry().by_name("dev").unwrap().revision;
-    put_secret(&h, "dev", &server, token_config(&t2, &ca), &[("env", "dev")]).await;
+    put_secret(
+        &h,
+        "dev",
+        &server,
+        token_config(&t2, &ca),
+        &[("env", "dev")],
+    )
+    .await;
     eventually(LIMIT, "new Secret picked up without a restart", || async {
         let c = h.hub().registry().by_name("dev")?;
         (c.revision != before && c.state().is_connected()).then_some(())
     })
     .await;
     let secrets: Api<Secret> = Api::namespaced(h.env.client("dev").await, "kube-system");
-    secrets.delete("token-1", &DeleteParams::default()).await.unwrap();
-    assert_eq!(status_with_token(&h, "dev", &t1).await, 401, "the old token is refused");
+    secrets
+        .delete("token-1", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        status_with_token(&h, "dev", &t1).await,
+        401,
+        "the old token is refused"
+    );
     assert_eq!(status_with_token(&h, "dev", &t2).await, 200);
     // The hub's client keeps working: a fresh probe succeeds after the revocation.
     let probes = h.env.handle("dev").request_count("get", "/version");
     eventually(LIMIT, "probed again after the revocation", || async {
         let c = h.hub().registry().by_name("dev")?;
-        (h.env.handle("dev").request_count("get", "/version") > probes + 1 && c.state().is_connected()).then_some(())
+        (h.env.handle("dev").request_count("get", "/version") > probes + 1
+            && c.state().is_connected())
+        .then_some(())
     })
     .await;
     h.wait_apps(&["web-dev"]).await;
-    assert_eq!(h.hub_writes("applications.flotilla.dev"), app_writes, "rotation changes no Application");
+    assert_eq!(
+        h.hub_writes("applications.flotilla.dev"),
+        app_writes,
+        "rotation changes no Application"
+    );
 
     // Removal drops the client.
     let api: Api<Secret> = Api::namespaced(h.client.clone(), NS);
-    api.delete("cluster-dev", &DeleteParams::default()).await.unwrap();
-    eventually(LIMIT, "cluster dropped", || async { h.hub().registry().by_name("dev").is_none().then_some(()) }).await;
+    api.delete("cluster-dev", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(LIMIT, "cluster dropped", || async {
+        h.hub().registry().by_name("dev").is_none().then_some(())
+    })
+    .await;
     assert!(h.hub().registry().clusters().is_empty());
 }
 
@@ -144,7 +194,14 @@ async fn every_authentication_and_tls_setting() {
     put_secret(&h, "c1", &server("c1"), cfg, &[]).await;
     wait_connected(&h, "c1").await;
     // insecure: no CA at all.
-    put_secret(&h, "c2", &server("c2"), json!({"bearerToken": h.env.handle("c2").token(), "tlsClientConfig": {"insecure": true}}), &[]).await;
+    put_secret(
+        &h,
+        "c2",
+        &server("c2"),
+        json!({"bearerToken": h.env.handle("c2").token(), "tlsClientConfig": {"insecure": true}}),
+        &[],
+    )
+    .await;
     wait_connected(&h, "c2").await;
     // serverName: the certificate is for kubernetes.default.svc, not for the address dialled.
     let cfg = json!({"bearerToken": h.env.handle("c3").token(), "tlsClientConfig": {"caData": STANDARD.encode(&ca), "serverName": "kubernetes.default.svc"}});
@@ -156,13 +213,29 @@ async fn every_authentication_and_tls_setting() {
     // anonymous there: /version answers, /api does not, and the probe says so.
     put_secret(&h, "c5", &server("c5"), json!({"username": "admin", "password": "s3cret-pw", "tlsClientConfig": {"caData": STANDARD.encode(&ca)}}), &[]).await;
     for name in ["c4", "c5"] {
-        let err = eventually(LIMIT, &format!("{name} fails"), || async { h.hub().registry().by_name(name)?.state().last_error }).await;
+        let err = eventually(LIMIT, &format!("{name} fails"), || async {
+            h.hub().registry().by_name(name)?.state().last_error
+        })
+        .await;
         assert!(!err.contains("s3cret-pw"), "{err}");
     }
-    let err = h.hub().registry().by_name("c5").unwrap().state().last_error.unwrap();
-    assert!(err.contains("refuses the hub's credentials") && err.contains("system:anonymous"), "{err}");
+    let err = h
+        .hub()
+        .registry()
+        .by_name("c5")
+        .unwrap()
+        .state()
+        .last_error
+        .unwrap();
+    assert!(
+        err.contains("refuses the hub's credentials") && err.contains("system:anonymous"),
+        "{err}"
+    );
     let dbg = format!("{:?}", h.hub().registry().by_name("c5").unwrap());
-    assert!(!dbg.contains("s3cret-pw") && !dbg.contains(dev.token()), "Debug output redacts credentials");
+    assert!(
+        !dbg.contains("s3cret-pw") && !dbg.contains(dev.token()),
+        "Debug output redacts credentials"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,16 +248,33 @@ async fn bad_secrets_are_reported_on_the_secret_and_never_crash_the_hub() {
     };
     for (name, data) in [
         ("no-server", json!({"name": "x", "config": "{}"})),
-        ("bad-json", json!({"name": "y", "server": "https://127.0.0.1:1", "config": "{\"bearerToken\": \"tok-123\","})),
-        ("bad-ca", json!({"name": "z", "server": "https://127.0.0.1:1", "config": "{\"bearerToken\": \"tok-456\", \"tlsClientConfig\": {\"caData\": \"%%%\"}}"})),
-        ("bad-pem", json!({"name": "w", "server": "https://127.0.0.1:1", "config": format!("{{\"bearerToken\": \"tok-789\", \"tlsClientConfig\": {{\"caData\": \"{}\"}}}}", STANDARD.encode("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"))})),
+        (
+            "bad-json",
+            json!({"name": "y", "server": "https://127.0.0.1:1", "config": "{\"bearerToken\": \"tok-123\","}),
+        ),
+        (
+            "bad-ca",
+            json!({"name": "z", "server": "https://127.0.0.1:1", "config": "{\"bearerToken\": \"tok-456\", \"tlsClientConfig\": {\"caData\": \"%%%\"}}"}),
+        ),
+        (
+            "bad-pem",
+            json!({"name": "w", "server": "https://127.0.0.1:1", "config": format!("{{\"bearerToken\": \"tok-789\", \"tlsClientConfig\": {{\"caData\": \"{}\"}}}}", STANDARD.encode("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"))}),
+        ),
     ] {
-        api.create(&PostParams::default(), &bad(name, data)).await.unwrap();
+        api.create(&PostParams::default(), &bad(name, data))
+            .await
+            .unwrap();
     }
     let events: Api<Event> = Api::namespaced(h.client.clone(), NS);
     for name in ["no-server", "bad-json", "bad-ca", "bad-pem"] {
         let e = eventually(LIMIT, &format!("Event on {name}"), || async {
-            events.list(&ListParams::default()).await.ok()?.items.into_iter().find(|e| e.involved_object.name.as_deref() == Some(name))
+            events
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|e| e.involved_object.name.as_deref() == Some(name))
         })
         .await;
         assert_eq!(e.type_.as_deref(), Some("Warning"));
@@ -195,21 +285,56 @@ async fn bad_secrets_are_reported_on_the_secret_and_never_crash_the_hub() {
     }
     // The valid cluster is still registered and connected; the hub goes on. A Secret in the
     // right format whose certificate cannot be read is registered, with the error as its state.
-    assert!(h.hub().registry().by_name("dev").unwrap().state().is_connected());
+    assert!(
+        h.hub()
+            .registry()
+            .by_name("dev")
+            .unwrap()
+            .state()
+            .is_connected()
+    );
     let w = h.hub().registry().by_name("w").unwrap();
-    assert!(w.client.is_none() && w.state().last_error.unwrap().contains(&format!("{NS}/bad-pem")));
+    assert!(
+        w.client.is_none()
+            && w.state()
+                .last_error
+                .unwrap()
+                .contains(&format!("{NS}/bad-pem"))
+    );
     for name in ["x", "y", "z"] {
-        assert!(h.hub().registry().by_name(name).is_none(), "{name} is not registered");
+        assert!(
+            h.hub().registry().by_name(name).is_none(),
+            "{name} is not registered"
+        );
     }
     // A valid Secret that turns bad keeps its last valid registration.
     let mut s = h.cluster_secret("dev", &[("env", "dev")]);
-    s.string_data.as_mut().unwrap().insert("config".into(), "{not json".into());
-    api.patch("cluster-dev", &PatchParams::apply("test").force(), &Patch::Apply(&s)).await.unwrap();
+    s.string_data
+        .as_mut()
+        .unwrap()
+        .insert("config".into(), "{not json".into());
+    api.patch(
+        "cluster-dev",
+        &PatchParams::apply("test").force(),
+        &Patch::Apply(&s),
+    )
+    .await
+    .unwrap();
     eventually(LIMIT, "Event on cluster-dev", || async {
-        events.list(&ListParams::default()).await.ok()?.items.into_iter().find(|e| e.involved_object.name.as_deref() == Some("cluster-dev"))
+        events
+            .list(&ListParams::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| e.involved_object.name.as_deref() == Some("cluster-dev"))
     })
     .await;
-    let dev = h.hub().registry().by_name("dev").expect("the last valid version stays");
+    let dev = h
+        .hub()
+        .registry()
+        .by_name("dev")
+        .expect("the last valid version stays");
     assert!(dev.client.is_some());
 }
 
@@ -217,7 +342,13 @@ async fn bad_secrets_are_reported_on_the_secret_and_never_crash_the_hub() {
 async fn the_in_cluster_entry_and_unreachable_clusters() {
     let h = start_hub(&["dev"], |c| c.in_cluster = true).await;
     wait_connected(&h, "dev").await;
-    let names: Vec<String> = h.hub().registry().clusters().iter().map(|c| c.name().to_string()).collect();
+    let names: Vec<String> = h
+        .hub()
+        .registry()
+        .clusters()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
     assert_eq!(names, ["dev", "in-cluster"]);
     h.create_appset(json!({"metadata": {"name": "all"}, "spec": {"generators": [{"clusters": {}}],
         "template": {"metadata": {"name": "x-{{name}}"}, "spec": {"project": "default", "source": {"repoURL": "https://g/r"}, "destination": {"server": "{{server}}"}}}}}))
@@ -226,10 +357,23 @@ async fn the_in_cluster_entry_and_unreachable_clusters() {
     wait_connected(&h, "in-cluster").await;
     // A cluster that goes down shows the error in its state; the others are unaffected.
     wait_connected(&h, "dev").await;
-    h.env.handle("dev").set_faults(flotilla::sim::FaultConfig { mode: flotilla::sim::Mode::Down, ..Default::default() });
-    let err = eventually(LIMIT, "dev unreachable", || async { h.hub().registry().by_name("dev")?.state().last_error }).await;
+    h.env.handle("dev").set_faults(flotilla::sim::FaultConfig {
+        mode: flotilla::sim::Mode::Down,
+        ..Default::default()
+    });
+    let err = eventually(LIMIT, "dev unreachable", || async {
+        h.hub().registry().by_name("dev")?.state().last_error
+    })
+    .await;
     assert!(err.contains("onnect") || err.contains("refused"), "{err}");
-    assert!(h.hub().registry().by_name("in-cluster").unwrap().state().is_connected());
+    assert!(
+        h.hub()
+            .registry()
+            .by_name("in-cluster")
+            .unwrap()
+            .state()
+            .is_connected()
+    );
     h.env.handle("dev").clear_faults();
     wait_connected(&h, "dev").await;
 
@@ -239,13 +383,20 @@ async fn the_in_cluster_entry_and_unreachable_clusters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_health_endpoints() {
-    let h = start_hub(&["dev"], |c| c.listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let h = start_hub(&["dev"], |c| {
+        c.listen = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
     wait_connected(&h, "dev").await;
     let addr = h.hub().addr().unwrap();
     let get = |path: &'static str| async move {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
@@ -254,7 +405,12 @@ async fn metrics_and_health_endpoints() {
     assert!(get("/readyz").await.starts_with("HTTP/1.1 200"));
     let metrics = get("/metrics").await;
     let server = h.env.handle("dev").server().to_string();
-    assert!(metrics.contains(&format!("flotilla_cluster_connection_status{{name=\"dev\",server=\"{server}\"}} 1")), "{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            "flotilla_cluster_connection_status{{name=\"dev\",server=\"{server}\"}} 1"
+        )),
+        "{metrics}"
+    );
     assert!(!metrics.contains(h.env.handle("dev").token()));
 }
 
@@ -269,21 +425,51 @@ async fn flotilla_cli(h: &HubEnv, args: &[&str]) -> String {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "flotilla {args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "flotilla {args:?}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_add_and_rotate_through_the_cli_while_the_hub_runs() {
     let h = support::hub::start_hub_with(&["dev"], &[], |_| {}).await;
-    let out = flotilla_cli(&h, &["cluster", "add", "dev", "--hub-context", "hub", "--label", "env=dev"]).await;
-    assert!(out.contains("serviceaccount kube-system/flotilla-manager"), "{out}");
+    let out = flotilla_cli(
+        &h,
+        &[
+            "cluster",
+            "add",
+            "dev",
+            "--hub-context",
+            "hub",
+            "--label",
+            "env=dev",
+        ],
+    )
+    .await;
+    assert!(
+        out.contains("serviceaccount kube-system/flotilla-manager"),
+        "{out}"
+    );
     // The registry accepts the Secret the CLI wrote and connects with its token.
     wait_connected(&h, "dev").await;
     let c = h.hub().registry().by_name("dev").unwrap();
     assert_eq!(c.secret.labels.get("env").map(String::as_str), Some("dev"));
-    let old = c.secret.config.bearer_token.as_ref().unwrap().expose().clone();
-    assert_ne!(old, h.env.handle("dev").token(), "a ServiceAccount token, not the admin one");
+    let old = c
+        .secret
+        .config
+        .bearer_token
+        .as_ref()
+        .unwrap()
+        .expose()
+        .clone();
+    assert_ne!(
+        old,
+        h.env.handle("dev").token(),
+        "a ServiceAccount token, not the admin one"
+    );
     h.create_appset(json!({"metadata": {"name": "c"}, "spec": {"generators": [{"clusters": {"selector": {"matchLabels": {"env": "dev"}}}}],
         "template": {"metadata": {"name": "web-{{name}}"}, "spec": {"project": "default", "source": {"repoURL": "https://g/r"}, "destination": {"server": "{{server}}"}}}}}))
         .await;
@@ -302,7 +488,9 @@ async fn cluster_add_and_rotate_through_the_cli_while_the_hub_runs() {
     let probes = h.env.handle("dev").request_count("get", "/version");
     eventually(LIMIT, "probed with the new token", || async {
         let c = h.hub().registry().by_name("dev")?;
-        (h.env.handle("dev").request_count("get", "/version") > probes + 1 && c.state().is_connected()).then_some(())
+        (h.env.handle("dev").request_count("get", "/version") > probes + 1
+            && c.state().is_connected())
+        .then_some(())
     })
     .await;
     h.wait_apps(&["web-dev"]).await;

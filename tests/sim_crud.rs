@@ -24,11 +24,21 @@ async fn create_get_and_server_set_metadata() {
     let env = start(&["dev"]).await;
     let client = env.client("dev").await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let created = api.create(&PostParams::default(), &cm("a", &[])).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &cm("a", &[]))
+        .await
+        .unwrap();
     let meta = &created.metadata;
     assert_eq!(meta.uid.as_ref().unwrap().len(), 36);
     assert!(meta.creation_timestamp.is_some());
-    assert!(meta.resource_version.as_ref().unwrap().parse::<u64>().unwrap() > 0);
+    assert!(
+        meta.resource_version
+            .as_ref()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
     assert_eq!(meta.namespace.as_deref(), Some("default"));
     assert!(meta.generation.is_none(), "configmaps have no generation");
     let got = api.get("a").await.unwrap();
@@ -36,13 +46,20 @@ async fn create_get_and_server_set_metadata() {
     assert_eq!(got.data, created.data);
 
     // 409 AlreadyExists
-    let (code, reason, message) = api_error(api.create(&PostParams::default(), &cm("a", &[])).await.unwrap_err());
+    let (code, reason, message) = api_error(
+        api.create(&PostParams::default(), &cm("a", &[]))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
     assert_eq!(message, "configmaps \"a\" already exists");
 
     // 404 NotFound, worded like the apiserver
     let (code, reason, message) = api_error(api.get("missing").await.unwrap_err());
-    assert_eq!((code, reason.as_str(), message.as_str()), (404, "NotFound", "configmaps \"missing\" not found"));
+    assert_eq!(
+        (code, reason.as_str(), message.as_str()),
+        (404, "NotFound", "configmaps \"missing\" not found")
+    );
 
     // generateName
     let mut g = cm("", &[]);
@@ -54,11 +71,23 @@ async fn create_get_and_server_set_metadata() {
 
     // A namespaced object needs its namespace.
     let nowhere: Api<ConfigMap> = Api::namespaced(client.clone(), "nowhere");
-    let (code, _, message) = api_error(nowhere.create(&PostParams::default(), &cm("x", &[])).await.unwrap_err());
-    assert_eq!((code, message.as_str()), (404, "namespaces \"nowhere\" not found"));
+    let (code, _, message) = api_error(
+        nowhere
+            .create(&PostParams::default(), &cm("x", &[]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (404, "namespaces \"nowhere\" not found")
+    );
 
     // Invalid names are 422 Invalid.
-    let (code, reason, _) = api_error(api.create(&PostParams::default(), &cm("Not_Valid", &[])).await.unwrap_err());
+    let (code, reason, _) = api_error(
+        api.create(&PostParams::default(), &cm("Not_Valid", &[]))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((code, reason.as_str()), (422, "Invalid"));
 }
 
@@ -68,23 +97,51 @@ async fn list_with_selectors_and_pages() {
     let client = env.client("dev").await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     for (i, tier) in ["web", "web", "db", "cache", "web"].iter().enumerate() {
-        let labels: Vec<(&str, &str)> = if i == 3 { vec![("tier", tier)] } else { vec![("tier", tier), ("app", "shop")] };
-        api.create(&PostParams::default(), &cm(&format!("c{i}"), &labels)).await.unwrap();
+        let labels: Vec<(&str, &str)> = if i == 3 {
+            vec![("tier", tier)]
+        } else {
+            vec![("tier", tier), ("app", "shop")]
+        };
+        api.create(&PostParams::default(), &cm(&format!("c{i}"), &labels))
+            .await
+            .unwrap();
     }
-    let names = |l: kube::core::ObjectList<ConfigMap>| l.items.into_iter().map(|c| c.metadata.name.unwrap()).collect::<Vec<_>>();
+    let names = |l: kube::core::ObjectList<ConfigMap>| {
+        l.items
+            .into_iter()
+            .map(|c| c.metadata.name.unwrap())
+            .collect::<Vec<_>>()
+    };
     let q = |s: &str| ListParams::default().labels(s);
-    assert_eq!(names(api.list(&q("tier=web")).await.unwrap()), ["c0", "c1", "c4"]);
+    assert_eq!(
+        names(api.list(&q("tier=web")).await.unwrap()),
+        ["c0", "c1", "c4"]
+    );
     assert_eq!(names(api.list(&q("tier==db")).await.unwrap()), ["c2"]);
-    assert_eq!(names(api.list(&q("tier!=web,tier")).await.unwrap()), ["c2", "c3"]);
-    assert_eq!(names(api.list(&q("tier in (db,cache)")).await.unwrap()), ["c2", "c3"]);
-    assert_eq!(names(api.list(&q("tier notin (web),app")).await.unwrap()), ["c2"]);
+    assert_eq!(
+        names(api.list(&q("tier!=web,tier")).await.unwrap()),
+        ["c2", "c3"]
+    );
+    assert_eq!(
+        names(api.list(&q("tier in (db,cache)")).await.unwrap()),
+        ["c2", "c3"]
+    );
+    assert_eq!(
+        names(api.list(&q("tier notin (web),app")).await.unwrap()),
+        ["c2"]
+    );
     assert_eq!(names(api.list(&q("!app,tier")).await.unwrap()), ["c3"]);
     let by_name = ListParams::default().fields("metadata.name=c1");
     assert_eq!(names(api.list(&by_name).await.unwrap()), ["c1"]);
     let all: Api<ConfigMap> = Api::all(client.clone());
-    let in_default = ListParams::default().fields("metadata.namespace=default").labels("tier");
+    let in_default = ListParams::default()
+        .fields("metadata.namespace=default")
+        .labels("tier");
     assert_eq!(all.list(&in_default).await.unwrap().items.len(), 5);
-    let bad = api.list(&ListParams::default().fields("spec.nope=x")).await.unwrap_err();
+    let bad = api
+        .list(&ListParams::default().fields("spec.nope=x"))
+        .await
+        .unwrap_err();
     assert_eq!(api_error(bad).0, 400);
 
     // limit / continue
@@ -95,7 +152,10 @@ async fn list_with_selectors_and_pages() {
         let token = page.metadata.continue_.clone();
         if token.as_deref().is_some_and(|t| !t.is_empty()) {
             assert_eq!(page.items.len(), 2);
-            assert!(page.metadata.remaining_item_count.is_none(), "not set with a selector");
+            assert!(
+                page.metadata.remaining_item_count.is_none(),
+                "not set with a selector"
+            );
         }
         seen.extend(names(page));
         match token.filter(|t| !t.is_empty()) {
@@ -113,20 +173,39 @@ async fn update_is_optimistic_and_status_is_separate() {
     let env = start(&["dev"]).await;
     let client = env.client("dev").await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let first = api.create(&PostParams::default(), &cm("u", &[])).await.unwrap();
+    let first = api
+        .create(&PostParams::default(), &cm("u", &[]))
+        .await
+        .unwrap();
     let mut a = first.clone();
     a.data = Some([("k".to_string(), "a".to_string())].into());
     let updated = api.replace("u", &PostParams::default(), &a).await.unwrap();
-    assert_ne!(updated.metadata.resource_version, first.metadata.resource_version);
+    assert_ne!(
+        updated.metadata.resource_version,
+        first.metadata.resource_version
+    );
     // A second writer with the old resourceVersion conflicts.
     let mut b = first.clone();
     b.data = Some([("k".to_string(), "b".to_string())].into());
-    let (code, reason, message) = api_error(api.replace("u", &PostParams::default(), &b).await.unwrap_err());
+    let (code, reason, message) = api_error(
+        api.replace("u", &PostParams::default(), &b)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((code, reason.as_str()), (409, "Conflict"));
-    assert!(message.contains("the object has been modified"), "{message}");
+    assert!(
+        message.contains("the object has been modified"),
+        "{message}"
+    );
     // A write that changes nothing keeps the resourceVersion.
-    let same = api.replace("u", &PostParams::default(), &updated).await.unwrap();
-    assert_eq!(same.metadata.resource_version, updated.metadata.resource_version);
+    let same = api
+        .replace("u", &PostParams::default(), &updated)
+        .await
+        .unwrap();
+    assert_eq!(
+        same.metadata.resource_version,
+        updated.metadata.resource_version
+    );
 
     // Deployments: generation follows spec, status only via /status.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -137,30 +216,50 @@ async fn update_is_optimistic_and_status_is_separate() {
                  "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
         "status": {"replicas": 99}
     })).unwrap();
-    let d = deployments.create(&PostParams::default(), &d).await.unwrap();
+    let d = deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
     assert_eq!(d.metadata.generation, Some(1));
-    assert_ne!(d.status.as_ref().and_then(|s| s.replicas), Some(99), "status is not set by create");
+    assert_ne!(
+        d.status.as_ref().and_then(|s| s.replicas),
+        Some(99),
+        "status is not set by create"
+    );
     // The simulated deployment controller writes status concurrently: every read-modify-write
     // retries on a conflict, as any client of a real cluster must.
     let labelled = replace_retrying(&deployments, false, |d| {
         d.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
     })
     .await;
-    assert_eq!(labelled.metadata.generation, Some(1), "metadata changes don't bump generation");
+    assert_eq!(
+        labelled.metadata.generation,
+        Some(1),
+        "metadata changes don't bump generation"
+    );
     let scaled = replace_retrying(&deployments, false, |d| {
         d.spec.as_mut().unwrap().replicas = Some(3);
         d.status = Some(serde_json::from_value(json!({"replicas": 42})).unwrap());
     })
     .await;
     assert_eq!(scaled.metadata.generation, Some(2));
-    assert_ne!(scaled.status.as_ref().and_then(|s| s.replicas), Some(42), "main resource writes don't change status");
+    assert_ne!(
+        scaled.status.as_ref().and_then(|s| s.replicas),
+        Some(42),
+        "main resource writes don't change status"
+    );
     let st = replace_retrying(&deployments, true, |d| {
-        d.status = Some(serde_json::from_value(json!({"replicas": 7, "observedGeneration": 2})).unwrap());
+        d.status =
+            Some(serde_json::from_value(json!({"replicas": 7, "observedGeneration": 2})).unwrap());
         d.spec.as_mut().unwrap().replicas = Some(9);
     })
     .await;
     assert_eq!(st.status.unwrap().replicas, Some(7));
-    assert_eq!(st.spec.unwrap().replicas, Some(3), "/status writes don't change spec");
+    assert_eq!(
+        st.spec.unwrap().replicas,
+        Some(3),
+        "/status writes don't change spec"
+    );
     assert_eq!(st.metadata.generation, Some(2));
 }
 
@@ -182,32 +281,70 @@ metadata:
 data:
   color: blue
 "#;
-    let out = ok(&env.kubectl_stdin("dev", &["apply", "-f", "-"], Some(manifest)).await);
-    assert!(out.contains("namespace/shop created") && out.contains("configmap/settings created"), "{out}");
-    let again = ok(&env.kubectl_stdin("dev", &["apply", "-f", "-"], Some(manifest)).await);
+    let out = ok(&env
+        .kubectl_stdin("dev", &["apply", "-f", "-"], Some(manifest))
+        .await);
+    assert!(
+        out.contains("namespace/shop created") && out.contains("configmap/settings created"),
+        "{out}"
+    );
+    let again = ok(&env
+        .kubectl_stdin("dev", &["apply", "-f", "-"], Some(manifest))
+        .await);
     assert!(again.contains("configmap/settings unchanged"), "{again}");
     let changed = manifest.replace("color: blue", "color: green");
-    let out = ok(&env.kubectl_stdin("dev", &["apply", "-f", "-"], Some(&changed)).await);
+    let out = ok(&env
+        .kubectl_stdin("dev", &["apply", "-f", "-"], Some(&changed))
+        .await);
     assert!(out.contains("configmap/settings configured"), "{out}");
-    let yaml = ok(&env.kubectl("dev", &["get", "configmap", "settings", "-n", "shop", "-o", "yaml"]).await);
+    let yaml = ok(&env
+        .kubectl(
+            "dev",
+            &["get", "configmap", "settings", "-n", "shop", "-o", "yaml"],
+        )
+        .await);
     assert!(yaml.contains("color: green"), "{yaml}");
-    assert!(yaml.contains("kubectl.kubernetes.io/last-applied-configuration"), "{yaml}");
-    let table = ok(&env.kubectl("dev", &["get", "configmaps", "-n", "shop"]).await);
-    assert!(table.starts_with("NAME") && table.contains("settings"), "{table}");
-    let out = ok(&env.kubectl("dev", &["delete", "configmap", "settings", "-n", "shop"]).await);
+    assert!(
+        yaml.contains("kubectl.kubernetes.io/last-applied-configuration"),
+        "{yaml}"
+    );
+    let table = ok(&env
+        .kubectl("dev", &["get", "configmaps", "-n", "shop"])
+        .await);
+    assert!(
+        table.starts_with("NAME") && table.contains("settings"),
+        "{table}"
+    );
+    let out = ok(&env
+        .kubectl("dev", &["delete", "configmap", "settings", "-n", "shop"])
+        .await);
     assert!(out.contains("configmap \"settings\" deleted"), "{out}");
-    let err = fails(&env.kubectl("dev", &["get", "configmap", "settings", "-n", "shop"]).await);
-    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+    let err = fails(
+        &env.kubectl("dev", &["get", "configmap", "settings", "-n", "shop"])
+            .await,
+    );
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
     let ns: Api<Namespace> = Api::all(env.client("dev").await);
     assert!(ns.get("shop").await.is_ok());
 }
 
 /// get, change, replace (or replace_status) "web", again after a 409 Conflict.
-async fn replace_retrying(api: &Api<Deployment>, status: bool, change: impl Fn(&mut Deployment)) -> Deployment {
+async fn replace_retrying(
+    api: &Api<Deployment>,
+    status: bool,
+    change: impl Fn(&mut Deployment),
+) -> Deployment {
     loop {
         let mut d = api.get("web").await.unwrap();
         change(&mut d);
-        let result = if status { api.replace_status("web", &PostParams::default(), &d).await } else { api.replace("web", &PostParams::default(), &d).await };
+        let result = if status {
+            api.replace_status("web", &PostParams::default(), &d).await
+        } else {
+            api.replace("web", &PostParams::default(), &d).await
+        };
         match result {
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             other => return other.unwrap(),

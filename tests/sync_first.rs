@@ -8,13 +8,21 @@ use kube::api::Api;
 use serde_json::json;
 use support::e2e::E2e;
 
-const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n";
+const CM: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sync_applies_and_reports() {
     let e = E2e::start(&[("apps/web/cm.yaml", CM)], |_| {}).await;
     let ns = e.target_ns("dev", "web");
-    e.create_app("web", "apps/web", "dev", &ns, json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]})).await;
+    e.create_app(
+        "web",
+        "apps/web",
+        "dev",
+        &ns,
+        json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]}),
+    )
+    .await;
     let app = e.wait_synced("web", Some("Healthy")).await;
     let status = app.status.unwrap();
     let sha = status.sync.as_ref().unwrap().revision.clone().unwrap();
@@ -29,7 +37,10 @@ async fn first_sync_applies_and_reports() {
     let cm = cms.get("settings").await.unwrap();
     assert_eq!(cm.data.unwrap()["color"], "blue");
     let ann = cm.metadata.annotations.unwrap();
-    assert_eq!(ann["flotilla.dev/tracking-id"], format!("web:/ConfigMap:{ns}/settings"));
+    assert_eq!(
+        ann["flotilla.dev/tracking-id"],
+        format!("web:/ConfigMap:{ns}/settings")
+    );
     assert_eq!(cm.metadata.labels.unwrap()["flotilla.dev/instance"], "web");
     e.cleanup().await;
 }

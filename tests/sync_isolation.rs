@@ -12,12 +12,18 @@ use serde_json::json;
 use support::e2e::E2e;
 
 fn cm(color: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: {color}\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: {color}\n"
+    )
 }
 
 /// (sync status, revision).
 fn status_of(a: &flotilla::api::Application) -> (String, String) {
-    let sync = a.status.as_ref().and_then(|s| s.sync.clone()).unwrap_or_default();
+    let sync = a
+        .status
+        .as_ref()
+        .and_then(|s| s.sync.clone())
+        .unwrap_or_default();
     (sync.status, sync.revision.unwrap_or_default())
 }
 
@@ -44,27 +50,80 @@ async fn a_blackholed_cluster_does_not_delay_the_others() {
     secrets.create(&PostParams::default(), &s).await.unwrap();
     let ns = e.target_ns("dev", "iso");
     let ns_s = e.target_ns("staging", "iso");
-    e.create_app("black", "apps/web", "black", "iso", json!({"automated": {}})).await;
-    e.create_app("dev", "apps/web", "dev", &ns, json!({"automated": {}, "syncOptions": ["CreateNamespace=true"]})).await;
-    e.create_app("staging", "apps/web", "staging", &ns_s, json!({"automated": {}, "syncOptions": ["CreateNamespace=true"]})).await;
+    e.create_app(
+        "black",
+        "apps/web",
+        "black",
+        "iso",
+        json!({"automated": {}}),
+    )
+    .await;
+    e.create_app(
+        "dev",
+        "apps/web",
+        "dev",
+        &ns,
+        json!({"automated": {}, "syncOptions": ["CreateNamespace=true"]}),
+    )
+    .await;
+    e.create_app(
+        "staging",
+        "apps/web",
+        "staging",
+        &ns_s,
+        json!({"automated": {}, "syncOptions": ["CreateNamespace=true"]}),
+    )
+    .await;
     let t0 = Instant::now();
     e.wait_synced("dev", None).await;
     e.wait_synced("staging", None).await;
     let healthy_first_sync = t0.elapsed();
-    assert!(healthy_first_sync < Duration::from_secs(5), "the healthy clusters took {healthy_first_sync:?}");
-    let black = e.wait_app("black", "Unknown, unavailable", |a| status_of(a).0 == "Unknown" && a.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "UnknownError"))).await;
-    let cond = black.status.unwrap().conditions.into_iter().find(|c| c.type_ == "UnknownError").unwrap();
-    assert!(cond.message.contains("cluster black is unavailable"), "{}", cond.message);
+    assert!(
+        healthy_first_sync < Duration::from_secs(5),
+        "the healthy clusters took {healthy_first_sync:?}"
+    );
+    let black = e
+        .wait_app("black", "Unknown, unavailable", |a| {
+            status_of(a).0 == "Unknown"
+                && a.status
+                    .as_ref()
+                    .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "UnknownError"))
+        })
+        .await;
+    let cond = black
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "UnknownError")
+        .unwrap();
+    assert!(
+        cond.message.contains("cluster black is unavailable"),
+        "{}",
+        cond.message
+    );
     // A commit reaches the healthy clusters promptly while the blackholed one keeps failing.
-    let sha = e.repo.commit(&[("apps/web/cm.yaml", &cm("green"))], "green");
+    let sha = e
+        .repo
+        .commit(&[("apps/web/cm.yaml", &cm("green"))], "green");
     let t1 = Instant::now();
     for name in ["dev", "staging", "black"] {
         e.refresh(name).await;
     }
     for name in ["dev", "staging"] {
-        e.wait_app(name, "the new revision", |a| status_of(a) == ("Synced".to_string(), sha.clone())).await;
+        e.wait_app(name, "the new revision", |a| {
+            status_of(a) == ("Synced".to_string(), sha.clone())
+        })
+        .await;
     }
-    assert!(t1.elapsed() < Duration::from_secs(5), "took {:?} next to a blackholed cluster", t1.elapsed());
-    assert_eq!(status_of(&e.apps().get("black").await.unwrap()).0, "Unknown");
+    assert!(
+        t1.elapsed() < Duration::from_secs(5),
+        "took {:?} next to a blackholed cluster",
+        t1.elapsed()
+    );
+    assert_eq!(
+        status_of(&e.apps().get("black").await.unwrap()).0,
+        "Unknown"
+    );
     e.cleanup().await;
 }

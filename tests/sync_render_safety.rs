@@ -16,7 +16,11 @@ fn cm(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_yaml_changes_nothing() {
-    let e = E2e::start(&[("apps/web/a.yaml", &cm("a")), ("apps/web/b.yaml", &cm("b"))], |_| {}).await;
+    let e = E2e::start(
+        &[("apps/web/a.yaml", &cm("a")), ("apps/web/b.yaml", &cm("b"))],
+        |_| {},
+    )
+    .await;
     let ns = e.target_ns("dev", "broken");
     e.create_app("web", "apps/web", "dev", &ns, json!({"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]})).await;
     e.wait_synced("web", Some("Healthy")).await;
@@ -24,14 +28,31 @@ async fn invalid_yaml_changes_nothing() {
     e.repo.remove(&["apps/web/b.yaml"], "drop b");
     e.repo.commit(&[("apps/web/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n  bad: [unclosed\n")], "break a");
     e.refresh("web").await;
-    let app = e.wait_app("web", "ComparisonError", |a| a.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "ComparisonError"))).await;
+    let app = e
+        .wait_app("web", "ComparisonError", |a| {
+            a.status
+                .as_ref()
+                .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "ComparisonError"))
+        })
+        .await;
     let status = app.status.unwrap();
-    let msg = &status.conditions.iter().find(|c| c.type_ == "ComparisonError").unwrap().message;
-    assert!(msg.contains("apps/web/a.yaml") && msg.contains("line"), "{msg}");
+    let msg = &status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ComparisonError")
+        .unwrap()
+        .message;
+    assert!(
+        msg.contains("apps/web/a.yaml") && msg.contains("line"),
+        "{msg}"
+    );
     assert_eq!(status.sync.unwrap().status, "Unknown");
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &ns);
-    assert!(cms.get_opt("b").await.unwrap().is_some(), "a failed render prunes nothing");
+    assert!(
+        cms.get_opt("b").await.unwrap().is_some(),
+        "a failed render prunes nothing"
+    );
     // Fixed: b goes now.
     e.repo.commit(&[("apps/web/a.yaml", &cm("a"))], "fix a");
     e.refresh("web").await;
@@ -41,29 +62,82 @@ async fn invalid_yaml_changes_nothing() {
         }
     })
     .await;
-    assert!(gone.is_ok(), "b not pruned after the fix: {}", serde_json::to_string_pretty(&e.apps().get("web").await.unwrap().status).unwrap());
+    assert!(
+        gone.is_ok(),
+        "b not pruned after the fix: {}",
+        serde_json::to_string_pretty(&e.apps().get("web").await.unwrap().status).unwrap()
+    );
     e.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_render_does_not_prune_everything_unless_allowed() {
-    let e = E2e::start(&[("apps/web/a.yaml", &cm("a")), ("apps/web/b.yaml", &cm("b"))], |_| {}).await;
+    let e = E2e::start(
+        &[("apps/web/a.yaml", &cm("a")), ("apps/web/b.yaml", &cm("b"))],
+        |_| {},
+    )
+    .await;
     let ns = e.target_ns("dev", "empty");
-    e.create_app("web", "apps/web", "dev", &ns, json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]})).await;
+    e.create_app(
+        "web",
+        "apps/web",
+        "dev",
+        &ns,
+        json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]}),
+    )
+    .await;
     e.wait_synced("web", None).await;
-    e.repo.commit(&[("apps/web/README.md", "nothing here any more\n")], "readme");
-    e.repo.remove(&["apps/web/a.yaml", "apps/web/b.yaml"], "empty");
+    e.repo.commit(
+        &[("apps/web/README.md", "nothing here any more\n")],
+        "readme",
+    );
+    e.repo
+        .remove(&["apps/web/a.yaml", "apps/web/b.yaml"], "empty");
     e.refresh("web").await;
-    let app = e.wait_app("web", "sync refused", |a| a.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some_and(|o| o.phase == "Failed")).await;
-    let msg = app.status.unwrap().operation_state.unwrap().message.unwrap();
-    assert!(msg.contains("would delete all 2 resources") && msg.contains("allowEmpty"), "{msg}");
+    let app = e
+        .wait_app("web", "sync refused", |a| {
+            a.status
+                .as_ref()
+                .and_then(|s| s.operation_state.as_ref())
+                .is_some_and(|o| o.phase == "Failed")
+        })
+        .await;
+    let msg = app
+        .status
+        .unwrap()
+        .operation_state
+        .unwrap()
+        .message
+        .unwrap();
+    assert!(
+        msg.contains("would delete all 2 resources") && msg.contains("allowEmpty"),
+        "{msg}"
+    );
     let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &ns);
     assert!(cms.get_opt("a").await.unwrap().is_some() && cms.get_opt("b").await.unwrap().is_some());
     // With allowEmpty, the empty revision is synced: everything goes.
     let patch = json!({"spec": {"syncPolicy": {"automated": {"prune": true, "allowEmpty": true}}}});
-    e.apps().patch("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+    e.apps()
+        .patch(
+            "web",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
     let patch = json!({"operation": {"sync": {"prune": true}}});
-    e.apps().patch("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
-    eventually(e.limit, "pruned with allowEmpty", || async { (cms.get_opt("a").await.ok()?.is_none() && cms.get_opt("b").await.ok()?.is_none()).then_some(()) }).await;
+    e.apps()
+        .patch(
+            "web",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    eventually(e.limit, "pruned with allowEmpty", || async {
+        (cms.get_opt("a").await.ok()?.is_none() && cms.get_opt("b").await.ok()?.is_none())
+            .then_some(())
+    })
+    .await;
     e.cleanup().await;
 }

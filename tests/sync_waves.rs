@@ -16,23 +16,42 @@ fn deployment(ns: &str) -> String {
 }
 
 fn config(ns: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after-db\n  namespace: {ns}\n  annotations:\n    flotilla.dev/sync-wave: \"1\"\ndata:\n  k: v\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after-db\n  namespace: {ns}\n  annotations:\n    flotilla.dev/sync-wave: \"1\"\ndata:\n  k: v\n"
+    )
 }
 
 fn namespace(ns: &str) -> String {
-    format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"5\"\n")
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"5\"\n"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wave_waits_for_the_previous_one() {
     // The namespace is part of the manifests (wave 5, but Namespaces go first).
-    let ns_name = if support::e2e::real().is_some() { format!("waves-{}", std::process::id()) } else { "waves".to_string() };
-    let files = [("apps/w/0-ns.yaml", namespace(&ns_name)), ("apps/w/db.yaml", deployment(&ns_name)), ("apps/w/cm.yaml", config(&ns_name))];
+    let ns_name = if support::e2e::real().is_some() {
+        format!("waves-{}", std::process::id())
+    } else {
+        "waves".to_string()
+    };
+    let files = [
+        ("apps/w/0-ns.yaml", namespace(&ns_name)),
+        ("apps/w/db.yaml", deployment(&ns_name)),
+        ("apps/w/cm.yaml", config(&ns_name)),
+    ];
     let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
     let e = E2e::start(&refs, |_| {}).await;
     let ns = e.target_ns("dev", &ns_name);
     assert_eq!(ns, ns_name);
-    e.create_app("w", "apps/w", "dev", &ns, json!({"automated": {"prune": true}})).await;
+    e.create_app(
+        "w",
+        "apps/w",
+        "dev",
+        &ns,
+        json!({"automated": {"prune": true}}),
+    )
+    .await;
     let dev = e.target("dev").await;
     let deployments: Api<Deployment> = Api::namespaced(dev.clone(), &ns);
     let cms: Api<ConfigMap> = Api::namespaced(dev, &ns);
@@ -41,9 +60,18 @@ async fn a_wave_waits_for_the_previous_one() {
     let mut saw_waiting = false;
     loop {
         let cm = cms.get_opt("after-db").await.unwrap_or(None);
-        let available = deployments.get_opt("db").await.ok().flatten().and_then(|d| d.status).is_some_and(|s| s.available_replicas.unwrap_or(0) >= 1);
+        let available = deployments
+            .get_opt("db")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|d| d.status)
+            .is_some_and(|s| s.available_replicas.unwrap_or(0) >= 1);
         if cm.is_some() {
-            assert!(available, "the ConfigMap of wave 1 exists before the Deployment of wave -1 is available");
+            assert!(
+                available,
+                "the ConfigMap of wave 1 exists before the Deployment of wave -1 is available"
+            );
             break;
         }
         if !available && deployments.get_opt("db").await.ok().flatten().is_some() {
@@ -52,8 +80,14 @@ async fn a_wave_waits_for_the_previous_one() {
         assert!(start.elapsed() < e.limit, "wave 1 never applied");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(saw_waiting, "the Deployment was seen before it was available");
+    assert!(
+        saw_waiting,
+        "the Deployment was seen before it was available"
+    );
     let app = e.wait_synced("w", Some("Healthy")).await;
-    assert_eq!(app.status.unwrap().operation_state.unwrap().phase, "Succeeded");
+    assert_eq!(
+        app.status.unwrap().operation_state.unwrap().phase,
+        "Succeeded"
+    );
     e.cleanup().await;
 }

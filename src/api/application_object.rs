@@ -2,7 +2,9 @@
 //! `Application.operation`, which kube's derive cannot express), and status. The CRD comes from
 //! the derived `ApplicationCrd` with `operation` added to its schema.
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceDefinition, JSONSchemaProps};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::CustomResourceExt;
 use serde::{Deserialize, Serialize};
@@ -22,22 +24,46 @@ pub struct Application {
 
 impl Application {
     pub fn new(name: &str, spec: ApplicationSpec) -> Self {
-        Self { metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() }, spec, operation: None, status: None }
+        Self {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                ..Default::default()
+            },
+            spec,
+            operation: None,
+            status: None,
+        }
     }
 
     /// The CRD: the derived one, plus `operation` in its schema (the schema kube derives for
     /// `status.operationState.operation`, which is the same type).
     pub fn crd() -> CustomResourceDefinition {
         let mut crd = ApplicationCrd::crd();
-        if let Some(root) = crd.spec.versions.first_mut().and_then(|v| v.schema.as_mut()).and_then(|s| s.open_api_v3_schema.as_mut()) {
+        if let Some(root) = crd
+            .spec
+            .versions
+            .first_mut()
+            .and_then(|v| v.schema.as_mut())
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
             let op: Option<JSONSchemaProps> = root
                 .properties
                 .as_ref()
                 .and_then(|p| p.get("status"))
-                .and_then(|s| s.properties.as_ref()?.get("operationState")?.properties.as_ref()?.get("operation").cloned());
+                .and_then(|s| {
+                    s.properties
+                        .as_ref()?
+                        .get("operationState")?
+                        .properties
+                        .as_ref()?
+                        .get("operation")
+                        .cloned()
+                });
             if let Some(mut op) = op {
                 op.description = Some("A requested operation (a sync); the hub starts it, records it in status.operationState and clears this field.".into());
-                root.properties.get_or_insert_with(Default::default).insert("operation".into(), op);
+                root.properties
+                    .get_or_insert_with(Default::default)
+                    .insert("operation".into(), op);
             }
         }
         crd
@@ -88,7 +114,15 @@ struct Repr<'a> {
 
 impl Serialize for Application {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Repr { api_version: "flotilla.dev/v1alpha1", kind: "Application", metadata: &self.metadata, spec: &self.spec, operation: &self.operation, status: &self.status }.serialize(s)
+        Repr {
+            api_version: "flotilla.dev/v1alpha1",
+            kind: "Application",
+            metadata: &self.metadata,
+            spec: &self.spec,
+            operation: &self.operation,
+            status: &self.status,
+        }
+        .serialize(s)
     }
 }
 
@@ -107,7 +141,12 @@ struct Owned {
 impl<'de> Deserialize<'de> for Application {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let o = Owned::deserialize(d)?;
-        Ok(Application { metadata: o.metadata, spec: o.spec, operation: o.operation, status: o.status })
+        Ok(Application {
+            metadata: o.metadata,
+            spec: o.spec,
+            operation: o.operation,
+            status: o.status,
+        })
     }
 }
 
@@ -121,7 +160,17 @@ mod tests {
         let v = json!({"apiVersion": "flotilla.dev/v1alpha1", "kind": "Application", "metadata": {"name": "a"},
             "spec": {"project": "default", "destination": {"name": "dev"}}, "operation": {"sync": {"revision": "abc", "prune": true}}});
         let a: Application = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(a.operation.as_ref().unwrap().sync.as_ref().unwrap().revision.as_deref(), Some("abc"));
+        assert_eq!(
+            a.operation
+                .as_ref()
+                .unwrap()
+                .sync
+                .as_ref()
+                .unwrap()
+                .revision
+                .as_deref(),
+            Some("abc")
+        );
         let back = serde_json::to_value(&a).unwrap();
         assert_eq!(back["operation"], v["operation"]);
         assert_eq!(back["kind"], "Application");
@@ -133,7 +182,10 @@ mod tests {
         let crd = Application::crd();
         let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
         let op = &schema["openAPIV3Schema"]["properties"]["operation"];
-        assert_eq!(op["properties"]["sync"]["properties"]["prune"]["type"], "boolean", "{op}");
+        assert_eq!(
+            op["properties"]["sync"]["properties"]["prune"]["type"], "boolean",
+            "{op}"
+        );
         assert!(!op.to_string().contains("$ref"));
     }
 }

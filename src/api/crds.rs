@@ -4,7 +4,6 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-
 use super::{AppProject, Application, ApplicationSet};
 
 /// `(file name, CRD)` for every CRD of Flotilla, in a stable order.

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::ResourceExt;
 use kube_runtime::Controller;
 use serde_json::json;
 
@@ -82,9 +82,16 @@ impl Default for ControllerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
     #[error("ApplicationSet {appset}: {action}: {source}")]
-    Api { appset: String, action: &'static str, source: kube::Error },
+    Api {
+        appset: String,
+        action: &'static str,
+        source: kube::Error,
+    },
     #[error("ApplicationSet {appset}: the generation task failed: {source}")]
-    Task { appset: String, source: tokio::task::JoinError },
+    Task {
+        appset: String,
+        source: tokio::task::JoinError,
+    },
 }
 
 struct Context {
@@ -110,7 +117,13 @@ pub struct Shared {
 
 /// Runs the controller until the returned future is dropped.
 pub async fn run(client: kube::Client, shared: Shared, config: ControllerConfig) {
-    let Shared { registry, rounds, apps, app_events, metrics } = shared;
+    let Shared {
+        registry,
+        rounds,
+        apps,
+        app_events,
+        metrics,
+    } = shared;
     let appsets: Api<ApplicationSet> = Api::namespaced(client.clone(), &config.namespace);
     let (appset_reader, appset_writer) = reflector::store();
     let appset_stream = watcher(appsets, watcher::Config::default())
@@ -121,14 +134,26 @@ pub async fn run(client: kube::Client, shared: Shared, config: ControllerConfig)
         .predicate_filter(spec_and_metadata, Default::default());
     let cluster_triggers = cluster_triggers(registry.clone(), appset_reader.clone());
     let concurrency = config.concurrency;
-    let ctx = Arc::new(Context { client, registry: registry.clone(), rounds, apps, config, metrics, fresh: Mutex::default() });
+    let ctx = Arc::new(Context {
+        client,
+        registry: registry.clone(),
+        rounds,
+        apps,
+        config,
+        metrics,
+        fresh: Mutex::default(),
+    });
     // Nothing is decided before the registry and the Applications are fully known: an empty
     // registry at start means "not listed yet", not "no clusters".
     registry.wait_synced().await;
     Controller::for_stream(appset_stream, appset_reader)
         .owns_shared_stream(app_events)
         .reconcile_on(cluster_triggers)
-        .with_config(kube_runtime::controller::Config::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
+        .with_config(
+            kube_runtime::controller::Config::default()
+                .concurrency(concurrency)
+                .debounce(Duration::from_millis(200)),
+        )
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
@@ -157,12 +182,19 @@ fn spec_and_metadata(a: &ApplicationSet) -> Option<u64> {
     a.metadata.labels.hash(&mut h);
     a.metadata.annotations.hash(&mut h);
     a.metadata.finalizers.hash(&mut h);
-    a.metadata.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut h);
+    a.metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
     Some(h.finish())
 }
 
 /// The ApplicationSets concerned by each registry change.
-fn cluster_triggers(registry: Arc<Registry>, appsets: Store<ApplicationSet>) -> impl Stream<Item = ObjectRef<ApplicationSet>> + Send + 'static {
+fn cluster_triggers(
+    registry: Arc<Registry>,
+    appsets: Store<ApplicationSet>,
+) -> impl Stream<Item = ObjectRef<ApplicationSet>> + Send + 'static {
     let rx = registry.subscribe();
     futures::stream::unfold((rx, appsets), |(mut rx, appsets)| async move {
         loop {
@@ -170,12 +202,17 @@ fn cluster_triggers(registry: Arc<Registry>, appsets: Store<ApplicationSet>) -> 
                 Ok(change) => appsets
                     .state()
                     .iter()
-                    .filter(|a| cluster_interest::concerns(a, change.before.as_ref(), change.after.as_ref()))
+                    .filter(|a| {
+                        cluster_interest::concerns(a, change.before.as_ref(), change.after.as_ref())
+                    })
                     .map(|a| ObjectRef::from_obj(a.as_ref()))
                     .collect(),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    appsets.state().iter().filter(|a| cluster_interest::uses_clusters(a)).map(|a| ObjectRef::from_obj(a.as_ref())).collect()
-                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => appsets
+                    .state()
+                    .iter()
+                    .filter(|a| cluster_interest::uses_clusters(a))
+                    .map(|a| ObjectRef::from_obj(a.as_ref()))
+                    .collect(),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             };
             if !refs.is_empty() {
@@ -186,35 +223,60 @@ fn cluster_triggers(registry: Arc<Registry>, appsets: Store<ApplicationSet>) -> 
     .flatten()
 }
 
-fn error_policy(appset: Arc<ApplicationSet>, error: &ControllerError, _ctx: Arc<Context>) -> Action {
+fn error_policy(
+    appset: Arc<ApplicationSet>,
+    error: &ControllerError,
+    _ctx: Arc<Context>,
+) -> Action {
     tracing::warn!(appset = %appset.name_any(), error = %error, "ApplicationSet pass failed; retrying");
-    Action::requeue(crate::timing::jittered(Duration::from_secs(5), Duration::from_secs(5)))
+    Action::requeue(crate::timing::jittered(
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+    ))
 }
 
-async fn reconcile(appset: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action, ControllerError> {
+async fn reconcile(
+    appset: Arc<ApplicationSet>,
+    ctx: Arc<Context>,
+) -> Result<Action, ControllerError> {
     let started = Instant::now();
     let ns = appset.namespace().unwrap_or_default();
     let name = appset.name_any();
     let result = pass(&appset, &ctx).await;
-    ctx.metrics.appset_reconcile.with_label_values(&[&ns, &name]).observe(started.elapsed().as_secs_f64());
+    ctx.metrics
+        .appset_reconcile
+        .with_label_values(&[&ns, &name])
+        .observe(started.elapsed().as_secs_f64());
     result
 }
 
 async fn pass(appset: &ApplicationSet, ctx: &Context) -> Result<Action, ControllerError> {
     let qualified = super::expand::qualified_name(appset);
-    let api: Api<ApplicationSet> = Api::namespaced(ctx.client.clone(), &appset.namespace().unwrap_or_default());
+    let api: Api<ApplicationSet> =
+        Api::namespaced(ctx.client.clone(), &appset.namespace().unwrap_or_default());
     let policy = Policy::effective(appset, ctx.config.policy, ctx.config.policy_override);
     if appset.metadata.deletion_timestamp.is_some() {
         return on_deletion(appset, ctx, &api, &qualified).await;
     }
-    ensure_finalizer(appset, &api, &qualified, policy.as_ref().is_ok_and(|p| !p.allows_delete())).await?;
+    ensure_finalizer(
+        appset,
+        &api,
+        &qualified,
+        policy.as_ref().is_ok_and(|p| !p.allows_delete()),
+    )
+    .await?;
     if ctx.apps.wait_until_ready().await.is_err() {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let policy = match policy {
         Ok(p) => p,
         Err(message) => {
-            let outcome = Outcome::Failed { reason: reason::GENERATION_ERROR, message: format!("ApplicationSet {qualified}: spec.syncPolicy.applicationsSync: {message}") };
+            let outcome = Outcome::Failed {
+                reason: reason::GENERATION_ERROR,
+                message: format!(
+                    "ApplicationSet {qualified}: spec.syncPolicy.applicationsSync: {message}"
+                ),
+            };
             write_status(appset, ctx, &api, &outcome, &qualified).await?;
             return Ok(Action::await_change());
         }
@@ -222,19 +284,52 @@ async fn pass(appset: &ApplicationSet, ctx: &Context) -> Result<Action, Controll
     let expansion = match generate(appset, ctx).await? {
         Ok(e) => e,
         Err(e) => {
-            let why = if matches_template_error(&e.cause) { reason::RENDER_ERROR } else { reason::GENERATION_ERROR };
+            let why = if matches_template_error(&e.cause) {
+                reason::RENDER_ERROR
+            } else {
+                reason::GENERATION_ERROR
+            };
             tracing::warn!(appset = %qualified, error = %e, "generation failed; nothing written");
-            write_status(appset, ctx, &api, &Outcome::Failed { reason: why, message: e.to_string() }, &qualified).await?;
-            let retry = if e.is_transient() { Duration::from_secs(30) } else { Duration::from_secs(180) };
+            write_status(
+                appset,
+                ctx,
+                &api,
+                &Outcome::Failed {
+                    reason: why,
+                    message: e.to_string(),
+                },
+                &qualified,
+            )
+            .await?;
+            let retry = if e.is_transient() {
+                Duration::from_secs(30)
+            } else {
+                Duration::from_secs(180)
+            };
             return Ok(Action::requeue(crate::timing::jittered(retry, retry / 10)));
         }
     };
     let ns = appset.namespace().unwrap_or_default();
-    let live: HashMap<String, Arc<Application>> =
-        ctx.apps.state().into_iter().filter(|a| a.namespace().as_deref() == Some(ns.as_str())).map(|a| (a.name_any(), a)).collect();
+    let live: HashMap<String, Arc<Application>> = ctx
+        .apps
+        .state()
+        .into_iter()
+        .filter(|a| a.namespace().as_deref() == Some(ns.as_str()))
+        .map(|a| (a.name_any(), a))
+        .collect();
     let requeue_after = expansion.requeue_after;
-    let plan = plan::plan(appset, policy, expansion.applications, &expansion.duplicates, &live);
-    let mut problems: Vec<(&'static str, String)> = plan.invalid.iter().map(|m| (reason::VALIDATION_ERROR, m.clone())).collect();
+    let plan = plan::plan(
+        appset,
+        policy,
+        expansion.applications,
+        &expansion.duplicates,
+        &live,
+    );
+    let mut problems: Vec<(&'static str, String)> = plan
+        .invalid
+        .iter()
+        .map(|m| (reason::VALIDATION_ERROR, m.clone()))
+        .collect();
     if let Some(n) = plan.empty_refused {
         problems.push((
             reason::DELETION_REFUSED,
@@ -245,14 +340,18 @@ async fn pass(appset: &ApplicationSet, ctx: &Context) -> Result<Action, Controll
     if !plan.is_empty() {
         tracing::info!(appset = %qualified, create = plan.creates.len(), update = plan.updates.len(), delete = plan.deletes.len(), "writing Applications");
     }
-    let deleted: std::collections::HashSet<String> = plan.deletes.iter().map(|(n, _)| n.clone()).collect();
+    let deleted: std::collections::HashSet<String> =
+        plan.deletes.iter().map(|(n, _)| n.clone()).collect();
     let (empty_refused, invalid) = (plan.empty_refused, !plan.invalid.is_empty());
     let (written, write_problems) = execute(plan, ctx, &ns).await;
     problems.extend(write_problems);
     let uid = appset.metadata.uid.as_deref().unwrap_or_default();
     let owned: Vec<ApplicationSetResource> = live
         .values()
-        .filter(|a| is_controlled_by(a, uid) && !deleted.contains(a.metadata.name.as_deref().unwrap_or_default()))
+        .filter(|a| {
+            is_controlled_by(a, uid)
+                && !deleted.contains(a.metadata.name.as_deref().unwrap_or_default())
+        })
         .map(|a| status::resource_entry(a))
         .chain(written)
         .collect();
@@ -279,16 +378,22 @@ fn matches_template_error(e: &GenerateError) -> bool {
 
 /// Expands in a blocking task, with fresh Git data when the ApplicationSet asks for a refresh,
 /// changed, or has not seen fresh data for its requeue interval.
-async fn generate(appset: &ApplicationSet, ctx: &Context) -> Result<Result<super::Expansion, AppSetError>, ControllerError> {
+async fn generate(
+    appset: &ApplicationSet,
+    ctx: &Context,
+) -> Result<Result<super::Expansion, AppSetError>, ControllerError> {
     let uid = appset.metadata.uid.clone().unwrap_or_default();
     let generation = appset.metadata.generation.unwrap_or(0);
-    let refresh = appset.annotations().contains_key(REFRESH_ANNOTATION) || appset.annotations().contains_key(ARGO_REFRESH_ANNOTATION);
+    let refresh = appset.annotations().contains_key(REFRESH_ANNOTATION)
+        || appset.annotations().contains_key(ARGO_REFRESH_ANNOTATION);
     {
         let mut fresh = ctx.fresh.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         let stale = match fresh.get(&uid) {
             None => true,
-            Some((at, g)) => *g != generation || now.duration_since(*at) >= Duration::from_secs(170),
+            Some((at, g)) => {
+                *g != generation || now.duration_since(*at) >= Duration::from_secs(170)
+            }
         };
         if refresh {
             ctx.rounds.force();
@@ -304,9 +409,21 @@ async fn generate(appset: &ApplicationSet, ctx: &Context) -> Result<Result<super
     let in_cluster = ctx.registry.in_cluster_enabled();
     let git = ctx.rounds.cache().clone();
     let qualified = super::expand::qualified_name(&appset);
-    tokio::task::spawn_blocking(move || expand(&appset, &Inputs { clusters: &clusters, in_cluster, git: git.as_ref() }))
-        .await
-        .map_err(|source| ControllerError::Task { appset: qualified, source })
+    tokio::task::spawn_blocking(move || {
+        expand(
+            &appset,
+            &Inputs {
+                clusters: &clusters,
+                in_cluster,
+                git: git.as_ref(),
+            },
+        )
+    })
+    .await
+    .map_err(|source| ControllerError::Task {
+        appset: qualified,
+        source,
+    })
 }
 
 /// One Application write.
@@ -318,7 +435,11 @@ enum Op {
 
 /// Performs the writes, at most `write_concurrency` at once. Returns the Applications created
 /// or updated (for the status) and what failed.
-async fn execute(plan: Plan, ctx: &Context, ns: &str) -> (Vec<ApplicationSetResource>, Vec<(&'static str, String)>) {
+async fn execute(
+    plan: Plan,
+    ctx: &Context,
+    ns: &str,
+) -> (Vec<ApplicationSetResource>, Vec<(&'static str, String)>) {
     let api: Api<Application> = Api::namespaced(ctx.client.clone(), ns);
     let ops: Vec<Op> = plan
         .creates
@@ -327,8 +448,14 @@ async fn execute(plan: Plan, ctx: &Context, ns: &str) -> (Vec<ApplicationSetReso
         .chain(plan.updates.into_iter().map(Op::Update))
         .chain(plan.deletes.into_iter().map(|(n, u)| Op::Delete(n, u)))
         .collect();
-    let futures: Vec<_> = ops.into_iter().map(|op| write_one(api.clone(), ctx.metrics.clone(), op)).collect();
-    let results: Vec<WriteResult> = futures::stream::iter(futures).buffer_unordered(ctx.config.write_concurrency.max(1)).collect().await;
+    let futures: Vec<_> = ops
+        .into_iter()
+        .map(|op| write_one(api.clone(), ctx.metrics.clone(), op))
+        .collect();
+    let results: Vec<WriteResult> = futures::stream::iter(futures)
+        .buffer_unordered(ctx.config.write_concurrency.max(1))
+        .collect()
+        .await;
     let mut written = Vec::new();
     let mut problems = Vec::new();
     for r in results {
@@ -354,49 +481,113 @@ async fn write_one(api: Api<Application>, metrics: Arc<Metrics>, op: Op) -> Writ
                 Ok(created) => Ok(Some(status::resource_entry(&created))),
                 // Created by an earlier pass or a previous hub: the next pass updates it.
                 Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
-                Err(e) => Err((reason::CREATE_ERROR, format!("creating Application {}: {}", a.name_any(), describe(&e)))),
+                Err(e) => Err((
+                    reason::CREATE_ERROR,
+                    format!("creating Application {}: {}", a.name_any(), describe(&e)),
+                )),
             },
         ),
         Op::Update(a) => (
             "update",
             match api.replace(&a.name_any(), &PostParams::default(), &a).await {
                 Ok(updated) => Ok(Some(status::resource_entry(&updated))),
-                Err(e) => Err((reason::UPDATE_ERROR, format!("updating Application {}: {}", a.name_any(), describe(&e)))),
+                Err(e) => Err((
+                    reason::UPDATE_ERROR,
+                    format!("updating Application {}: {}", a.name_any(), describe(&e)),
+                )),
             },
         ),
         Op::Delete(name, uid) => {
-            let params = DeleteParams { preconditions: Some(Preconditions { uid: Some(uid), resource_version: None }), ..Default::default() };
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: Some(uid),
+                    resource_version: None,
+                }),
+                ..Default::default()
+            };
             (
                 "delete",
                 match api.delete(&name, &params).await {
                     Ok(_) => Ok(None),
                     Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-                    Err(e) => Err((reason::DELETE_ERROR, format!("deleting Application {name}: {}", describe(&e)))),
+                    Err(e) => Err((
+                        reason::DELETE_ERROR,
+                        format!("deleting Application {name}: {}", describe(&e)),
+                    )),
                 },
             )
         }
     };
-    metrics.appset_writes.with_label_values(&[verb, if result.is_ok() { "ok" } else { "error" }]).inc();
+    metrics
+        .appset_writes
+        .with_label_values(&[verb, if result.is_ok() { "ok" } else { "error" }])
+        .inc();
     result
 }
 
-async fn write_status(appset: &ApplicationSet, ctx: &Context, api: &Api<ApplicationSet>, outcome: &Outcome, qualified: &str) -> Result<bool, ControllerError> {
+async fn write_status(
+    appset: &ApplicationSet,
+    ctx: &Context,
+    api: &Api<ApplicationSet>,
+    outcome: &Outcome,
+    qualified: &str,
+) -> Result<bool, ControllerError> {
     let uid = appset.metadata.uid.clone().unwrap_or_default();
-    let owned: Vec<ApplicationSetResource> = ctx.apps.state().iter().filter(|a| is_controlled_by(a, &uid)).map(|a| status::resource_entry(a)).collect();
+    let owned: Vec<ApplicationSetResource> = ctx
+        .apps
+        .state()
+        .iter()
+        .filter(|a| is_controlled_by(a, &uid))
+        .map(|a| status::resource_entry(a))
+        .collect();
     write_status_with(appset, ctx, api, outcome, owned, qualified).await
 }
 
 /// Patches the status if it differs from the live one. Returns whether ResourcesUpToDate is True.
-async fn write_status_with(appset: &ApplicationSet, ctx: &Context, api: &Api<ApplicationSet>, outcome: &Outcome, owned: Vec<ApplicationSetResource>, qualified: &str) -> Result<bool, ControllerError> {
+async fn write_status_with(
+    appset: &ApplicationSet,
+    ctx: &Context,
+    api: &Api<ApplicationSet>,
+    outcome: &Outcome,
+    owned: Vec<ApplicationSetResource>,
+    qualified: &str,
+) -> Result<bool, ControllerError> {
     let now = Time(Timestamp::now());
-    let new = status::status(outcome, appset.status.as_ref(), owned, ctx.config.max_resources_status, &now);
-    let up_to_date = new.conditions.iter().any(|c| c.type_ == RESOURCES_UP_TO_DATE && c.status == "True");
+    let new = status::status(
+        outcome,
+        appset.status.as_ref(),
+        owned,
+        ctx.config.max_resources_status,
+        &now,
+    );
+    let up_to_date = new
+        .conditions
+        .iter()
+        .any(|c| c.type_ == RESOURCES_UP_TO_DATE && c.status == "True");
     let (ns, name) = (appset.namespace().unwrap_or_default(), appset.name_any());
-    ctx.metrics.appset_owned_applications.with_label_values(&[&ns, &name]).set(new.resources_count.unwrap_or(0));
-    let update_status = new.conditions.iter().find(|c| c.type_ == RESOURCES_UP_TO_DATE).map(|c| c.status.clone()).unwrap_or_default();
-    let other = if update_status == "True" { "False" } else { "True" };
-    let _ = ctx.metrics.appset_info.remove_label_values(&[ns.as_str(), name.as_str(), other]);
-    ctx.metrics.appset_info.with_label_values(&[&ns, &name, &update_status]).set(1);
+    ctx.metrics
+        .appset_owned_applications
+        .with_label_values(&[&ns, &name])
+        .set(new.resources_count.unwrap_or(0));
+    let update_status = new
+        .conditions
+        .iter()
+        .find(|c| c.type_ == RESOURCES_UP_TO_DATE)
+        .map(|c| c.status.clone())
+        .unwrap_or_default();
+    let other = if update_status == "True" {
+        "False"
+    } else {
+        "True"
+    };
+    let _ = ctx
+        .metrics
+        .appset_info
+        .remove_label_values(&[ns.as_str(), name.as_str(), other]);
+    ctx.metrics
+        .appset_info
+        .with_label_values(&[&ns, &name, &update_status])
+        .set(1);
     if appset.status.as_ref() == Some(&new) {
         return Ok(up_to_date);
     }
@@ -408,45 +599,90 @@ async fn write_status_with(appset: &ApplicationSet, ctx: &Context, api: &Api<App
     }});
     api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .map_err(|source| ControllerError::Api { appset: qualified.to_string(), action: "writing status", source })?;
+        .map_err(|source| ControllerError::Api {
+            appset: qualified.to_string(),
+            action: "writing status",
+            source,
+        })?;
     Ok(up_to_date)
 }
 
-async fn clear_refresh(appset: &ApplicationSet, api: &Api<ApplicationSet>, qualified: &str) -> Result<(), ControllerError> {
-    let present: Vec<&str> = [REFRESH_ANNOTATION, ARGO_REFRESH_ANNOTATION].into_iter().filter(|k| appset.annotations().contains_key(*k)).collect();
+async fn clear_refresh(
+    appset: &ApplicationSet,
+    api: &Api<ApplicationSet>,
+    qualified: &str,
+) -> Result<(), ControllerError> {
+    let present: Vec<&str> = [REFRESH_ANNOTATION, ARGO_REFRESH_ANNOTATION]
+        .into_iter()
+        .filter(|k| appset.annotations().contains_key(*k))
+        .collect();
     if present.is_empty() {
         return Ok(());
     }
-    let nulls: serde_json::Map<String, serde_json::Value> = present.iter().map(|k| (k.to_string(), serde_json::Value::Null)).collect();
+    let nulls: serde_json::Map<String, serde_json::Value> = present
+        .iter()
+        .map(|k| (k.to_string(), serde_json::Value::Null))
+        .collect();
     let patch = json!({"metadata": {"annotations": nulls}});
-    api.patch(&appset.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
-        .map_err(|source| ControllerError::Api { appset: qualified.to_string(), action: "removing the refresh annotation", source })
+    api.patch(
+        &appset.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| ControllerError::Api {
+        appset: qualified.to_string(),
+        action: "removing the refresh annotation",
+        source,
+    })
 }
 
 /// Holds [`PRESERVE_FINALIZER`] exactly while the policy forbids deletes.
-async fn ensure_finalizer(appset: &ApplicationSet, api: &Api<ApplicationSet>, qualified: &str, want: bool) -> Result<(), ControllerError> {
+async fn ensure_finalizer(
+    appset: &ApplicationSet,
+    api: &Api<ApplicationSet>,
+    qualified: &str,
+    want: bool,
+) -> Result<(), ControllerError> {
     let finalizers = appset.finalizers();
     let has = finalizers.iter().any(|f| f == PRESERVE_FINALIZER);
     if has == want {
         return Ok(());
     }
-    let mut list: Vec<String> = finalizers.iter().filter(|f| *f != PRESERVE_FINALIZER).cloned().collect();
+    let mut list: Vec<String> = finalizers
+        .iter()
+        .filter(|f| *f != PRESERVE_FINALIZER)
+        .cloned()
+        .collect();
     if want {
         list.push(PRESERVE_FINALIZER.to_string());
     }
-    let patch = json!({"metadata": {"finalizers": list, "resourceVersion": appset.resource_version()}});
-    api.patch(&appset.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
-        .map_err(|source| ControllerError::Api { appset: qualified.to_string(), action: "updating finalizers", source })
+    let patch =
+        json!({"metadata": {"finalizers": list, "resourceVersion": appset.resource_version()}});
+    api.patch(
+        &appset.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| ControllerError::Api {
+        appset: qualified.to_string(),
+        action: "updating finalizers",
+        source,
+    })
 }
 
 /// Deletion: with [`PRESERVE_FINALIZER`], release the Applications (drop our controller
 /// reference so the garbage collector keeps them), then drop the finalizer. Without it, the
 /// garbage collector deletes the Applications through their owner references.
-async fn on_deletion(appset: &ApplicationSet, ctx: &Context, api: &Api<ApplicationSet>, qualified: &str) -> Result<Action, ControllerError> {
+async fn on_deletion(
+    appset: &ApplicationSet,
+    ctx: &Context,
+    api: &Api<ApplicationSet>,
+    qualified: &str,
+) -> Result<Action, ControllerError> {
     if !appset.finalizers().iter().any(|f| f == PRESERVE_FINALIZER) {
         return Ok(Action::await_change());
     }
@@ -454,13 +690,32 @@ async fn on_deletion(appset: &ApplicationSet, ctx: &Context, api: &Api<Applicati
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let uid = appset.metadata.uid.clone().unwrap_or_default();
-    let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &appset.namespace().unwrap_or_default());
-    for app in ctx.apps.state().iter().filter(|a| is_controlled_by(a, &uid)) {
-        let owners: Vec<_> = app.owner_references().iter().filter(|o| o.uid != uid).cloned().collect();
+    let apps: Api<Application> =
+        Api::namespaced(ctx.client.clone(), &appset.namespace().unwrap_or_default());
+    for app in ctx
+        .apps
+        .state()
+        .iter()
+        .filter(|a| is_controlled_by(a, &uid))
+    {
+        let owners: Vec<_> = app
+            .owner_references()
+            .iter()
+            .filter(|o| o.uid != uid)
+            .cloned()
+            .collect();
         let patch = json!({"metadata": {"ownerReferences": owners, "resourceVersion": app.resource_version()}});
-        apps.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|source| ControllerError::Api { appset: qualified.to_string(), action: "releasing an Application", source })?;
+        apps.patch(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(|source| ControllerError::Api {
+            appset: qualified.to_string(),
+            action: "releasing an Application",
+            source,
+        })?;
     }
     tracing::info!(appset = %qualified, "deleted; its Applications are kept (the policy forbids deleting them)");
     ensure_finalizer(appset, api, qualified, false).await?;

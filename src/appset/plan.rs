@@ -33,7 +33,9 @@ impl Policy {
             "create-update" => Ok(Policy::CreateUpdate),
             "create-delete" => Ok(Policy::CreateDelete),
             "create-only" => Ok(Policy::CreateOnly),
-            other => Err(format!("unknown applications sync policy {other:?} (known: sync, create-update, create-delete, create-only)")),
+            other => Err(format!(
+                "unknown applications sync policy {other:?} (known: sync, create-update, create-delete, create-only)"
+            )),
         }
     }
 
@@ -56,8 +58,17 @@ impl Policy {
 
     /// The policy in force for `appset`: its own `applicationsSync` when the hub allows
     /// overrides, else the hub's.
-    pub fn effective(appset: &ApplicationSet, hub: Policy, allow_override: bool) -> Result<Policy, String> {
-        match appset.spec.sync_policy.as_ref().and_then(|p| p.applications_sync.as_deref()) {
+    pub fn effective(
+        appset: &ApplicationSet,
+        hub: Policy,
+        allow_override: bool,
+    ) -> Result<Policy, String> {
+        match appset
+            .spec
+            .sync_policy
+            .as_ref()
+            .and_then(|p| p.applications_sync.as_deref())
+        {
             Some(own) if allow_override => Policy::parse(own),
             _ => Ok(hub),
         }
@@ -65,11 +76,19 @@ impl Policy {
 }
 
 /// Annotations kept from the live Application whatever the template says.
-pub const ALWAYS_PRESERVED_ANNOTATIONS: [&str; 3] = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh", "notified.notifications.argoproj.io"];
+pub const ALWAYS_PRESERVED_ANNOTATIONS: [&str; 3] = [
+    "flotilla.dev/refresh",
+    "argocd.argoproj.io/refresh",
+    "notified.notifications.argoproj.io",
+];
 
 /// Finalizer prefixes kept from the live Application (delete hooks belong to the app controller).
-const PRESERVED_FINALIZER_PREFIXES: [&str; 4] =
-    ["pre-delete-finalizer.argocd.argoproj.io", "post-delete-finalizer.argocd.argoproj.io", "flotilla.dev/pre-delete", "flotilla.dev/post-delete"];
+const PRESERVED_FINALIZER_PREFIXES: [&str; 4] = [
+    "pre-delete-finalizer.argocd.argoproj.io",
+    "post-delete-finalizer.argocd.argoproj.io",
+    "flotilla.dev/pre-delete",
+    "flotilla.dev/post-delete",
+];
 
 /// The writes of one pass.
 #[derive(Debug, Default)]
@@ -100,7 +119,11 @@ pub fn is_controlled_by(app: &Application, uid: &str) -> bool {
 }
 
 fn controller_of(app: &Application) -> Option<&OwnerReference> {
-    app.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true))
+    app.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
 }
 
 /// Decides the writes. `generated`: the Applications of this pass (unique names, as `expand`
@@ -117,7 +140,9 @@ pub fn plan(
     let appset_name = appset.metadata.name.as_deref().unwrap_or_default();
     let mut plan = Plan::default();
     for name in duplicates {
-        plan.invalid.push(format!("ApplicationSet {appset_name} contains applications with duplicate name: {name}"));
+        plan.invalid.push(format!(
+            "ApplicationSet {appset_name} contains applications with duplicate name: {name}"
+        ));
     }
     let preserved = appset.spec.preserved_fields.clone().unwrap_or_default();
     let mut generated_names: BTreeSet<String> = duplicates.iter().cloned().collect();
@@ -130,7 +155,10 @@ pub fn plan(
         };
         match controller_of(current) {
             Some(owner) if owner.uid != uid => {
-                plan.invalid.push(format!("Application {name} is already controlled by {} {}; it is left alone", owner.kind, owner.name));
+                plan.invalid.push(format!(
+                    "Application {name} is already controlled by {} {}; it is left alone",
+                    owner.kind, owner.name
+                ));
                 continue;
             }
             _ => {}
@@ -143,16 +171,24 @@ pub fn plan(
             plan.updates.push(merged);
         }
     }
-    let owned: Vec<&Arc<Application>> = live.values().filter(|a| is_controlled_by(a, uid)).collect();
+    let owned: Vec<&Arc<Application>> =
+        live.values().filter(|a| is_controlled_by(a, uid)).collect();
     let orphans: Vec<&Arc<Application>> = owned
         .iter()
         .copied()
-        .filter(|a| a.metadata.deletion_timestamp.is_none() && !generated_names.contains(a.metadata.name.as_deref().unwrap_or_default()))
+        .filter(|a| {
+            a.metadata.deletion_timestamp.is_none()
+                && !generated_names.contains(a.metadata.name.as_deref().unwrap_or_default())
+        })
         .collect();
     if orphans.is_empty() {
         return plan;
     }
-    let allow_empty = appset.spec.sync_policy.as_ref().is_some_and(|p| p.allow_empty);
+    let allow_empty = appset
+        .spec
+        .sync_policy
+        .as_ref()
+        .is_some_and(|p| p.allow_empty);
     if !policy.allows_delete() {
         plan.kept_by_policy = orphans.len();
     } else if generated_names.is_empty() && !allow_empty {
@@ -160,7 +196,12 @@ pub fn plan(
     } else {
         let mut deletes: Vec<(String, String)> = orphans
             .iter()
-            .map(|a| (a.metadata.name.clone().unwrap_or_default(), a.metadata.uid.clone().unwrap_or_default()))
+            .map(|a| {
+                (
+                    a.metadata.name.clone().unwrap_or_default(),
+                    a.metadata.uid.clone().unwrap_or_default(),
+                )
+            })
             .collect();
         deletes.sort();
         plan.deletes = deletes;
@@ -171,12 +212,21 @@ pub fn plan(
 /// The live Application with the generated fields written over it: spec, labels, annotations,
 /// finalizers and the controller reference, keeping what `preservedFields` and the
 /// always-preserved keys say, and any non-controller owner references.
-pub fn merge_live(desired: &Application, live: &Application, keep_annotations: &[String], keep_labels: &[String]) -> Application {
+pub fn merge_live(
+    desired: &Application,
+    live: &Application,
+    keep_annotations: &[String],
+    keep_labels: &[String],
+) -> Application {
     let mut out = live.clone();
     out.spec = desired.spec.clone();
     let mut annotations = desired.metadata.annotations.clone().unwrap_or_default();
     let live_annotations = live.metadata.annotations.clone().unwrap_or_default();
-    for key in keep_annotations.iter().map(String::as_str).chain(ALWAYS_PRESERVED_ANNOTATIONS) {
+    for key in keep_annotations
+        .iter()
+        .map(String::as_str)
+        .chain(ALWAYS_PRESERVED_ANNOTATIONS)
+    {
         if let Some(v) = live_annotations.get(key) {
             annotations.insert(key.to_string(), v.clone());
         }
@@ -190,11 +240,19 @@ pub fn merge_live(desired: &Application, live: &Application, keep_annotations: &
     }
     let mut finalizers = desired.metadata.finalizers.clone().unwrap_or_default();
     for f in live.metadata.finalizers.iter().flatten() {
-        if PRESERVED_FINALIZER_PREFIXES.iter().any(|p| f.starts_with(p)) && !finalizers.contains(f) {
+        if PRESERVED_FINALIZER_PREFIXES
+            .iter()
+            .any(|p| f.starts_with(p))
+            && !finalizers.contains(f)
+        {
             finalizers.push(f.clone());
         }
     }
-    let mut owners: Vec<OwnerReference> = desired.metadata.owner_references.clone().unwrap_or_default();
+    let mut owners: Vec<OwnerReference> = desired
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
     for o in live.metadata.owner_references.iter().flatten() {
         if o.controller != Some(true) && !owners.iter().any(|d| d.uid == o.uid) {
             owners.push(o.clone());
@@ -219,7 +277,8 @@ pub fn same_generated_content(a: &Application, b: &Application) -> bool {
         && map(&a.metadata.labels) == map(&b.metadata.labels)
         && map(&a.metadata.annotations) == map(&b.metadata.annotations)
         && list(&a.metadata.finalizers) == list(&b.metadata.finalizers)
-        && a.metadata.owner_references.clone().unwrap_or_default() == b.metadata.owner_references.clone().unwrap_or_default()
+        && a.metadata.owner_references.clone().unwrap_or_default()
+            == b.metadata.owner_references.clone().unwrap_or_default()
 }
 
 #[cfg(test)]

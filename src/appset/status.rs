@@ -9,7 +9,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::Application;
 use crate::api::application::HealthStatus;
-use crate::api::application_set::{ApplicationSetCondition, ApplicationSetResource, ApplicationSetStatus};
+use crate::api::application_set::{
+    ApplicationSetCondition, ApplicationSetResource, ApplicationSetStatus,
+};
 
 pub const ERROR_OCCURRED: &str = "ErrorOccurred";
 pub const PARAMETERS_GENERATED: &str = "ParametersGenerated";
@@ -34,14 +36,23 @@ pub mod reason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Generation failed: nothing was written. `reason` is one of the generation reasons.
-    Failed { reason: &'static str, message: String },
+    Failed {
+        reason: &'static str,
+        message: String,
+    },
     /// Generated; `problems` are (reason, message) of what could not be done, first first.
-    Generated { problems: Vec<(&'static str, String)> },
+    Generated {
+        problems: Vec<(&'static str, String)>,
+    },
 }
 
 /// The three conditions for `outcome`, keeping the transition times of `previous` where a
 /// condition's status did not change.
-pub fn conditions(outcome: &Outcome, previous: &[ApplicationSetCondition], now: &Time) -> Vec<ApplicationSetCondition> {
+pub fn conditions(
+    outcome: &Outcome,
+    previous: &[ApplicationSetCondition],
+    now: &Time,
+) -> Vec<ApplicationSetCondition> {
     let c = |type_: &str, status: bool, reason: &str, message: String| ApplicationSetCondition {
         type_: type_.to_string(),
         status: if status { "True" } else { "False" }.to_string(),
@@ -53,27 +64,48 @@ pub fn conditions(outcome: &Outcome, previous: &[ApplicationSetCondition], now: 
         Outcome::Failed { reason, message } => vec![
             c(ERROR_OCCURRED, true, reason, message.clone()),
             c(PARAMETERS_GENERATED, false, reason, message.clone()),
-            c(RESOURCES_UP_TO_DATE, false, reason::ERROR_OCCURRED, message.clone()),
+            c(
+                RESOURCES_UP_TO_DATE,
+                false,
+                reason::ERROR_OCCURRED,
+                message.clone(),
+            ),
         ],
         Outcome::Generated { problems } => {
-            let params = c(PARAMETERS_GENERATED, true, reason::PARAMETERS_GENERATED, "Successfully generated parameters for all Applications".into());
+            let params = c(
+                PARAMETERS_GENERATED,
+                true,
+                reason::PARAMETERS_GENERATED,
+                "Successfully generated parameters for all Applications".into(),
+            );
             match problems.first() {
                 None => {
                     let ok = "All applications have been generated successfully".to_string();
-                    vec![c(ERROR_OCCURRED, false, reason::UP_TO_DATE, ok.clone()), params, c(RESOURCES_UP_TO_DATE, true, reason::UP_TO_DATE, ok)]
+                    vec![
+                        c(ERROR_OCCURRED, false, reason::UP_TO_DATE, ok.clone()),
+                        params,
+                        c(RESOURCES_UP_TO_DATE, true, reason::UP_TO_DATE, ok),
+                    ]
                 }
                 Some((why, first)) => {
                     let message = match problems.len() {
                         1 => first.clone(),
                         n => format!("{first} (and {} more)", n - 1),
                     };
-                    vec![c(ERROR_OCCURRED, true, why, message.clone()), params, c(RESOURCES_UP_TO_DATE, false, reason::ERROR_OCCURRED, message)]
+                    vec![
+                        c(ERROR_OCCURRED, true, why, message.clone()),
+                        params,
+                        c(RESOURCES_UP_TO_DATE, false, reason::ERROR_OCCURRED, message),
+                    ]
                 }
             }
         }
     };
     for cond in &mut out {
-        let kept = previous.iter().find(|p| p.type_ == cond.type_ && p.status == cond.status).and_then(|p| p.last_transition_time.clone());
+        let kept = previous
+            .iter()
+            .find(|p| p.type_ == cond.type_ && p.status == cond.status)
+            .and_then(|p| p.last_transition_time.clone());
         cond.last_transition_time = Some(kept.unwrap_or_else(|| now.clone()));
     }
     out
@@ -81,15 +113,28 @@ pub fn conditions(outcome: &Outcome, previous: &[ApplicationSetCondition], now: 
 
 /// `status.health` from the conditions (Argo CD's `CalculateHealth`, without rollouts).
 pub fn health(conditions: &[ApplicationSetCondition]) -> HealthStatus {
-    let is_true = |t: &str| conditions.iter().any(|c| c.type_ == t && c.status == "True");
+    let is_true = |t: &str| {
+        conditions
+            .iter()
+            .any(|c| c.type_ == t && c.status == "True")
+    };
     let find = |t: &str| conditions.iter().find(|c| c.type_ == t);
     if is_true(ERROR_OCCURRED) {
-        return HealthStatus { status: "Degraded".into(), message: find(ERROR_OCCURRED).map(|c| c.message.clone()) };
+        return HealthStatus {
+            status: "Degraded".into(),
+            message: find(ERROR_OCCURRED).map(|c| c.message.clone()),
+        };
     }
     if is_true(RESOURCES_UP_TO_DATE) {
-        return HealthStatus { status: "Healthy".into(), message: find(RESOURCES_UP_TO_DATE).map(|c| c.message.clone()) };
+        return HealthStatus {
+            status: "Healthy".into(),
+            message: find(RESOURCES_UP_TO_DATE).map(|c| c.message.clone()),
+        };
     }
-    HealthStatus { status: "Unknown".into(), message: None }
+    HealthStatus {
+        status: "Unknown".into(),
+        message: None,
+    }
 }
 
 /// The `status.resources` entry of an owned Application.
@@ -101,14 +146,19 @@ pub fn resource_entry(app: &Application) -> ApplicationSetResource {
         kind: "Application".into(),
         name: app.metadata.name.clone().unwrap_or_default(),
         namespace: app.metadata.namespace.clone().unwrap_or_default(),
-        status: status.and_then(|s| s.sync.as_ref()).map(|s| s.status.clone()),
+        status: status
+            .and_then(|s| s.sync.as_ref())
+            .map(|s| s.status.clone()),
         health: status.and_then(|s| s.health.clone()),
     }
 }
 
 /// One `status.resources` entry per owned Application (the last one of a name wins), sorted by
 /// name, at most `cap` of them; and the true count.
-pub fn resources(owned: impl IntoIterator<Item = ApplicationSetResource>, cap: usize) -> (Vec<ApplicationSetResource>, i64) {
+pub fn resources(
+    owned: impl IntoIterator<Item = ApplicationSetResource>,
+    cap: usize,
+) -> (Vec<ApplicationSetResource>, i64) {
     let mut by_name: BTreeMap<String, ApplicationSetResource> = BTreeMap::new();
     for entry in owned {
         by_name.insert(entry.name.clone(), entry);
@@ -118,12 +168,25 @@ pub fn resources(owned: impl IntoIterator<Item = ApplicationSetResource>, cap: u
 }
 
 /// The whole status.
-pub fn status(outcome: &Outcome, previous: Option<&ApplicationSetStatus>, owned: Vec<ApplicationSetResource>, cap: usize, now: &Time) -> ApplicationSetStatus {
-    let previous_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or_default();
+pub fn status(
+    outcome: &Outcome,
+    previous: Option<&ApplicationSetStatus>,
+    owned: Vec<ApplicationSetResource>,
+    cap: usize,
+    now: &Time,
+) -> ApplicationSetStatus {
+    let previous_conditions = previous
+        .map(|p| p.conditions.as_slice())
+        .unwrap_or_default();
     let conditions = conditions(outcome, previous_conditions, now);
     let (resources, count) = resources(owned, cap);
     let health = Some(health(&conditions));
-    ApplicationSetStatus { conditions, resources, resources_count: Some(count), health }
+    ApplicationSetStatus {
+        conditions,
+        resources,
+        resources_count: Some(count),
+        health,
+    }
 }
 
 #[cfg(test)]
@@ -138,7 +201,17 @@ mod tests {
     fn success_is_stable_and_keeps_transition_times() {
         let ok = Outcome::Generated { problems: vec![] };
         let first = conditions(&ok, &[], &now(100));
-        assert_eq!(first.iter().map(|c| (c.type_.as_str(), c.status.as_str())).collect::<Vec<_>>(), [(ERROR_OCCURRED, "False"), (PARAMETERS_GENERATED, "True"), (RESOURCES_UP_TO_DATE, "True")]);
+        assert_eq!(
+            first
+                .iter()
+                .map(|c| (c.type_.as_str(), c.status.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (ERROR_OCCURRED, "False"),
+                (PARAMETERS_GENERATED, "True"),
+                (RESOURCES_UP_TO_DATE, "True")
+            ]
+        );
         let again = conditions(&ok, &first, &now(200));
         assert_eq!(first, again, "an unchanged pass yields an equal status");
         assert_eq!(health(&first).status, "Healthy");
@@ -147,13 +220,32 @@ mod tests {
     #[test]
     fn failures_couple_the_conditions() {
         let ok = conditions(&Outcome::Generated { problems: vec![] }, &[], &now(100));
-        let failed = Outcome::Failed { reason: reason::GENERATION_ERROR, message: "git: unreachable".into() };
+        let failed = Outcome::Failed {
+            reason: reason::GENERATION_ERROR,
+            message: "git: unreachable".into(),
+        };
         let c = conditions(&failed, &ok, &now(200));
-        assert_eq!((c[0].status.as_str(), c[0].reason.as_str()), ("True", reason::GENERATION_ERROR));
-        assert_eq!((c[1].status.as_str(), c[2].status.as_str(), c[2].reason.as_str()), ("False", "False", reason::ERROR_OCCURRED));
+        assert_eq!(
+            (c[0].status.as_str(), c[0].reason.as_str()),
+            ("True", reason::GENERATION_ERROR)
+        );
+        assert_eq!(
+            (
+                c[1].status.as_str(),
+                c[2].status.as_str(),
+                c[2].reason.as_str()
+            ),
+            ("False", "False", reason::ERROR_OCCURRED)
+        );
         assert_eq!(c[0].last_transition_time, Some(now(200)));
         assert_eq!(health(&c).status, "Degraded");
-        let problems = Outcome::Generated { problems: vec![(reason::VALIDATION_ERROR, "dup a".into()), (reason::CREATE_ERROR, "b".into()), (reason::CREATE_ERROR, "c".into())] };
+        let problems = Outcome::Generated {
+            problems: vec![
+                (reason::VALIDATION_ERROR, "dup a".into()),
+                (reason::CREATE_ERROR, "b".into()),
+                (reason::CREATE_ERROR, "c".into()),
+            ],
+        };
         let c = conditions(&problems, &[], &now(1));
         assert_eq!(c[0].message, "dup a (and 2 more)");
         assert_eq!(c[0].reason, reason::VALIDATION_ERROR);
@@ -162,9 +254,15 @@ mod tests {
 
     #[test]
     fn resources_are_sorted_capped_and_counted() {
-        let apps: Vec<Application> = ["c", "a", "b"].iter().map(|n| Application::new(n, Default::default())).collect();
+        let apps: Vec<Application> = ["c", "a", "b"]
+            .iter()
+            .map(|n| Application::new(n, Default::default()))
+            .collect();
         let (list, count) = resources(apps.iter().map(resource_entry), 2);
-        assert_eq!(list.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            list.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(count, 3);
     }
 }

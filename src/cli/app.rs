@@ -85,7 +85,10 @@ pub struct OperationWait {
 
 impl OperationWait {
     fn wait_for(&self) -> WaitFor {
-        WaitFor { wait: !self.no_wait, timeout: self.timeout }
+        WaitFor {
+            wait: !self.no_wait,
+            timeout: self.timeout,
+        }
     }
 }
 
@@ -143,7 +146,10 @@ pub struct WaitArgs {
 
 /// Runs an `app` command; `app diff` ends in an [`Exit`] (1: differences, 2: error).
 pub fn run(command: &AppCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| AppError::Runtime(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(e.to_string()))?;
     runtime.block_on(async {
         if let AppCommand::Diff(args) = command {
             return match diff(args).await {
@@ -162,16 +168,50 @@ async fn other(command: &AppCommand) -> Result<(), AppError> {
             let apps = Session::connect(&args.hub).await?.apps().await?;
             print!("{}", show::list(&apps));
         }
-        AppCommand::Get(args) => print!("{}", show::get(&Session::connect(&args.hub).await?.app(&args.name).await?)),
-        AppCommand::History(args) => print!("{}", show::history(&Session::connect(&args.hub).await?.app(&args.name).await?)),
+        AppCommand::Get(args) => print!(
+            "{}",
+            show::get(&Session::connect(&args.hub).await?.app(&args.name).await?)
+        ),
+        AppCommand::History(args) => print!(
+            "{}",
+            show::history(&Session::connect(&args.hub).await?.app(&args.name).await?)
+        ),
         AppCommand::Sync(args) => {
-            let req = SyncRequest { revision: args.revision.clone(), revisions: Vec::new(), prune: args.prune };
-            operation::sync(&Session::connect(&args.hub).await?, &args.name, &req, args.wait.wait_for()).await?;
+            let req = SyncRequest {
+                revision: args.revision.clone(),
+                revisions: Vec::new(),
+                prune: args.prune,
+            };
+            operation::sync(
+                &Session::connect(&args.hub).await?,
+                &args.name,
+                &req,
+                args.wait.wait_for(),
+            )
+            .await?;
         }
-        AppCommand::Rollback(args) => operation::rollback(&Session::connect(&args.hub).await?, &args.name, args.id, args.prune, args.wait.wait_for()).await?,
+        AppCommand::Rollback(args) => {
+            operation::rollback(
+                &Session::connect(&args.hub).await?,
+                &args.name,
+                args.id,
+                args.prune,
+                args.wait.wait_for(),
+            )
+            .await?
+        }
         AppCommand::Wait(args) => {
-            let until = wait::Until { sync: args.sync, health: args.health };
-            wait::wait(&Session::connect(&args.hub).await?, &args.name, until, args.timeout).await?;
+            let until = wait::Until {
+                sync: args.sync,
+                health: args.health,
+            };
+            wait::wait(
+                &Session::connect(&args.hub).await?,
+                &args.name,
+                until,
+                args.timeout,
+            )
+            .await?;
         }
         AppCommand::Diff(_) => {}
     }
@@ -181,7 +221,10 @@ async fn other(command: &AppCommand) -> Result<(), AppError> {
 /// Prints the differences; whether there are any.
 async fn diff(args: &DiffArgs) -> Result<bool, AppError> {
     let session = Session::connect(&args.hub).await?;
-    let opts = diff::DiffOptions { git_cache: args.git.dir(), timeout: args.timeout };
+    let opts = diff::DiffOptions {
+        git_cache: args.git.dir(),
+        timeout: args.timeout,
+    };
     let diffs = diff::diff(&session, &args.name, &opts).await?;
     print!("{}", diff::render_text(&diffs));
     Ok(!diffs.is_empty())

@@ -13,8 +13,8 @@ use super::sim::parse_duration;
 use crate::cluster::ClientOptions;
 use crate::cluster::install::kubeconfig::{client_for_context, current_context, has_context};
 use crate::cluster::install::{
-    self, AddOptions, Change, ClusterRow, Connection, DEFAULT_HUB_NAMESPACE, DEFAULT_SA_NAMESPACE, KubeconfigFiles, RemoveOptions,
-    RemoveTarget, RotateOptions, TargetCluster,
+    self, AddOptions, Change, ClusterRow, Connection, DEFAULT_HUB_NAMESPACE, DEFAULT_SA_NAMESPACE,
+    KubeconfigFiles, RemoveOptions, RemoveTarget, RotateOptions, TargetCluster,
 };
 
 #[derive(Debug, Subcommand)]
@@ -136,7 +136,10 @@ fn parse_key_value(arg: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(command: &ClusterCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         match command {
             ClusterCommand::Add(args) => add(args).await,
@@ -160,12 +163,21 @@ pub(super) async fn hub(args: &HubArgs) -> anyhow::Result<(Kubeconfig, Connectio
         None => current_context(&kc, &files)?,
     };
     let client = client_for_context(&kc, &context, &ClientOptions::default()).await?;
-    Ok((kc, Connection { client, place: format!("hub context {context}") }))
+    Ok((
+        kc,
+        Connection {
+            client,
+            place: format!("hub context {context}"),
+        },
+    ))
 }
 
 async fn target(kc: &Kubeconfig, context: &str) -> anyhow::Result<Connection> {
     let client = client_for_context(kc, context, &ClientOptions::default()).await?;
-    Ok(Connection { client, place: format!("context {context}") })
+    Ok(Connection {
+        client,
+        place: format!("context {context}"),
+    })
 }
 
 async fn add(args: &AddArgs) -> anyhow::Result<()> {
@@ -186,7 +198,11 @@ async fn add(args: &AddArgs) -> anyhow::Result<()> {
 
 fn dedup(namespaces: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for ns in namespaces.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+    for ns in namespaces
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+    {
         if !out.iter().any(|o| o == ns) {
             out.push(ns.to_string());
         }
@@ -206,7 +222,10 @@ async fn list(args: &ListArgs) -> anyhow::Result<()> {
 
 async fn rm(args: &RmArgs) -> anyhow::Result<()> {
     let (kc, hub) = hub(&args.hub).await?;
-    let opts = RemoveOptions { hub_namespace: args.hub.hub_namespace.clone(), sa_namespace: args.service_account_namespace.clone() };
+    let opts = RemoveOptions {
+        hub_namespace: args.hub.hub_namespace.clone(),
+        sa_namespace: args.service_account_namespace.clone(),
+    };
     let (context, implicit) = match &args.context {
         Some(c) => (Some(c.clone()), false),
         None if has_context(&kc, &args.name) => (Some(args.name.clone()), true),
@@ -214,12 +233,21 @@ async fn rm(args: &RmArgs) -> anyhow::Result<()> {
     };
     let Some(context) = context else {
         install::remove(&hub, &args.name, None, &opts, &mut print).await?;
-        eprintln!("note: no kubeconfig context {:?} (give --context): flotilla-manager, if any, is left in the cluster", args.name);
+        eprintln!(
+            "note: no kubeconfig context {:?} (give --context): flotilla-manager, if any, is left in the cluster",
+            args.name
+        );
         return Ok(());
     };
-    let server = implicit.then(|| TargetCluster::from_kubeconfig(&kc, &context)).transpose()?.map(|t| t.server);
+    let server = implicit
+        .then(|| TargetCluster::from_kubeconfig(&kc, &context))
+        .transpose()?
+        .map(|t| t.server);
     let connection = target(&kc, &context).await?;
-    let t = RemoveTarget { connection: &connection, implicit_server: server.as_deref() };
+    let t = RemoveTarget {
+        connection: &connection,
+        implicit_server: server.as_deref(),
+    };
     Ok(install::remove(&hub, &args.name, Some(t), &opts, &mut print).await?)
 }
 
@@ -233,7 +261,11 @@ async fn rotate(args: &RotateArgs) -> anyhow::Result<()> {
         Some(c) => Some(target(&kc, c).await?),
         None => None,
     };
-    let opts = RotateOptions { hub_namespace: args.hub.hub_namespace.clone(), token_timeout: args.token_timeout, client: ClientOptions::default() };
+    let opts = RotateOptions {
+        hub_namespace: args.hub.hub_namespace.clone(),
+        token_timeout: args.token_timeout,
+        client: ClientOptions::default(),
+    };
     Ok(install::rotate(&hub, &args.name, target, &opts, &mut print).await?)
 }
 
@@ -243,7 +275,12 @@ pub fn table(rows: &[ClusterRow]) -> String {
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
-            let labels = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+            let labels = r
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
             [
                 r.name.clone(),
                 r.server.clone(),
@@ -263,7 +300,11 @@ pub fn table(rows: &[ClusterRow]) -> String {
     }
     let mut out = String::new();
     for row in std::iter::once(&header).chain(&cells) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(line.join("   ").trim_end());
         out.push('\n');
     }
@@ -278,15 +319,27 @@ mod tests {
 
     #[test]
     fn key_values() {
-        assert_eq!(parse_key_value("env=dev").unwrap(), ("env".into(), "dev".into()));
-        assert_eq!(parse_key_value("a=b=c").unwrap(), ("a".into(), "b=c".into()));
-        assert_eq!(parse_key_value("empty=").unwrap(), ("empty".into(), "".into()));
+        assert_eq!(
+            parse_key_value("env=dev").unwrap(),
+            ("env".into(), "dev".into())
+        );
+        assert_eq!(
+            parse_key_value("a=b=c").unwrap(),
+            ("a".into(), "b=c".into())
+        );
+        assert_eq!(
+            parse_key_value("empty=").unwrap(),
+            ("empty".into(), "".into())
+        );
         assert!(parse_key_value("=x").is_err() && parse_key_value("novalue").is_err());
     }
 
     #[test]
     fn namespaces_deduplicated_in_order() {
-        assert_eq!(dedup(&["b".into(), "a".into(), "b".into(), " ".into()]), ["b", "a"]);
+        assert_eq!(
+            dedup(&["b".into(), "a".into(), "b".into(), " ".into()]),
+            ["b", "a"]
+        );
     }
 
     #[test]
@@ -301,10 +354,27 @@ mod tests {
             status: status.into(),
             apps,
         };
-        let t = table(&[row("dev", Some("v1.33.0"), "Successful", Some(2)), row("broken", None, "Secret flotilla/broken: config is\nbad", None)]);
+        let t = table(&[
+            row("dev", Some("v1.33.0"), "Successful", Some(2)),
+            row(
+                "broken",
+                None,
+                "Secret flotilla/broken: config is\nbad",
+                None,
+            ),
+        ]);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "NAME     SERVER                       LABELS       VERSION   STATUS                                  APPS");
-        assert_eq!(lines[1], "dev      https://dev.example.com      env=dev      v1.33.0   Successful                              2");
-        assert_eq!(lines[2], "broken   https://broken.example.com   env=broken   -         Secret flotilla/broken: config is bad   ?");
+        assert_eq!(
+            lines[0],
+            "NAME     SERVER                       LABELS       VERSION   STATUS                                  APPS"
+        );
+        assert_eq!(
+            lines[1],
+            "dev      https://dev.example.com      env=dev      v1.33.0   Successful                              2"
+        );
+        assert_eq!(
+            lines[2],
+            "broken   https://broken.example.com   env=broken   -         Secret flotilla/broken: config is bad   ?"
+        );
     }
 }

@@ -88,29 +88,55 @@ fn parse_policy(s: &str) -> Result<Policy, String> {
 }
 
 /// The hub cluster's kube config: the kubeconfig named or found, else the in-cluster one.
-pub async fn hub_config(kubeconfig: Option<&PathBuf>, context: Option<&str>) -> anyhow::Result<kube::Config> {
-    let options = KubeConfigOptions { context: context.map(String::from), ..Default::default() };
+pub async fn hub_config(
+    kubeconfig: Option<&PathBuf>,
+    context: Option<&str>,
+) -> anyhow::Result<kube::Config> {
+    let options = KubeConfigOptions {
+        context: context.map(String::from),
+        ..Default::default()
+    };
     match kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path).with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &options).await.with_context(|| format!("kubeconfig {}", path.display()))
+            let kc = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .with_context(|| format!("kubeconfig {}", path.display()))
         }
-        None if context.is_some() => kube::Config::from_kubeconfig(&options).await.context("reading the kubeconfig"),
-        None => kube::Config::infer().await.context("no kubeconfig and no in-cluster configuration"),
+        None if context.is_some() => kube::Config::from_kubeconfig(&options)
+            .await
+            .context("reading the kubeconfig"),
+        None => kube::Config::infer()
+            .await
+            .context("no kubeconfig and no in-cluster configuration"),
     }
 }
 
 pub fn run(args: &HubArgs) -> anyhow::Result<()> {
     super::init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         let mut config = hub_config(args.kubeconfig.as_ref(), args.context.as_deref()).await?;
-        let hub_options = ClientOptions { qps: args.hub_qps, burst: args.hub_burst, connect_timeout: args.connect_timeout, request_timeout: args.request_timeout };
+        let hub_options = ClientOptions {
+            qps: args.hub_qps,
+            burst: args.hub_burst,
+            connect_timeout: args.connect_timeout,
+            request_timeout: args.request_timeout,
+        };
         client::apply_timeouts(&mut config, &hub_options);
         let hub_client = client::build(config, &hub_options, "the hub cluster")?;
         let mut hub_config = HubConfig::new(&args.namespace, args.git.dir());
         hub_config.in_cluster = args.in_cluster;
-        hub_config.cluster_client = ClientOptions { qps: args.qps, burst: args.burst, connect_timeout: args.connect_timeout, request_timeout: args.request_timeout };
+        hub_config.cluster_client = ClientOptions {
+            qps: args.qps,
+            burst: args.burst,
+            connect_timeout: args.connect_timeout,
+            request_timeout: args.request_timeout,
+        };
         hub_config.probe_interval = args.probe_interval;
         hub_config.listen = Some(args.listen);
         hub_config.controller.policy = args.policy;

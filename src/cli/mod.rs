@@ -96,6 +96,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`, without kube's request traces).
 pub fn init_logging() {
     // kube's own request tracing repeats, at ERROR, every failure the hub reports itself.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube_client::client::builder=off"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube_client::client::builder=off")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

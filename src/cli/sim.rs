@@ -41,25 +41,40 @@ pub struct SimArgs {
 /// `250ms`, `5s`, `2m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i)).unwrap_or((s, "s"));
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 5s, 2m"))?;
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 5s, 2m"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("invalid duration {s:?}: expected e.g. 500ms, 5s, 2m")),
+        _ => Err(format!(
+            "invalid duration {s:?}: expected e.g. 500ms, 5s, 2m"
+        )),
     }
 }
 
 pub fn run(args: &SimArgs) -> anyhow::Result<()> {
     let clusters: Vec<String> = match args.count {
         Some(n) => (0..n).map(|i| format!("{}{i}", args.prefix)).collect(),
-        None => args.clusters.iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
+        None => args
+            .clusters
+            .iter()
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect(),
     };
     if clusters.is_empty() {
         bail!("no virtual clusters to serve: give --clusters or --count");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         let mut settings = ClusterSettings { watch_history: args.watch_history, bookmark_interval: args.bookmark_interval, ..Default::default() };
         settings.workload.ready_after = args.ready_after;
@@ -89,13 +104,14 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use kube::config::{AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
+use kube::config::{
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
 
 use super::rate_limit::{LimitLayer, Limits};
 use crate::api::ClusterSecret;
@@ -26,18 +29,27 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     /// Argo CD's 50 QPS / 100 burst; 10 s to connect, 30 s to answer.
     fn default() -> Self {
-        Self { qps: 50.0, burst: 100, connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(30) }
+        Self {
+            qps: 50.0,
+            burst: 100,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
 /// A client could not be built from a cluster Secret. No variant carries a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
-    #[error("cluster Secret {secret}: config.{key} is not supported by flotilla; use a bearer token, basic auth or a client certificate")]
+    #[error(
+        "cluster Secret {secret}: config.{key} is not supported by flotilla; use a bearer token, basic auth or a client certificate"
+    )]
     UnsupportedAuth { secret: String, key: String },
     #[error("cluster Secret {secret}: config.proxyUrl is not supported by flotilla")]
     Proxy { secret: String },
-    #[error("cluster Secret {secret}: config.tlsClientConfig.certData and keyData must be given together")]
+    #[error(
+        "cluster Secret {secret}: config.tlsClientConfig.certData and keyData must be given together"
+    )]
     HalfClientCert { secret: String },
     #[error("cluster Secret {secret}: {what}")]
     Config { secret: String, what: String },
@@ -45,11 +57,21 @@ pub enum ClientError {
 
 /// A kube `Config` for the cluster of `secret`, with the timeouts of `options` (no rate limit:
 /// that is a layer, see [`build`]).
-pub async fn config_for(secret: &ClusterSecret, options: &ClientOptions) -> Result<kube::Config, ClientError> {
-    let name = if secret.secret_name.is_empty() { secret.name.clone() } else { secret.secret_name.clone() };
+pub async fn config_for(
+    secret: &ClusterSecret,
+    options: &ClientOptions,
+) -> Result<kube::Config, ClientError> {
+    let name = if secret.secret_name.is_empty() {
+        secret.name.clone()
+    } else {
+        secret.secret_name.clone()
+    };
     let c = &secret.config;
     if let Some(key) = &c.unsupported_auth {
-        return Err(ClientError::UnsupportedAuth { secret: name, key: key.clone() });
+        return Err(ClientError::UnsupportedAuth {
+            secret: name,
+            key: key.clone(),
+        });
     }
     if c.proxy_url.as_deref().is_some_and(|p| !p.is_empty()) {
         return Err(ClientError::Proxy { secret: name });
@@ -71,24 +93,43 @@ pub async fn config_for(secret: &ClusterSecret, options: &ClientOptions) -> Resu
         password: c.password.as_ref().map(|p| p.expose().clone().into()),
         token: c.bearer_token.as_ref().map(|t| t.expose().clone().into()),
         client_certificate_data: tls.cert_data.as_ref().map(|d| STANDARD.encode(d)),
-        client_key_data: tls.key_data.as_ref().map(|k| STANDARD.encode(k.expose()).into()),
+        client_key_data: tls
+            .key_data
+            .as_ref()
+            .map(|k| STANDARD.encode(k.expose()).into()),
         ..Default::default()
     };
     let kubeconfig = Kubeconfig {
-        clusters: vec![NamedCluster { name: "c".into(), cluster: Some(cluster), other: Default::default() }],
-        auth_infos: vec![NamedAuthInfo { name: "u".into(), auth_info: Some(auth), other: Default::default() }],
+        clusters: vec![NamedCluster {
+            name: "c".into(),
+            cluster: Some(cluster),
+            other: Default::default(),
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: "u".into(),
+            auth_info: Some(auth),
+            other: Default::default(),
+        }],
         contexts: vec![NamedContext {
             name: "c".into(),
-            context: Some(Context { cluster: "c".into(), user: Some("u".into()), ..Default::default() }),
+            context: Some(Context {
+                cluster: "c".into(),
+                user: Some("u".into()),
+                ..Default::default()
+            }),
             other: Default::default(),
         }],
         current_context: Some("c".into()),
         ..Default::default()
     };
-    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        // kube's kubeconfig errors name files, URLs and PEM problems, never the token or key.
-        .map_err(|e| ClientError::Config { secret: name.clone(), what: e.to_string() })?;
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            // kube's kubeconfig errors name files, URLs and PEM problems, never the token or key.
+            .map_err(|e| ClientError::Config {
+                secret: name.clone(),
+                what: e.to_string(),
+            })?;
     apply_timeouts(&mut config, options);
     Ok(config)
 }
@@ -101,17 +142,35 @@ pub fn apply_timeouts(config: &mut kube::Config, options: &ClientOptions) {
 }
 
 /// A client for `config` with the rate limit and response timeout of `options`.
-pub fn build(config: kube::Config, options: &ClientOptions, secret: &str) -> Result<kube::Client, ClientError> {
-    let layer = LimitLayer::new(Limits { qps: options.qps, burst: options.burst, timeout: options.request_timeout });
-    let builder = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| ClientError::Config { secret: secret.to_string(), what: e.to_string() })?;
+pub fn build(
+    config: kube::Config,
+    options: &ClientOptions,
+    secret: &str,
+) -> Result<kube::Client, ClientError> {
+    let layer = LimitLayer::new(Limits {
+        qps: options.qps,
+        burst: options.burst,
+        timeout: options.request_timeout,
+    });
+    let builder =
+        kube::client::ClientBuilder::try_from(config).map_err(|e| ClientError::Config {
+            secret: secret.to_string(),
+            what: e.to_string(),
+        })?;
     Ok(builder.with_layer(&layer).build())
 }
 
 /// [`config_for`] then [`build`].
-pub async fn client_for(secret: &ClusterSecret, options: &ClientOptions) -> Result<kube::Client, ClientError> {
+pub async fn client_for(
+    secret: &ClusterSecret,
+    options: &ClientOptions,
+) -> Result<kube::Client, ClientError> {
     let config = config_for(secret, options).await?;
-    let name = if secret.secret_name.is_empty() { &secret.name } else { &secret.secret_name };
+    let name = if secret.secret_name.is_empty() {
+        &secret.name
+    } else {
+        &secret.secret_name
+    };
     build(config, options, name)
 }
 
@@ -131,14 +190,26 @@ mod tests {
 
     #[tokio::test]
     async fn token_ca_and_server_name_reach_the_config() {
-        let ca = rcgen::generate_simple_self_signed(vec!["x".into()]).unwrap().cert.pem();
+        let ca = rcgen::generate_simple_self_signed(vec!["x".into()])
+            .unwrap()
+            .cert
+            .pem();
         let cfg = ClusterConfig {
             bearer_token: Some(Sensitive::new("t0k3n".into())),
-            tls: TlsClientConfig { server_name: Some("api.dev".into()), ca_data: Some(ca.into_bytes()), ..Default::default() },
+            tls: TlsClientConfig {
+                server_name: Some("api.dev".into()),
+                ca_data: Some(ca.into_bytes()),
+                ..Default::default()
+            },
             ..Default::default()
         };
-        let config = config_for(&secret(cfg), &ClientOptions::default()).await.unwrap();
-        assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/clusters/dev");
+        let config = config_for(&secret(cfg), &ClientOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            config.cluster_url.to_string(),
+            "https://127.0.0.1:6443/clusters/dev"
+        );
         assert_eq!(config.tls_server_name.as_deref(), Some("api.dev"));
         assert_eq!(config.root_cert.as_ref().map(Vec::len), Some(1));
         assert!(!config.accept_invalid_certs);
@@ -148,18 +219,43 @@ mod tests {
 
     #[tokio::test]
     async fn unsupported_and_inconsistent_settings_are_errors_naming_the_secret() {
-        let aws = ClusterConfig { unsupported_auth: Some("awsAuthConfig".into()), ..Default::default() };
-        let e = config_for(&secret(aws), &ClientOptions::default()).await.unwrap_err();
-        assert!(e.to_string().contains("flotilla/dev") && e.to_string().contains("awsAuthConfig"), "{e}");
-        let half = ClusterConfig { tls: TlsClientConfig { cert_data: Some(b"x".to_vec()), ..Default::default() }, ..Default::default() };
-        assert!(matches!(config_for(&secret(half), &ClientOptions::default()).await, Err(ClientError::HalfClientCert { .. })));
+        let aws = ClusterConfig {
+            unsupported_auth: Some("awsAuthConfig".into()),
+            ..Default::default()
+        };
+        let e = config_for(&secret(aws), &ClientOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("flotilla/dev") && e.to_string().contains("awsAuthConfig"),
+            "{e}"
+        );
+        let half = ClusterConfig {
+            tls: TlsClientConfig {
+                cert_data: Some(b"x".to_vec()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(matches!(
+            config_for(&secret(half), &ClientOptions::default()).await,
+            Err(ClientError::HalfClientCert { .. })
+        ));
         let bad_ca = ClusterConfig {
             password: Some(Sensitive::new("hunter2".into())),
             username: Some("admin".into()),
-            tls: TlsClientConfig { ca_data: Some(b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n".to_vec()), ..Default::default() },
+            tls: TlsClientConfig {
+                ca_data: Some(
+                    b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"
+                        .to_vec(),
+                ),
+                ..Default::default()
+            },
             ..Default::default()
         };
-        let e = config_for(&secret(bad_ca), &ClientOptions::default()).await.unwrap_err();
+        let e = config_for(&secret(bad_ca), &ClientOptions::default())
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("flotilla/dev"), "{e}");
         assert!(!e.to_string().contains("hunter2"));
     }

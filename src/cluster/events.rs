@@ -26,13 +26,20 @@ where
         Ok(Some(existing)) => {
             let count = existing.count.unwrap_or(1) + 1;
             let patch = json!({"count": count, "lastTimestamp": now});
-            if let Err(e) = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            if let Err(e) = api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
                 tracing::debug!(event = %name, error = %e, "could not update an Event");
             }
         }
         Ok(None) => {
             let event = Event {
-                metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(ns.clone()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    namespace: Some(ns.clone()),
+                    ..Default::default()
+                },
                 involved_object: ObjectReference {
                     api_version: Some(K::api_version(&()).into_owned()),
                     kind: Some(K::kind(&()).into_owned()),
@@ -45,7 +52,10 @@ where
                 reason: Some(reason.into()),
                 message: Some(message.into()),
                 type_: Some("Warning".into()),
-                source: Some(EventSource { component: Some(COMPONENT.into()), host: None }),
+                source: Some(EventSource {
+                    component: Some(COMPONENT.into()),
+                    host: None,
+                }),
                 reporting_component: Some(COMPONENT.into()),
                 first_timestamp: Some(now.clone()),
                 last_timestamp: Some(now),

@@ -77,16 +77,30 @@ pub enum InstallError {
         cause: String,
     },
     /// A token Secret was not filled by the token controller in time.
-    #[error("secret {secret} in {place}: the token controller did not fill data.token within {waited:?}")]
-    TokenTimeout { secret: String, place: String, waited: Duration },
+    #[error(
+        "secret {secret} in {place}: the token controller did not fill data.token within {waited:?}"
+    )]
+    TokenTimeout {
+        secret: String,
+        place: String,
+        waited: Duration,
+    },
     /// An object that should be ours exists with content we must not overwrite.
     #[error("{object} in {place}: {what}")]
-    Conflict { object: String, place: String, what: String },
+    Conflict {
+        object: String,
+        place: String,
+        what: String,
+    },
     /// No cluster Secret by that name.
-    #[error("cluster {name:?}: no cluster Secret in hub namespace {namespace} has that name or Secret name")]
+    #[error(
+        "cluster {name:?}: no cluster Secret in hub namespace {namespace} has that name or Secret name"
+    )]
     ClusterNotFound { name: String, namespace: String },
     /// Several cluster Secrets share the name.
-    #[error("cluster {name:?}: several cluster Secrets have that name ({secrets}); give the Secret name instead")]
+    #[error(
+        "cluster {name:?}: several cluster Secrets have that name ({secrets}); give the Secret name instead"
+    )]
     Ambiguous { name: String, secrets: String },
     /// The cluster Secret does not parse, or a client cannot be built from it.
     #[error("{0}")]
@@ -95,14 +109,30 @@ pub enum InstallError {
     #[error("cluster Secret {secret}: config has no bearerToken to rotate (it uses {uses})")]
     NothingToRotate { secret: String, uses: &'static str },
     /// The freshly issued token did not work; the hub Secret was left unchanged.
-    #[error("new token in secret {secret} does not work against {place}, the hub Secret is unchanged: {cause}")]
-    NewTokenRejected { secret: String, place: String, cause: String },
+    #[error(
+        "new token in secret {secret} does not work against {place}, the hub Secret is unchanged: {cause}"
+    )]
+    NewTokenRejected {
+        secret: String,
+        place: String,
+        cause: String,
+    },
 }
 
 impl InstallError {
     /// An [`InstallError::Api`] from a kube error.
-    pub fn api(action: &'static str, object: impl Into<String>, place: &str, e: &kube::Error) -> Self {
-        InstallError::Api { action, object: object.into(), place: place.to_string(), cause: describe_kube(e) }
+    pub fn api(
+        action: &'static str,
+        object: impl Into<String>,
+        place: &str,
+        e: &kube::Error,
+    ) -> Self {
+        InstallError::Api {
+            action,
+            object: object.into(),
+            place: place.to_string(),
+            cause: describe_kube(e),
+        }
     }
 }
 
@@ -111,7 +141,11 @@ impl InstallError {
 pub fn describe_kube(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => {
-            let message = if s.message.is_empty() { "the API server refused the request" } else { s.message.as_str() };
+            let message = if s.message.is_empty() {
+                "the API server refused the request"
+            } else {
+                s.message.as_str()
+            };
             format!("{message} ({} {})", s.code, s.reason)
         }
         other => super::describe_error(other),
@@ -153,7 +187,11 @@ pub struct Change {
 
 impl Change {
     pub fn new(action: Action, kind: &'static str, name: impl Into<String>) -> Self {
-        Change { action, kind, name: name.into() }
+        Change {
+            action,
+            kind,
+            name: name.into(),
+        }
     }
 }
 
@@ -168,7 +206,10 @@ impl fmt::Display for Change {
             Action::NotFound => write!(f, "not found {kind} {name}"),
             Action::Skipped => write!(f, "skipped {kind} {name}"),
             Action::Unlabelled => {
-                write!(f, "unlabelled {kind} {name} (not created by flotilla: kept, secret-type labels removed)")
+                write!(
+                    f,
+                    "unlabelled {kind} {name} (not created by flotilla: kept, secret-type labels removed)"
+                )
             }
         }
     }
@@ -183,16 +224,41 @@ mod tests {
 
     #[test]
     fn change_lines() {
-        let c = Change::new(Action::Created, "serviceaccount", "kube-system/flotilla-manager");
-        assert_eq!(c.to_string(), "created serviceaccount kube-system/flotilla-manager");
-        assert_eq!(Change::new(Action::Unchanged, "clusterrole", MANAGER_ROLE).to_string(), "unchanged clusterrole flotilla-manager-role");
-        assert_eq!(Change::new(Action::NotFound, "secret", "flotilla/x").to_string(), "not found secret flotilla/x");
+        let c = Change::new(
+            Action::Created,
+            "serviceaccount",
+            "kube-system/flotilla-manager",
+        );
+        assert_eq!(
+            c.to_string(),
+            "created serviceaccount kube-system/flotilla-manager"
+        );
+        assert_eq!(
+            Change::new(Action::Unchanged, "clusterrole", MANAGER_ROLE).to_string(),
+            "unchanged clusterrole flotilla-manager-role"
+        );
+        assert_eq!(
+            Change::new(Action::NotFound, "secret", "flotilla/x").to_string(),
+            "not found secret flotilla/x"
+        );
     }
 
     #[test]
     fn api_errors_are_one_line() {
-        let status = kube::core::Status::failure("secrets \"x\" is forbidden: User \"u\" cannot get", "Forbidden").with_code(403);
-        let e = InstallError::api("reading", "secret a/x", "context dev", &kube::Error::Api(Box::new(status)));
-        assert_eq!(e.to_string(), "reading secret a/x in context dev: secrets \"x\" is forbidden: User \"u\" cannot get (403 Forbidden)");
+        let status = kube::core::Status::failure(
+            "secrets \"x\" is forbidden: User \"u\" cannot get",
+            "Forbidden",
+        )
+        .with_code(403);
+        let e = InstallError::api(
+            "reading",
+            "secret a/x",
+            "context dev",
+            &kube::Error::Api(Box::new(status)),
+        );
+        assert_eq!(
+            e.to_string(),
+            "reading secret a/x in context dev: secrets \"x\" is forbidden: User \"u\" cannot get (403 Forbidden)"
+        );
     }
 }

@@ -31,7 +31,12 @@ impl TokenBucket {
     /// A full bucket. `qps` ≤ 0 means unlimited.
     pub fn new(qps: f64, burst: u32, now: Instant) -> Self {
         let burst = f64::from(burst.max(1));
-        Self { qps, burst, tokens: burst, last: now }
+        Self {
+            qps,
+            burst,
+            tokens: burst,
+            last: now,
+        }
     }
 
     /// Takes one token and says how long to wait before using it (zero if available now).
@@ -43,7 +48,11 @@ impl TokenBucket {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now.max(self.last);
         self.tokens = (self.tokens + elapsed * self.qps).min(self.burst) - 1.0;
-        if self.tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-self.tokens / self.qps) }
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.qps)
+        }
     }
 }
 
@@ -65,7 +74,14 @@ pub struct LimitLayer {
 
 impl LimitLayer {
     pub fn new(limits: Limits) -> Self {
-        Self { bucket: Arc::new(Mutex::new(TokenBucket::new(limits.qps, limits.burst, Instant::now()))), timeout: limits.timeout }
+        Self {
+            bucket: Arc::new(Mutex::new(TokenBucket::new(
+                limits.qps,
+                limits.burst,
+                Instant::now(),
+            ))),
+            timeout: limits.timeout,
+        }
     }
 }
 
@@ -73,7 +89,13 @@ impl<S> Layer<S> for LimitLayer {
     type Service = Limited<S>;
 
     fn layer(&self, inner: S) -> Limited<S> {
-        Limited { inner, bucket: self.bucket.clone(), timeout: self.timeout, wait: None, permitted: false }
+        Limited {
+            inner,
+            bucket: self.bucket.clone(),
+            timeout: self.timeout,
+            wait: None,
+            permitted: false,
+        }
     }
 }
 
@@ -106,7 +128,11 @@ where
         if !self.permitted {
             if self.wait.is_none() {
                 let now = Instant::now();
-                let delay = self.bucket.lock().unwrap_or_else(PoisonError::into_inner).reserve(now);
+                let delay = self
+                    .bucket
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .reserve(now);
                 if delay.is_zero() {
                     self.permitted = true;
                 } else {
@@ -185,7 +211,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_layer_spaces_requests_and_times_out() {
         use tower::ServiceExt;
-        let layer = LimitLayer::new(Limits { qps: 2.0, burst: 1, timeout: Duration::from_secs(5) });
+        let layer = LimitLayer::new(Limits {
+            qps: 2.0,
+            burst: 1,
+            timeout: Duration::from_secs(5),
+        });
         let fast = tower::service_fn(|_: ()| async { Ok::<_, BoxError>(Instant::now()) });
         let mut svc = layer.layer(fast);
         let t0 = Instant::now();
@@ -197,7 +227,12 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(60)).await;
             Ok::<_, BoxError>(())
         });
-        let mut svc = LimitLayer::new(Limits { qps: 0.0, burst: 1, timeout: Duration::from_secs(5) }).layer(slow);
+        let mut svc = LimitLayer::new(Limits {
+            qps: 0.0,
+            burst: 1,
+            timeout: Duration::from_secs(5),
+        })
+        .layer(slow);
         let err = svc.ready().await.unwrap().call(()).await.unwrap_err();
         assert!(err.to_string().contains("no response within 5s"), "{err}");
     }

@@ -41,7 +41,11 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("secret", &self.secret).field("has_client", &self.client.is_some()).field("state", &self.state()).finish()
+        f.debug_struct("Cluster")
+            .field("secret", &self.secret)
+            .field("has_client", &self.client.is_some())
+            .field("state", &self.state())
+            .finish()
     }
 }
 
@@ -49,9 +53,20 @@ impl Cluster {
     pub fn new(secret: ClusterSecret, client: Result<kube::Client, String>, revision: u64) -> Self {
         let (client, state) = match client {
             Ok(c) => (Some(c), ConnectionState::default()),
-            Err(e) => (None, ConnectionState { last_error: Some(e), ..Default::default() }),
+            Err(e) => (
+                None,
+                ConnectionState {
+                    last_error: Some(e),
+                    ..Default::default()
+                },
+            ),
         };
-        Self { secret, client, state: Mutex::new(state), revision }
+        Self {
+            secret,
+            client,
+            state: Mutex::new(state),
+            revision,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -63,7 +78,10 @@ impl Cluster {
     }
 
     pub fn state(&self) -> ConnectionState {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn record_success(&self, version: String) {
@@ -74,7 +92,10 @@ impl Cluster {
     }
 
     pub fn record_error(&self, error: String) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).last_error = Some(error);
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error = Some(error);
     }
 }
 
@@ -107,8 +128,14 @@ impl Registry {
     /// An empty registry; `in_cluster` is the hub's own client when the implicit `in-cluster`
     /// entry is enabled.
     pub fn new(in_cluster: Option<kube::Client>) -> Self {
-        let in_cluster = in_cluster.map(|c| Arc::new(Cluster::new(ClusterSecret::in_cluster(), Ok(c), 0)));
-        Self { index: RwLock::new(Index::default()), changes: broadcast::channel(4096).0, in_cluster, synced: watch::channel(false).0 }
+        let in_cluster =
+            in_cluster.map(|c| Arc::new(Cluster::new(ClusterSecret::in_cluster(), Ok(c), 0)));
+        Self {
+            index: RwLock::new(Index::default()),
+            changes: broadcast::channel(4096).0,
+            in_cluster,
+            synced: watch::channel(false).0,
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -123,7 +150,11 @@ impl Registry {
     /// The registered cluster Secrets (the implicit entry excluded), sorted by Secret name:
     /// what the cluster generator reads.
     pub fn secrets(&self) -> Vec<ClusterSecret> {
-        self.read().secrets.values().map(|c| c.secret.clone()).collect()
+        self.read()
+            .secrets
+            .values()
+            .map(|c| c.secret.clone())
+            .collect()
     }
 
     /// Every cluster the hub can sync to, one per server (the first Secret by name wins), plus
@@ -136,25 +167,46 @@ impl Registry {
         }
         let mut out: Vec<Arc<Cluster>> = by_server.into_values().collect();
         if let Some(ic) = &self.in_cluster
-            && !out.iter().any(|c| c.server() == IN_CLUSTER_SERVER) {
-                out.push(ic.clone());
-            }
+            && !out.iter().any(|c| c.server() == IN_CLUSTER_SERVER)
+        {
+            out.push(ic.clone());
+        }
         out
     }
 
     /// The cluster serving `server`.
     pub fn by_server(&self, server: &str) -> Option<Arc<Cluster>> {
         let server = server.trim_end_matches('/');
-        let found = self.read().secrets.values().find(|c| c.server() == server).cloned();
-        found.or_else(|| self.in_cluster.clone().filter(|_| server == IN_CLUSTER_SERVER))
+        let found = self
+            .read()
+            .secrets
+            .values()
+            .find(|c| c.server() == server)
+            .cloned();
+        found.or_else(|| {
+            self.in_cluster
+                .clone()
+                .filter(|_| server == IN_CLUSTER_SERVER)
+        })
     }
 
     /// The cluster named `name` (the first by Secret name when names repeat).
     pub fn by_name(&self, name: &str) -> Option<Arc<Cluster>> {
-        let found = self.read().secrets.values().find(|c| c.name() == name).cloned();
+        let found = self
+            .read()
+            .secrets
+            .values()
+            .find(|c| c.name() == name)
+            .cloned();
         found.or_else(|| {
-            let shadowed = self.read().secrets.values().any(|c| c.server() == IN_CLUSTER_SERVER);
-            self.in_cluster.clone().filter(|_| name == IN_CLUSTER_NAME && !shadowed)
+            let shadowed = self
+                .read()
+                .secrets
+                .values()
+                .any(|c| c.server() == IN_CLUSTER_SERVER);
+            self.in_cluster
+                .clone()
+                .filter(|_| name == IN_CLUSTER_NAME && !shadowed)
         })
     }
 
@@ -165,7 +217,11 @@ impl Registry {
 
     /// Another Secret (earlier by name) that already registers `server`.
     pub fn shadowing(&self, secret: &str, server: &str) -> Option<String> {
-        self.read().secrets.iter().find(|(name, c)| name.as_str() < secret && c.server() == server).map(|(n, _)| n.clone())
+        self.read()
+            .secrets
+            .iter()
+            .find(|(name, c)| name.as_str() < secret && c.server() == server)
+            .map(|(n, _)| n.clone())
     }
 
     /// Registers or replaces the cluster of a Secret. Returns `false` (and changes nothing)
@@ -180,19 +236,33 @@ impl Registry {
             }
             index.revision += 1;
             let revision = index.revision;
-            index.secrets.insert(key, Arc::new(Cluster::new(secret.clone(), client, revision)));
+            index.secrets.insert(
+                key,
+                Arc::new(Cluster::new(secret.clone(), client, revision)),
+            );
             before
         };
-        let _ = self.changes.send(ClusterChange { before, after: Some(secret) });
+        let _ = self.changes.send(ClusterChange {
+            before,
+            after: Some(secret),
+        });
         true
     }
 
     /// Removes the cluster of a Secret; `true` if it was registered.
     pub fn remove(&self, secret_name: &str) -> bool {
-        let removed = self.index.write().unwrap_or_else(PoisonError::into_inner).secrets.remove(secret_name);
+        let removed = self
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .secrets
+            .remove(secret_name);
         match removed {
             Some(c) => {
-                let _ = self.changes.send(ClusterChange { before: Some(c.secret.clone()), after: None });
+                let _ = self.changes.send(ClusterChange {
+                    before: Some(c.secret.clone()),
+                    after: None,
+                });
                 true
             }
             None => false,
@@ -212,7 +282,8 @@ impl Registry {
     /// them and is listing again). Readers must not act on an unsynced registry: zero clusters
     /// there means "not known yet", not "none".
     pub fn set_synced(&self, synced: bool) {
-        self.synced.send_if_modified(|s| std::mem::replace(s, synced) != synced);
+        self.synced
+            .send_if_modified(|s| std::mem::replace(s, synced) != synced);
     }
 
     pub fn is_synced(&self) -> bool {
@@ -243,11 +314,17 @@ mod tests {
         let r = Registry::new(None);
         let mut rx = r.subscribe();
         assert!(r.upsert(secret("b", "https://x"), Err("no client".into())));
-        assert!(!r.upsert(secret("b", "https://x"), Err("no client".into())), "same content is no change");
+        assert!(
+            !r.upsert(secret("b", "https://x"), Err("no client".into())),
+            "same content is no change"
+        );
         assert!(r.upsert(secret("a", "https://x"), Err("no client".into())));
         assert_eq!(r.clusters().len(), 1);
         assert_eq!(r.clusters()[0].name(), "a");
-        assert_eq!(r.shadowing("flotilla/b", "https://x").as_deref(), Some("flotilla/a"));
+        assert_eq!(
+            r.shadowing("flotilla/b", "https://x").as_deref(),
+            Some("flotilla/a")
+        );
         assert!(rx.try_recv().unwrap().before.is_none());
         assert!(rx.try_recv().is_ok());
         assert!(r.remove("flotilla/a"));

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
-use kube::ResourceExt;
 
 use super::client::{ClientOptions, client_for};
 use super::events;
@@ -65,7 +65,12 @@ async fn watch_secrets(registry: &Registry, config: &WatchConfig) {
     }
 }
 
-async fn on_event(registry: &Registry, config: &WatchConfig, state: &mut State, event: Event<Secret>) {
+async fn on_event(
+    registry: &Registry,
+    config: &WatchConfig,
+    state: &mut State,
+    event: Event<Secret>,
+) {
     match event {
         Event::Init => state.listing = Some(HashSet::new()),
         Event::InitApply(s) | Event::Apply(s) => {
@@ -85,7 +90,12 @@ async fn on_event(registry: &Registry, config: &WatchConfig, state: &mut State, 
                     forget(registry, config, state, &name);
                 }
             }
-            let gone: Vec<String> = state.repositories.keys().filter(|n| !seen.contains(*n)).cloned().collect();
+            let gone: Vec<String> = state
+                .repositories
+                .keys()
+                .filter(|n| !seen.contains(*n))
+                .cloned()
+                .collect();
             if !gone.is_empty() {
                 for n in gone {
                     state.repositories.remove(&n);
@@ -128,7 +138,16 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
                         publish_repositories(config, state);
                     }
                 }
-                Err(e) => report(config, state, secret, "InvalidRepositorySecret", &e.to_string()).await,
+                Err(e) => {
+                    report(
+                        config,
+                        state,
+                        secret,
+                        "InvalidRepositorySecret",
+                        &e.to_string(),
+                    )
+                    .await
+                }
             }
             return;
         }
@@ -141,22 +160,41 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
     let parsed = match ClusterSecret::from_secret(&data) {
         Ok(p) => p,
         Err(e) => {
-            let kept = if registry.by_secret(&name).is_some() { "; the last valid version stays registered" } else { "" };
-            report(config, state, secret, "InvalidClusterSecret", &format!("{e}{kept}")).await;
+            let kept = if registry.by_secret(&name).is_some() {
+                "; the last valid version stays registered"
+            } else {
+                ""
+            };
+            report(
+                config,
+                state,
+                secret,
+                "InvalidClusterSecret",
+                &format!("{e}{kept}"),
+            )
+            .await;
             return;
         }
     };
-    if registry.by_secret(&name).is_some_and(|c| c.secret == parsed) {
+    if registry
+        .by_secret(&name)
+        .is_some_and(|c| c.secret == parsed)
+    {
         return;
     }
-    let client = client_for(&parsed, &config.client_options).await.map_err(|e| e.to_string());
+    let client = client_for(&parsed, &config.client_options)
+        .await
+        .map_err(|e| e.to_string());
     if let Err(e) = &client {
         report(config, state, secret, "InvalidClusterSecret", e).await;
     } else {
         state.reported.remove(&name);
     }
     if let Some(first) = registry.shadowing(&name, &parsed.server) {
-        let msg = format!("cluster Secret {name}: server {} is already registered by {first}; this Secret is ignored until that one goes", parsed.server);
+        let msg = format!(
+            "cluster Secret {name}: server {} is already registered by {first}; this Secret is ignored until that one goes",
+            parsed.server
+        );
         report(config, state, secret, "DuplicateClusterServer", &msg).await;
     }
     let (cluster, server) = (parsed.name.clone(), parsed.server.clone());
@@ -165,7 +203,13 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
     }
 }
 
-async fn report(config: &WatchConfig, state: &mut State, secret: &Secret, reason: &str, message: &str) {
+async fn report(
+    config: &WatchConfig,
+    state: &mut State,
+    secret: &Secret,
+    reason: &str,
+    message: &str,
+) {
     let name = qualified(secret);
     if state.reported.get(&name).is_some_and(|m| m == message) {
         return;
@@ -199,7 +243,11 @@ async fn probe_loop(registry: Arc<Registry>, interval: Duration) {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
         };
-        let clusters: Vec<_> = registry.clusters().into_iter().filter(|c| only.as_ref().is_none_or(|s| s == c.server())).collect();
+        let clusters: Vec<_> = registry
+            .clusters()
+            .into_iter()
+            .filter(|c| only.as_ref().is_none_or(|s| s == c.server()))
+            .collect();
         futures::stream::iter(clusters)
             .for_each_concurrent(32, |c| async move {
                 let Some(client) = c.client.clone() else { return };
@@ -221,10 +269,16 @@ async fn probe_loop(registry: Arc<Registry>, interval: Duration) {
 /// needs an authenticated user): a cluster that ignores bad credentials on `/version` still
 /// fails the probe.
 async fn probe(client: &kube::Client) -> Result<String, String> {
-    let version = client.apiserver_version().await.map_err(|e| super::describe_error(&e))?;
+    let version = client
+        .apiserver_version()
+        .await
+        .map_err(|e| super::describe_error(&e))?;
     match client.list_core_api_versions().await {
         Ok(_) => Ok(version.git_version),
-        Err(kube::Error::Api(s)) if s.code == 401 || s.code == 403 => Err(format!("the cluster refuses the hub's credentials ({} {}): {}", s.code, s.reason, s.message)),
+        Err(kube::Error::Api(s)) if s.code == 401 || s.code == 403 => Err(format!(
+            "the cluster refuses the hub's credentials ({} {}): {}",
+            s.code, s.reason, s.message
+        )),
         Err(e) => Err(super::describe_error(&e)),
     }
 }

@@ -120,7 +120,10 @@ impl GitSource for GitCache {
         // A commit named by its full SHA never changes: no need to ask the remote for it.
         let known_commit = is_full_sha(revision) && resolve(repo, revision, &url)?.is_some();
         if !known_commit && fetched.as_ref().is_none_or(|(r, _)| *r != round) {
-            let creds = credentials_for(repo_url, &self.secrets.read().unwrap_or_else(PoisonError::into_inner));
+            let creds = credentials_for(
+                repo_url,
+                &self.secrets.read().unwrap_or_else(PoisonError::into_inner),
+            );
             let result = fetch(repo, repo_url, &url, creds.as_ref());
             *fetched = Some((round, result));
             snapshots.retain(|_, (used, _)| *used + 1 >= round);

@@ -15,7 +15,10 @@ pub struct GitRounds {
 
 impl GitRounds {
     pub fn new(cache: Arc<GitCache>) -> Self {
-        Self { cache, started: Mutex::new(None) }
+        Self {
+            cache,
+            started: Mutex::new(None),
+        }
     }
 
     pub fn cache(&self) -> &Arc<GitCache> {
@@ -42,6 +45,9 @@ impl GitRounds {
 
     /// Age of the current round.
     pub fn age(&self) -> Option<Duration> {
-        self.started.lock().unwrap_or_else(PoisonError::into_inner).map(|t| t.elapsed())
+        self.started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|t| t.elapsed())
     }
 }

@@ -66,7 +66,9 @@ fn index_tree(tree: &git2::Tree<'_>) -> Result<(Vec<String>, Vec<String>, Vec<Oi
             Some(ObjectType::Tree) if !path.split('/').any(|seg| seg.starts_with('.')) => {
                 dirs.push(path)
             }
-            Some(ObjectType::Blob) if is_regular_blob(entry.filemode()) => files.push((path, entry.id())),
+            Some(ObjectType::Blob) if is_regular_blob(entry.filemode()) => {
+                files.push((path, entry.id()))
+            }
             _ => {}
         }
         TreeWalkResult::Ok

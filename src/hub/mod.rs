@@ -17,14 +17,17 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 
 use crate::api::Application;
 use crate::appset::controller::{self, ControllerConfig};
-use crate::git::rounds::GitRounds;
 use crate::cluster::watch::{self, WatchConfig};
 use crate::cluster::{ClientOptions, Registry};
 use crate::git::GitCache;
-use crate::observe::server::{self, Endpoint};
+use crate::git::rounds::GitRounds;
 use crate::observe::Metrics;
+use crate::observe::server::{self, Endpoint};
 use crate::render::{RenderCache, RenderCacheConfig};
-use crate::sync::{self, engine::{Engine, SyncConfig}};
+use crate::sync::{
+    self,
+    engine::{Engine, SyncConfig},
+};
 
 /// Application events buffered for the slowest reader of the shared cache.
 const APP_EVENT_BUFFER: usize = 4096;
@@ -57,9 +60,15 @@ impl HubConfig {
             in_cluster: true,
             cluster_client: ClientOptions::default(),
             probe_interval: Duration::from_secs(30),
-            controller: ControllerConfig { namespace: namespace.to_string(), ..Default::default() },
+            controller: ControllerConfig {
+                namespace: namespace.to_string(),
+                ..Default::default()
+            },
             git_cache_dir,
-            sync: SyncConfig { namespace: namespace.to_string(), ..Default::default() },
+            sync: SyncConfig {
+                namespace: namespace.to_string(),
+                ..Default::default()
+            },
             render_cache_entries: 20_000,
             webhook_secret: "flotilla-webhook".into(),
             listen: None,
@@ -71,7 +80,10 @@ impl HubConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     #[error("serving on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running hub; dropping it stops it.
@@ -106,16 +118,42 @@ impl Hub {
         let appset_events = apps_writer.subscribe().expect("a shared store");
         let sync_events = apps_writer.subscribe().expect("a shared store");
         let api: Api<Application> = Api::namespaced(client.clone(), &config.namespace);
-        let app_stream = watcher(api, watcher::Config::default()).default_backoff().modify(controller::slim).reflect_shared(apps_writer);
-        tasks.push(tokio::spawn(app_stream.for_each(|_| futures::future::ready(()))));
+        let app_stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(controller::slim)
+            .reflect_shared(apps_writer);
+        tasks.push(tokio::spawn(
+            app_stream.for_each(|_| futures::future::ready(())),
+        ));
         let mut controller_config = config.controller.clone();
         controller_config.namespace = config.namespace.clone();
-        let shared = controller::Shared { registry: registry.clone(), rounds: rounds.clone(), apps: apps.clone(), app_events: appset_events, metrics: metrics.clone() };
-        tasks.push(tokio::spawn(controller::run(client.clone(), shared, controller_config)));
-        let renders = Arc::new(RenderCache::new(RenderCacheConfig { max_entries: config.render_cache_entries, ..Default::default() }));
+        let shared = controller::Shared {
+            registry: registry.clone(),
+            rounds: rounds.clone(),
+            apps: apps.clone(),
+            app_events: appset_events,
+            metrics: metrics.clone(),
+        };
+        tasks.push(tokio::spawn(controller::run(
+            client.clone(),
+            shared,
+            controller_config,
+        )));
+        let renders = Arc::new(RenderCache::new(RenderCacheConfig {
+            max_entries: config.render_cache_entries,
+            ..Default::default()
+        }));
         let mut sync_config = config.sync.clone();
         sync_config.namespace = config.namespace.clone();
-        let engine = Engine::new(client.clone(), registry.clone(), rounds.clone(), renders, apps.clone(), sync_config, metrics.clone());
+        let engine = Engine::new(
+            client.clone(),
+            registry.clone(),
+            rounds.clone(),
+            renders,
+            apps.clone(),
+            sync_config,
+            metrics.clone(),
+        );
         tasks.push(tokio::spawn(sync::engine::run(engine.clone(), sync_events)));
         let mut addr = None;
         if let Some(listen) = config.listen {
@@ -125,15 +163,36 @@ impl Hub {
                     sync::metrics::observe(&e, m);
                 }
             });
-            let routes = vec![("/api/webhook", webhook::route(engine.clone(), config.webhook_secret.clone()))];
-            let endpoint = Endpoint { metrics: metrics.clone(), registry: registry.clone(), routes, collectors: vec![collector] };
-            let (bound, task) = server::serve(listen, endpoint).await.map_err(|source| HubError::Listen { addr: listen, source })?;
+            let routes = vec![(
+                "/api/webhook",
+                webhook::route(engine.clone(), config.webhook_secret.clone()),
+            )];
+            let endpoint = Endpoint {
+                metrics: metrics.clone(),
+                registry: registry.clone(),
+                routes,
+                collectors: vec![collector],
+            };
+            let (bound, task) =
+                server::serve(listen, endpoint)
+                    .await
+                    .map_err(|source| HubError::Listen {
+                        addr: listen,
+                        source,
+                    })?;
             tracing::info!(addr = %bound, "serving /metrics, /healthz, /readyz, /api/webhook");
             addr = Some(bound);
             tasks.push(task);
         }
         tracing::info!(namespace = %config.namespace, in_cluster = config.in_cluster, "hub started");
-        Ok(Hub { registry, metrics, git, engine, addr, tasks })
+        Ok(Hub {
+            registry,
+            metrics,
+            git,
+            engine,
+            addr,
+            tasks,
+        })
     }
 
     pub fn engine(&self) -> &Arc<Engine> {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use hyper::StatusCode;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::api::{ApplicationSet, Sensitive};
@@ -29,7 +29,9 @@ pub fn route(engine: Arc<Engine>, secret_name: String) -> Route {
 
 async fn secrets(engine: &Engine, name: &str) -> WebhookSecrets {
     let api: Api<Secret> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
-    let Ok(Some(s)) = api.get_opt(name).await else { return WebhookSecrets::default() };
+    let Ok(Some(s)) = api.get_opt(name).await else {
+        return WebhookSecrets::default();
+    };
     let data = s.data.unwrap_or_default();
     let get = |keys: [&str; 2]| {
         keys.iter()
@@ -38,14 +40,25 @@ async fn secrets(engine: &Engine, name: &str) -> WebhookSecrets {
             .map(|v| Sensitive::new(v.trim().to_string()))
             .filter(|v| !v.expose().is_empty())
     };
-    WebhookSecrets { github: get(["github.secret", "webhook.github.secret"]), gitlab: get(["gitlab.secret", "webhook.gitlab.secret"]) }
+    WebhookSecrets {
+        github: get(["github.secret", "webhook.github.secret"]),
+        gitlab: get(["gitlab.secret", "webhook.gitlab.secret"]),
+    }
 }
 
 async fn handle(engine: &Engine, secret_name: &str, req: RouteRequest) -> Answer {
     let secrets = secrets(engine, secret_name).await;
-    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok()).map(String::from);
+    let header = |name: &str| {
+        req.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
     match webhook::parse(header, &req.body, &secrets) {
-        Ok(Webhook::Ignored(what)) => (StatusCode::OK, format!("{{\"ignored\": {}}}\n", json!(what))),
+        Ok(Webhook::Ignored(what)) => (
+            StatusCode::OK,
+            format!("{{\"ignored\": {}}}\n", json!(what)),
+        ),
         Ok(Webhook::Push(push)) => {
             let apps = engine.on_push(&push);
             let appsets = refresh_appsets(engine, &push).await;
@@ -55,7 +68,10 @@ async fn handle(engine: &Engine, secret_name: &str, req: RouteRequest) -> Answer
         }
         Err(e) => {
             tracing::warn!(error = %e, "webhook refused");
-            (StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST), format!("{}\n", json!({"error": e.to_string()})))
+            (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                format!("{}\n", json!({"error": e.to_string()})),
+            )
         }
     }
 }
@@ -87,12 +103,25 @@ fn git_generators(appset: &ApplicationSet) -> Vec<(String, String)> {
 
 async fn refresh_appsets(engine: &Engine, push: &PushEvent) -> Vec<String> {
     let api: Api<ApplicationSet> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
-    let Ok(list) = api.list(&ListParams::default()).await else { return Vec::new() };
+    let Ok(list) = api.list(&ListParams::default()).await else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for a in list.items {
-        if git_generators(&a).iter().any(|(repo, rev)| push.touches(repo, rev)) {
+        if git_generators(&a)
+            .iter()
+            .any(|(repo, rev)| push.touches(repo, rev))
+        {
             let patch = json!({"metadata": {"annotations": {crate::appset::controller::REFRESH_ANNOTATION: "webhook"}}});
-            if api.patch(&a.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok() {
+            if api
+                .patch(
+                    &a.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .is_ok()
+            {
                 out.push(a.name_any());
             }
         }

@@ -2,7 +2,10 @@
 //! exists (`argocd_appset_*` → `flotilla_appset_*`, `argocd_cluster_*` → `flotilla_cluster_*`),
 //! with the same labels, so its dashboards port by renaming.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 
 use crate::cluster::Registry as ClusterRegistry;
 
@@ -37,7 +40,9 @@ pub struct Metrics {
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(g.clone())).expect("unique metric");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("unique metric");
     g
 }
 
@@ -51,41 +56,130 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let appset_reconcile = HistogramVec::new(
-            HistogramOpts::new("flotilla_appset_reconcile", "ApplicationSet reconcile duration, seconds.").buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]),
+            HistogramOpts::new(
+                "flotilla_appset_reconcile",
+                "ApplicationSet reconcile duration, seconds.",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]),
             &["namespace", "name"],
         )
         .expect("valid metric");
-        registry.register(Box::new(appset_reconcile.clone())).expect("unique metric");
+        registry
+            .register(Box::new(appset_reconcile.clone()))
+            .expect("unique metric");
         let app_reconcile = HistogramVec::new(
-            HistogramOpts::new("flotilla_app_reconcile", "Application reconcile duration, seconds.").buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]),
+            HistogramOpts::new(
+                "flotilla_app_reconcile",
+                "Application reconcile duration, seconds.",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]),
             &["namespace", "dest_server"],
         )
         .expect("valid metric");
-        registry.register(Box::new(app_reconcile.clone())).expect("unique metric");
-        let app_render = Histogram::with_opts(HistogramOpts::new("flotilla_app_render_seconds", "Git resolution and rendering of one Application, seconds.").buckets(vec![0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0])).expect("valid metric");
-        registry.register(Box::new(app_render.clone())).expect("unique metric");
-        let app_status_writes = IntCounter::new("flotilla_app_status_writes_total", "Application status writes.").expect("valid metric");
-        registry.register(Box::new(app_status_writes.clone())).expect("unique metric");
-        let app_sync_total = IntCounterVec::new(Opts::new("flotilla_app_sync_total", "Completed syncs."), &["namespace", "name", "project", "dest_server", "phase"]).expect("valid metric");
-        registry.register(Box::new(app_sync_total.clone())).expect("unique metric");
-        let k8s_requests = IntCounterVec::new(Opts::new("flotilla_app_k8s_request_total", "Requests of the sync engine to target clusters."), &["server", "verb", "response_code"]).expect("valid metric");
-        registry.register(Box::new(k8s_requests.clone())).expect("unique metric");
-        let appset_writes = IntCounterVec::new(Opts::new("flotilla_appset_application_writes_total", "Application writes by the ApplicationSet controller."), &["verb", "result"]).expect("valid metric");
-        registry.register(Box::new(appset_writes.clone())).expect("unique metric");
+        registry
+            .register(Box::new(app_reconcile.clone()))
+            .expect("unique metric");
+        let app_render = Histogram::with_opts(
+            HistogramOpts::new(
+                "flotilla_app_render_seconds",
+                "Git resolution and rendering of one Application, seconds.",
+            )
+            .buckets(vec![0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(app_render.clone()))
+            .expect("unique metric");
+        let app_status_writes = IntCounter::new(
+            "flotilla_app_status_writes_total",
+            "Application status writes.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(app_status_writes.clone()))
+            .expect("unique metric");
+        let app_sync_total = IntCounterVec::new(
+            Opts::new("flotilla_app_sync_total", "Completed syncs."),
+            &["namespace", "name", "project", "dest_server", "phase"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(app_sync_total.clone()))
+            .expect("unique metric");
+        let k8s_requests = IntCounterVec::new(
+            Opts::new(
+                "flotilla_app_k8s_request_total",
+                "Requests of the sync engine to target clusters.",
+            ),
+            &["server", "verb", "response_code"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(k8s_requests.clone()))
+            .expect("unique metric");
+        let appset_writes = IntCounterVec::new(
+            Opts::new(
+                "flotilla_appset_application_writes_total",
+                "Application writes by the ApplicationSet controller.",
+            ),
+            &["verb", "result"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(appset_writes.clone()))
+            .expect("unique metric");
         Self {
-            appset_info: gauge(&registry, "flotilla_appset_info", "ApplicationSets, with the status of ResourcesUpToDate.", &["namespace", "name", "resource_update_status"]),
-            appset_owned_applications: gauge(&registry, "flotilla_appset_owned_applications", "Applications owned by an ApplicationSet.", &["namespace", "name"]),
+            appset_info: gauge(
+                &registry,
+                "flotilla_appset_info",
+                "ApplicationSets, with the status of ResourcesUpToDate.",
+                &["namespace", "name", "resource_update_status"],
+            ),
+            appset_owned_applications: gauge(
+                &registry,
+                "flotilla_appset_owned_applications",
+                "Applications owned by an ApplicationSet.",
+                &["namespace", "name"],
+            ),
             appset_reconcile,
             appset_writes,
-            cluster_info: gauge(&registry, "flotilla_cluster_info", "Registered clusters.", &["server", "name", "k8s_version"]),
-            cluster_connection_status: gauge(&registry, "flotilla_cluster_connection_status", "1 when the last probe of the cluster API succeeded.", &["server", "name"]),
+            cluster_info: gauge(
+                &registry,
+                "flotilla_cluster_info",
+                "Registered clusters.",
+                &["server", "name", "k8s_version"],
+            ),
+            cluster_connection_status: gauge(
+                &registry,
+                "flotilla_cluster_connection_status",
+                "1 when the last probe of the cluster API succeeded.",
+                &["server", "name"],
+            ),
             app_reconcile,
             app_render,
             app_status_writes,
             app_sync_total,
-            app_info: gauge(&registry, "flotilla_app_info", "Applications, with their sync and health status.", &["namespace", "name", "project", "dest_server", "sync_status", "health_status", "autosync_enabled"]),
+            app_info: gauge(
+                &registry,
+                "flotilla_app_info",
+                "Applications, with their sync and health status.",
+                &[
+                    "namespace",
+                    "name",
+                    "project",
+                    "dest_server",
+                    "sync_status",
+                    "health_status",
+                    "autosync_enabled",
+                ],
+            ),
             k8s_requests,
-            queue_depth: gauge(&registry, "flotilla_app_queue_depth", "Applications queued per cluster.", &["server", "state"]),
+            queue_depth: gauge(
+                &registry,
+                "flotilla_app_queue_depth",
+                "Applications queued per cluster.",
+                &["server", "state"],
+            ),
             registry,
         }
     }
@@ -97,8 +191,12 @@ impl Metrics {
         for c in clusters.clusters() {
             let state = c.state();
             let version = state.server_version.clone().unwrap_or_default();
-            self.cluster_info.with_label_values(&[c.server(), c.name(), &version]).set(1);
-            self.cluster_connection_status.with_label_values(&[c.server(), c.name()]).set(i64::from(state.is_connected()));
+            self.cluster_info
+                .with_label_values(&[c.server(), c.name(), &version])
+                .set(1);
+            self.cluster_connection_status
+                .with_label_values(&[c.server(), c.name()])
+                .set(i64::from(state.is_connected()));
         }
     }
 

@@ -49,20 +49,27 @@ pub struct Endpoint {
 }
 
 /// Binds `addr` and serves until the task is dropped. Returns the bound address.
-pub async fn serve(addr: SocketAddr, endpoint: Endpoint) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn serve(
+    addr: SocketAddr,
+    endpoint: Endpoint,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let endpoint = Arc::new(endpoint);
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let endpoint = endpoint.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let endpoint = endpoint.clone();
                     async move { Ok::<_, Infallible>(handle(&endpoint, req).await) }
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -80,20 +87,42 @@ async fn handle(endpoint: &Endpoint, req: Request<Incoming>) -> Response<Full<By
             (StatusCode::OK, endpoint.metrics.render())
         }
         (Method::GET, "/healthz") => (StatusCode::OK, "ok\n".into()),
-        (Method::GET, "/readyz") if endpoint.registry.is_synced() => (StatusCode::OK, "ok\n".into()),
-        (Method::GET, "/readyz") => (StatusCode::SERVICE_UNAVAILABLE, "cluster registry not synced\n".into()),
+        (Method::GET, "/readyz") if endpoint.registry.is_synced() => {
+            (StatusCode::OK, "ok\n".into())
+        }
+        (Method::GET, "/readyz") => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cluster registry not synced\n".into(),
+        ),
         (Method::POST, p) => match endpoint.routes.iter().find(|(r, _)| *r == p) {
             Some((_, route)) => {
                 let headers = req.headers().clone();
                 match Limited::new(req.into_body(), MAX_BODY).collect().await {
-                    Ok(b) => route(RouteRequest { headers, body: b.to_bytes() }).await,
-                    Err(_) => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large or unreadable\n".into()),
+                    Ok(b) => {
+                        route(RouteRequest {
+                            headers,
+                            body: b.to_bytes(),
+                        })
+                        .await
+                    }
+                    Err(_) => (
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "request body too large or unreadable\n".into(),
+                    ),
                 }
             }
             None => (StatusCode::NOT_FOUND, "not found\n".into()),
         },
         _ => (StatusCode::NOT_FOUND, "not found\n".into()),
     };
-    let content_type = if path == "/metrics" { "text/plain; version=0.0.4" } else { "text/plain; charset=utf-8" };
-    Response::builder().status(status).header("content-type", content_type).body(Full::new(Bytes::from(body))).unwrap_or_default()
+    let content_type = if path == "/metrics" {
+        "text/plain; version=0.0.4"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_default()
 }

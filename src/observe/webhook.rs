@@ -15,7 +15,10 @@ use serde_json::Value;
 use crate::api::Sensitive;
 
 /// The annotations listing the paths (`;`-separated) whose changes concern an Application.
-pub const PATHS_ANNOTATIONS: [&str; 2] = ["flotilla.dev/manifest-generate-paths", "argocd.argoproj.io/manifest-generate-paths"];
+pub const PATHS_ANNOTATIONS: [&str; 2] = [
+    "flotilla.dev/manifest-generate-paths",
+    "argocd.argoproj.io/manifest-generate-paths",
+];
 
 /// The configured secrets.
 #[derive(Debug, Clone, Default)]
@@ -70,10 +73,18 @@ impl WebhookError {
 }
 
 /// Verifies and parses a request from its headers (`name → value`, names lower-case) and body.
-pub fn parse(header: impl Fn(&str) -> Option<String>, body: &[u8], secrets: &WebhookSecrets) -> Result<Webhook, WebhookError> {
+pub fn parse(
+    header: impl Fn(&str) -> Option<String>,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<Webhook, WebhookError> {
     if let Some(event) = header("x-github-event") {
-        let secret = secrets.github.as_ref().ok_or(WebhookError::NoSecret("GitHub"))?;
-        let signature = header("x-hub-signature-256").ok_or(WebhookError::BadSignature("GitHub"))?;
+        let secret = secrets
+            .github
+            .as_ref()
+            .ok_or(WebhookError::NoSecret("GitHub"))?;
+        let signature =
+            header("x-hub-signature-256").ok_or(WebhookError::BadSignature("GitHub"))?;
         verify_github(secret.expose(), &signature, body)?;
         if event != "push" {
             return Ok(Webhook::Ignored(format!("GitHub event {event}")));
@@ -81,12 +92,18 @@ pub fn parse(header: impl Fn(&str) -> Option<String>, body: &[u8], secrets: &Web
         return parse_github(body).map(Webhook::Push);
     }
     if let Some(event) = header("x-gitlab-event") {
-        let secret = secrets.gitlab.as_ref().ok_or(WebhookError::NoSecret("GitLab"))?;
+        let secret = secrets
+            .gitlab
+            .as_ref()
+            .ok_or(WebhookError::NoSecret("GitLab"))?;
         let token = header("x-gitlab-token").unwrap_or_default();
         if !constant_time_eq(token.as_bytes(), secret.expose().as_bytes()) {
             return Err(WebhookError::BadSignature("GitLab"));
         }
-        if !matches!(event.as_str(), "Push Hook" | "Tag Push Hook" | "System Hook") {
+        if !matches!(
+            event.as_str(),
+            "Push Hook" | "Tag Push Hook" | "System Hook"
+        ) {
             return Ok(Webhook::Ignored(format!("GitLab event {event}")));
         }
         return parse_gitlab(body).map(Webhook::Push);
@@ -95,7 +112,9 @@ pub fn parse(header: impl Fn(&str) -> Option<String>, body: &[u8], secrets: &Web
 }
 
 fn verify_github(secret: &str, signature: &str, body: &[u8]) -> Result<(), WebhookError> {
-    let hex = signature.strip_prefix("sha256=").ok_or(WebhookError::BadSignature("GitHub"))?;
+    let hex = signature
+        .strip_prefix("sha256=")
+        .ok_or(WebhookError::BadSignature("GitHub"))?;
     let tag = decode_hex(hex).ok_or(WebhookError::BadSignature("GitHub"))?;
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     ring::hmac::verify(&key, body, &tag).map_err(|_| WebhookError::BadSignature("GitHub"))
@@ -118,14 +137,22 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn changed_files(payload: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for c in payload["commits"].as_array().into_iter().flatten() {
         for key in ["added", "modified", "removed"] {
-            for f in c[key].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for f in c[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 out.insert(f.to_string());
             }
         }
@@ -134,15 +161,30 @@ fn changed_files(payload: &Value) -> BTreeSet<String> {
 }
 
 fn urls(values: &[&Value]) -> BTreeSet<String> {
-    values.iter().filter_map(|v| v.as_str()).filter(|s| !s.is_empty()).map(normalize_url).collect()
+    values
+        .iter()
+        .filter_map(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(normalize_url)
+        .collect()
 }
 
 fn parse_github(body: &[u8]) -> Result<PushEvent, WebhookError> {
-    let p: Value = serde_json::from_slice(body).map_err(|e| WebhookError::BadPayload("GitHub", e.to_string()))?;
+    let p: Value = serde_json::from_slice(body)
+        .map_err(|e| WebhookError::BadPayload("GitHub", e.to_string()))?;
     let repo = &p["repository"];
-    let git_ref = p["ref"].as_str().ok_or_else(|| WebhookError::BadPayload("GitHub", "no ref".into()))?.to_string();
+    let git_ref = p["ref"]
+        .as_str()
+        .ok_or_else(|| WebhookError::BadPayload("GitHub", "no ref".into()))?
+        .to_string();
     Ok(PushEvent {
-        repo_urls: urls(&[&repo["html_url"], &repo["clone_url"], &repo["ssh_url"], &repo["git_url"], &repo["url"]]),
+        repo_urls: urls(&[
+            &repo["html_url"],
+            &repo["clone_url"],
+            &repo["ssh_url"],
+            &repo["git_url"],
+            &repo["url"],
+        ]),
         git_ref,
         default_branch: repo["default_branch"].as_str().map(String::from),
         changed_files: changed_files(&p),
@@ -151,11 +193,23 @@ fn parse_github(body: &[u8]) -> Result<PushEvent, WebhookError> {
 }
 
 fn parse_gitlab(body: &[u8]) -> Result<PushEvent, WebhookError> {
-    let p: Value = serde_json::from_slice(body).map_err(|e| WebhookError::BadPayload("GitLab", e.to_string()))?;
+    let p: Value = serde_json::from_slice(body)
+        .map_err(|e| WebhookError::BadPayload("GitLab", e.to_string()))?;
     let (project, repo) = (&p["project"], &p["repository"]);
-    let git_ref = p["ref"].as_str().ok_or_else(|| WebhookError::BadPayload("GitLab", "no ref".into()))?.to_string();
+    let git_ref = p["ref"]
+        .as_str()
+        .ok_or_else(|| WebhookError::BadPayload("GitLab", "no ref".into()))?
+        .to_string();
     Ok(PushEvent {
-        repo_urls: urls(&[&project["web_url"], &project["git_http_url"], &project["git_ssh_url"], &repo["git_http_url"], &repo["git_ssh_url"], &repo["homepage"], &repo["url"]]),
+        repo_urls: urls(&[
+            &project["web_url"],
+            &project["git_http_url"],
+            &project["git_ssh_url"],
+            &repo["git_http_url"],
+            &repo["git_ssh_url"],
+            &repo["homepage"],
+            &repo["url"],
+        ]),
         git_ref,
         default_branch: project["default_branch"].as_str().map(String::from),
         changed_files: changed_files(&p),
@@ -169,7 +223,10 @@ pub fn normalize_url(url: &str) -> String {
     let mut s = url.trim().to_ascii_lowercase();
     if let Some(i) = s.find("://") {
         s = s[i + 3..].to_string();
-    } else if let Some((user_host, path)) = s.split_once(':').filter(|(h, _)| h.contains('@') && !h.contains('/')) {
+    } else if let Some((user_host, path)) = s
+        .split_once(':')
+        .filter(|(h, _)| h.contains('@') && !h.contains('/'))
+    {
         s = format!("{}/{}", user_host, path);
     }
     if let Some(at) = s.find('@').filter(|at| s[..*at].find('/').is_none()) {
@@ -188,7 +245,11 @@ impl PushEvent {
             return false;
         }
         let rev = target_revision.trim();
-        let pushed = self.git_ref.strip_prefix("refs/heads/").or_else(|| self.git_ref.strip_prefix("refs/tags/")).unwrap_or(&self.git_ref);
+        let pushed = self
+            .git_ref
+            .strip_prefix("refs/heads/")
+            .or_else(|| self.git_ref.strip_prefix("refs/tags/"))
+            .unwrap_or(&self.git_ref);
         if rev.is_empty() || rev == "HEAD" {
             return match &self.default_branch {
                 Some(d) => self.git_ref == format!("refs/heads/{d}"),
@@ -215,7 +276,10 @@ impl PushEvent {
                 None => normalize_path(&format!("{base}/{p}")),
             })
             .collect();
-        self.changed_files.iter().any(|f| dirs.iter().any(|d| d.is_empty() || d == "." || f == d || f.starts_with(&format!("{d}/"))))
+        self.changed_files.iter().any(|f| {
+            dirs.iter()
+                .any(|d| d.is_empty() || d == "." || f == d || f.starts_with(&format!("{d}/")))
+        })
     }
 }
 
@@ -240,7 +304,10 @@ mod tests {
     use serde_json::json;
 
     fn secrets() -> WebhookSecrets {
-        WebhookSecrets { github: Some(Sensitive::new("gh-s3cret".into())), gitlab: Some(Sensitive::new("gl-s3cret".into())) }
+        WebhookSecrets {
+            github: Some(Sensitive::new("gh-s3cret".into())),
+            gitlab: Some(Sensitive::new("gl-s3cret".into())),
+        }
     }
 
     fn github_push() -> Vec<u8> {
@@ -259,18 +326,30 @@ mod tests {
             "x-hub-signature-256" => Some(sig.clone()),
             _ => None,
         };
-        let Webhook::Push(p) = parse(h, &body, &secrets()).unwrap() else { panic!() };
+        let Webhook::Push(p) = parse(h, &body, &secrets()).unwrap() else {
+            panic!()
+        };
         assert!(p.repo_urls.contains("github.com/org/repo"));
         assert_eq!(p.changed_files.len(), 3);
-        assert!(p.touches("git@github.com:org/repo.git", "main") && p.touches("https://github.com/org/repo", "HEAD") && p.touches("https://github.com/org/repo", ""));
-        assert!(!p.touches("https://github.com/org/other", "main") && !p.touches("https://github.com/org/repo", "release"));
+        assert!(
+            p.touches("git@github.com:org/repo.git", "main")
+                && p.touches("https://github.com/org/repo", "HEAD")
+                && p.touches("https://github.com/org/repo", "")
+        );
+        assert!(
+            !p.touches("https://github.com/org/other", "main")
+                && !p.touches("https://github.com/org/repo", "release")
+        );
         // A tampered body or a wrong secret is refused; so is GitHub without a secret.
         let bad = |name: &str| match name {
             "x-github-event" => Some("push".to_string()),
             "x-hub-signature-256" => Some(github_signature("wrong", &body)),
             _ => None,
         };
-        assert_eq!(parse(bad, &body, &secrets()), Err(WebhookError::BadSignature("GitHub")));
+        assert_eq!(
+            parse(bad, &body, &secrets()),
+            Err(WebhookError::BadSignature("GitHub"))
+        );
         let none = WebhookSecrets::default();
         assert_eq!(parse(h, &body, &none).unwrap_err().status(), 401);
         let ping = |name: &str| match name {
@@ -278,22 +357,38 @@ mod tests {
             "x-hub-signature-256" => Some(github_signature("gh-s3cret", b"{}")),
             _ => None,
         };
-        assert!(matches!(parse(ping, b"{}", &secrets()), Ok(Webhook::Ignored(_))));
-        assert_eq!(parse(|_| None, b"{}", &secrets()), Err(WebhookError::UnknownProvider));
+        assert!(matches!(
+            parse(ping, b"{}", &secrets()),
+            Ok(Webhook::Ignored(_))
+        ));
+        assert_eq!(
+            parse(|_| None, b"{}", &secrets()),
+            Err(WebhookError::UnknownProvider)
+        );
     }
 
     #[test]
     fn gitlab_pushes_use_the_token() {
         let body = json!({"ref": "refs/tags/v1.2.0", "project": {"web_url": "https://gitlab.example.com/team/app", "git_ssh_url": "git@gitlab.example.com:team/app.git", "default_branch": "main"}, "commits": []}).to_string();
-        let h = |token: &'static str| move |name: &str| match name {
-            "x-gitlab-event" => Some("Tag Push Hook".to_string()),
-            "x-gitlab-token" => Some(token.to_string()),
-            _ => None,
+        let h = |token: &'static str| {
+            move |name: &str| match name {
+                "x-gitlab-event" => Some("Tag Push Hook".to_string()),
+                "x-gitlab-token" => Some(token.to_string()),
+                _ => None,
+            }
         };
-        let Webhook::Push(p) = parse(h("gl-s3cret"), body.as_bytes(), &secrets()).unwrap() else { panic!() };
+        let Webhook::Push(p) = parse(h("gl-s3cret"), body.as_bytes(), &secrets()).unwrap() else {
+            panic!()
+        };
         assert!(p.touches("https://gitlab.example.com/team/app.git", "v1.2.0"));
-        assert!(!p.touches("https://gitlab.example.com/team/app.git", "HEAD"), "a tag is not the default branch");
-        assert_eq!(parse(h("nope"), body.as_bytes(), &secrets()), Err(WebhookError::BadSignature("GitLab")));
+        assert!(
+            !p.touches("https://gitlab.example.com/team/app.git", "HEAD"),
+            "a tag is not the default branch"
+        );
+        assert_eq!(
+            parse(h("nope"), body.as_bytes(), &secrets()),
+            Err(WebhookError::BadSignature("GitLab"))
+        );
     }
 
     #[test]
@@ -301,7 +396,20 @@ mod tests {
         let Webhook::Push(p) = ({
             let body = github_push();
             let sig = github_signature("gh-s3cret", &body);
-            parse(|n: &str| if n == "x-github-event" { Some("push".into()) } else if n == "x-hub-signature-256" { Some(sig.clone()) } else { None }, &body, &secrets()).unwrap()
+            parse(
+                |n: &str| {
+                    if n == "x-github-event" {
+                        Some("push".into())
+                    } else if n == "x-hub-signature-256" {
+                        Some(sig.clone())
+                    } else {
+                        None
+                    }
+                },
+                &body,
+                &secrets(),
+            )
+            .unwrap()
         }) else {
             panic!()
         };
@@ -319,7 +427,10 @@ mod tests {
             ("https://github.com/Org/Repo.git", "github.com/org/repo"),
             ("git@github.com:org/repo.git", "github.com/org/repo"),
             ("ssh://git@github.com/org/repo", "github.com/org/repo"),
-            ("https://user@gitlab.example.com:8443/team/app/", "gitlab.example.com:8443/team/app"),
+            (
+                "https://user@gitlab.example.com:8443/team/app/",
+                "gitlab.example.com:8443/team/app",
+            ),
             ("git://127.0.0.1:9418/repo.git", "127.0.0.1:9418/repo"),
         ] {
             assert_eq!(normalize_url(a), b, "{a}");

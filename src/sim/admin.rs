@@ -17,7 +17,12 @@ use super::response::{self, Body};
 use super::server::Shared;
 
 pub async fn handle(shared: &Shared, req: Request<Incoming>, path: String) -> Response<Body> {
-    let token = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
     if token.is_empty() || token.as_bytes() != shared.admin_token.as_bytes() {
         return response::error(&ApiError::unauthorized());
     }
@@ -38,11 +43,16 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>, path: String) -> Re
             };
             let c = &entry.cluster;
             match (method, *what) {
-                (Method::GET, "faults") => response::json(200, &serde_json::to_value(c.faults.get()).unwrap_or_default()),
+                (Method::GET, "faults") => response::json(
+                    200,
+                    &serde_json::to_value(c.faults.get()).unwrap_or_default(),
+                ),
                 (Method::PUT, "faults") => {
                     let body = match req.into_body().collect().await {
                         Ok(b) => b.to_bytes(),
-                        Err(_) => return response::error(&ApiError::bad_request("unreadable body")),
+                        Err(_) => {
+                            return response::error(&ApiError::bad_request("unreadable body"));
+                        }
                     };
                     match serde_json::from_slice::<FaultConfig>(&body) {
                         Ok(f) => match f.validate() {
@@ -52,10 +62,14 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>, path: String) -> Re
                             }
                             Err(m) => response::error(&ApiError::bad_request(m)),
                         },
-                        Err(e) => response::error(&ApiError::bad_request(format!("invalid fault configuration: {e}"))),
+                        Err(e) => response::error(&ApiError::bad_request(format!(
+                            "invalid fault configuration: {e}"
+                        ))),
                     }
                 }
-                (Method::GET, "requests") => response::json(200, &json!({ "requests": c.counters.snapshot() })),
+                (Method::GET, "requests") => {
+                    response::json(200, &json!({ "requests": c.counters.snapshot() }))
+                }
                 (Method::DELETE, "requests") => {
                     c.counters.reset();
                     response::json(200, &json!({ "requests": [] }))

@@ -30,7 +30,10 @@ impl Default for ClusterSettings {
         Self {
             watch_history: 2000,
             bookmark_interval: Duration::from_secs(5),
-            workload: WorkloadConfig { ready_after: Duration::from_secs(1), lb_ip_prefix: "172.18.255.".into() },
+            workload: WorkloadConfig {
+                ready_after: Duration::from_secs(1),
+                lb_ip_prefix: "172.18.255.".into(),
+            },
         }
     }
 }
@@ -59,7 +62,9 @@ pub struct VirtualCluster {
 
 impl std::fmt::Debug for VirtualCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VirtualCluster").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("VirtualCluster")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,32 +95,52 @@ impl VirtualCluster {
     }
 
     pub fn find_type(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
-        self.types().iter().find(|t| t.group == group && t.version == version && t.plural == plural).cloned()
+        self.types()
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+            .cloned()
     }
 
     /// The type of an object by its apiVersion and kind (for owner references and controllers).
     pub fn type_of(&self, api_version: &str, kind: &str) -> Option<ResourceType> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        self.types().iter().find(|t| t.group == group && t.version == version && t.kind == kind).cloned()
+        self.types()
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.kind == kind)
+            .cloned()
     }
 
     /// The preferred served type of a stored resource.
     pub fn type_of_key(&self, key: &StorageKey) -> Option<ResourceType> {
         let types = self.types();
-        let mut matching = types.iter().filter(|t| t.group == key.group && t.plural == key.plural);
+        let mut matching = types
+            .iter()
+            .filter(|t| t.group == key.group && t.plural == key.plural);
         let first = matching.next()?.clone();
-        Some(types.iter().find(|t| t.group == key.group && t.plural == key.plural && t.preferred).cloned().unwrap_or(first))
+        Some(
+            types
+                .iter()
+                .find(|t| t.group == key.group && t.plural == key.plural && t.preferred)
+                .cloned()
+                .unwrap_or(first),
+        )
     }
 
     /// Recomputes the served types from the stored CRDs (after a CRD is written or removed).
     pub fn refresh_types(&self) {
-        let crd_key = StorageKey { group: "apiextensions.k8s.io".into(), plural: "customresourcedefinitions".into() };
+        let crd_key = StorageKey {
+            group: "apiextensions.k8s.io".into(),
+            plural: "customresourcedefinitions".into(),
+        };
         let (crds, _) = self.store.list(&crd_key, None, None);
         let mut types = resource::builtins();
         for crd in &crds {
             for t in resource::from_crd(crd) {
                 // A CRD can't shadow a built-in resource.
-                if !types.iter().any(|b| b.group == t.group && b.plural == t.plural && b.crd.is_none()) {
+                if !types
+                    .iter()
+                    .any(|b| b.group == t.group && b.plural == t.plural && b.crd.is_none())
+                {
                     types.push(t);
                 }
             }
@@ -127,44 +152,75 @@ impl VirtualCluster {
     /// certificate (tried first), else the bearer token (the admin token or a service-account
     /// token; one that doesn't verify is 401, never anonymous), else — anonymous auth being on by
     /// default — `system:anonymous` in `system:unauthenticated`, whom RBAC then judges.
-    pub fn authenticate(&self, bearer: Option<&str>, cert: Option<&(String, Vec<String>)>) -> Result<UserInfo, ApiError> {
+    pub fn authenticate(
+        &self,
+        bearer: Option<&str>,
+        cert: Option<&(String, Vec<String>)>,
+    ) -> Result<UserInfo, ApiError> {
         if let Some((user, groups)) = cert {
             let mut groups = groups.clone();
             groups.push("system:authenticated".into());
-            return Ok(UserInfo { name: user.clone(), groups });
+            return Ok(UserInfo {
+                name: user.clone(),
+                groups,
+            });
         }
         if let Some(token) = bearer.filter(|t| !t.is_empty()) {
             if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
-                return Ok(UserInfo { name: ADMIN_USER.into(), groups: vec![MASTERS_GROUP.into(), "system:authenticated".into()] });
+                return Ok(UserInfo {
+                    name: ADMIN_USER.into(),
+                    groups: vec![MASTERS_GROUP.into(), "system:authenticated".into()],
+                });
             }
-            return self.service_account_user(token).ok_or_else(ApiError::unauthorized);
+            return self
+                .service_account_user(token)
+                .ok_or_else(ApiError::unauthorized);
         }
-        Ok(UserInfo { name: ANONYMOUS_USER.into(), groups: vec![UNAUTHENTICATED_GROUP.into()] })
+        Ok(UserInfo {
+            name: ANONYMOUS_USER.into(),
+            groups: vec![UNAUTHENTICATED_GROUP.into()],
+        })
     }
 
     /// A service-account token is valid while it verifies and its ServiceAccount (and, for a
     /// legacy token, its Secret) still exist with the same uid.
     fn service_account_user(&self, token: &str) -> Option<UserInfo> {
         let claims = self.tokens.verify(token, super::object::now_unix())?;
-        let sa_key = StorageKey { group: String::new(), plural: "serviceaccounts".into() };
-        let sa = self.store.get(&sa_key, &claims.namespace, &claims.service_account)?;
+        let sa_key = StorageKey {
+            group: String::new(),
+            plural: "serviceaccounts".into(),
+        };
+        let sa = self
+            .store
+            .get(&sa_key, &claims.namespace, &claims.service_account)?;
         if super::object::uid(&sa) != claims.service_account_uid {
             return None;
         }
         if let Some((secret_name, secret_uid)) = &claims.secret {
-            let secret_key = StorageKey { group: String::new(), plural: "secrets".into() };
-            let secret = self.store.get(&secret_key, &claims.namespace, secret_name)?;
+            let secret_key = StorageKey {
+                group: String::new(),
+                plural: "secrets".into(),
+            };
+            let secret = self
+                .store
+                .get(&secret_key, &claims.namespace, secret_name)?;
             if !secret_uid.is_empty() && super::object::uid(&secret) != secret_uid {
                 return None;
             }
             // A legacy token is valid while its Secret still holds it (legacy.go).
             use base64::Engine;
-            let held = secret.pointer("/data/token").and_then(Value::as_str).and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
+            let held = secret
+                .pointer("/data/token")
+                .and_then(Value::as_str)
+                .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
             if held.as_deref() != Some(token.as_bytes()) {
                 return None;
             }
         }
-        Some(rbac::service_account_user(&claims.namespace, &claims.service_account))
+        Some(rbac::service_account_user(
+            &claims.namespace,
+            &claims.service_account,
+        ))
     }
 
     /// RBAC, with `system:masters` allowed everything.
@@ -184,7 +240,10 @@ struct StoreRbac<'a>(&'a Store);
 
 impl StoreRbac<'_> {
     fn objects(&self, plural: &str, namespace: Option<&str>) -> Vec<Arc<Value>> {
-        let key = StorageKey { group: "rbac.authorization.k8s.io".into(), plural: plural.into() };
+        let key = StorageKey {
+            group: "rbac.authorization.k8s.io".into(),
+            plural: plural.into(),
+        };
         self.0.list(&key, namespace, None).0
     }
 }
@@ -213,13 +272,28 @@ mod tests {
         let c = VirtualCluster::new("dev", ClusterSettings::default(), String::new());
         let cert = ("jane".to_string(), vec!["devs".to_string()]);
         // No credentials: anonymous, not 401.
-        assert_eq!(c.authenticate(None, None).unwrap(), UserInfo { name: ANONYMOUS_USER.into(), groups: vec![UNAUTHENTICATED_GROUP.into()] });
+        assert_eq!(
+            c.authenticate(None, None).unwrap(),
+            UserInfo {
+                name: ANONYMOUS_USER.into(),
+                groups: vec![UNAUTHENTICATED_GROUP.into()]
+            }
+        );
         assert_eq!(c.authenticate(Some(""), None).unwrap().name, ANONYMOUS_USER);
         // A token that doesn't verify is never anonymous.
         assert_eq!(c.authenticate(Some("nope"), None).unwrap_err().code, 401);
-        assert_eq!(c.authenticate(Some(c.admin_token()), None).unwrap().name, ADMIN_USER);
+        assert_eq!(
+            c.authenticate(Some(c.admin_token()), None).unwrap().name,
+            ADMIN_USER
+        );
         // A client certificate is tried before the bearer token.
         let u = c.authenticate(Some("nope"), Some(&cert)).unwrap();
-        assert_eq!((u.name.as_str(), u.groups.as_slice()), ("jane", ["devs".to_string(), "system:authenticated".to_string()].as_slice()));
+        assert_eq!(
+            (u.name.as_str(), u.groups.as_slice()),
+            (
+                "jane",
+                ["devs".to_string(), "system:authenticated".to_string()].as_slice()
+            )
+        );
     }
 }

@@ -33,14 +33,21 @@ pub struct ObjRef {
 
 impl ObjRef {
     fn of(key: &StorageKey, obj: &Value) -> Self {
-        Self { key: key.clone(), namespace: object::namespace(obj).to_string(), name: object::name(obj).to_string() }
+        Self {
+            key: key.clone(),
+            namespace: object::namespace(obj).to_string(),
+            name: object::name(obj).to_string(),
+        }
     }
 }
 
 const CONTROLLER_MANAGER: &str = "kube-controller-manager";
 
 fn key(group: &str, plural: &str) -> StorageKey {
-    StorageKey { group: group.into(), plural: plural.into() }
+    StorageKey {
+        group: group.into(),
+        plural: plural.into(),
+    }
 }
 
 #[derive(Default)]
@@ -70,9 +77,13 @@ impl State {
             self.seen.remove(&r);
             return;
         }
-        self.uids.insert(object::uid(&e.object).to_string(), r.clone());
+        self.uids
+            .insert(object::uid(&e.object).to_string(), r.clone());
         for owner in object::owner_uids(&e.object) {
-            self.dependents.entry(owner.to_string()).or_default().insert(r.clone());
+            self.dependents
+                .entry(owner.to_string())
+                .or_default()
+                .insert(r.clone());
         }
     }
 
@@ -129,10 +140,19 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// Rebuilds the indexes and reconciles everything (at start and after falling behind).
 fn resync(cluster: &VirtualCluster, state: &mut State) {
-    *state = State { seen: std::mem::take(&mut state.seen), ..State::default() };
+    *state = State {
+        seen: std::mem::take(&mut state.seen),
+        ..State::default()
+    };
     let all = cluster.store.all();
     for (k, obj) in &all {
-        let e = Event { kind: EventType::Added, key: k.clone(), object: obj.clone(), prev: None, rv: 0 };
+        let e = Event {
+            kind: EventType::Added,
+            key: k.clone(),
+            object: obj.clone(),
+            prev: None,
+            rv: 0,
+        };
         state.index(k, &e);
     }
     for (k, obj) in &all {
@@ -148,15 +168,17 @@ fn on_event(cluster: &VirtualCluster, state: &mut State, e: &Event) {
         let ns = object::namespace(&e.object);
         if !ns.is_empty()
             && let Some(n) = cluster.store.get(&key("", "namespaces"), "", ns)
-                && object::is_deleting(&n) {
-                    reconcile(cluster, state, &key("", "namespaces"), &n);
-                }
+            && object::is_deleting(&n)
+        {
+            reconcile(cluster, state, &key("", "namespaces"), &n);
+        }
         // An owner waiting in the foreground for this dependent.
         for owner in object::owner_uids(&e.object) {
             if let Some(r) = state.uids.get(owner).cloned()
-                && let Some(o) = cluster.store.get(&r.key, &r.namespace, &r.name) {
-                    reconcile(cluster, state, &r.key, &o);
-                }
+                && let Some(o) = cluster.store.get(&r.key, &r.namespace, &r.name)
+            {
+                reconcile(cluster, state, &r.key, &o);
+            }
         }
         if e.key == key("apiextensions.k8s.io", "customresourcedefinitions") {
             cluster.refresh_types();
@@ -167,7 +189,9 @@ fn on_event(cluster: &VirtualCluster, state: &mut State, e: &Event) {
 }
 
 fn reconcile(cluster: &VirtualCluster, state: &mut State, k: &StorageKey, obj: &Arc<Value>) {
-    let Some(rt) = cluster.type_of_key(k) else { return };
+    let Some(rt) = cluster.type_of_key(k) else {
+        return;
+    };
     if object::is_deleting(obj) {
         finalize(cluster, state, &rt, obj);
         return;
@@ -175,7 +199,12 @@ fn reconcile(cluster: &VirtualCluster, state: &mut State, k: &StorageKey, obj: &
     // Dangling owners: a dependent whose owners are all gone is collected.
     let owners = object::owner_uids(obj);
     if !owners.is_empty() && owners.iter().all(|u| !state.uids.contains_key(*u)) {
-        let _ = cluster.delete(&rt, object::namespace(obj), object::name(obj), &DeleteOptions::default());
+        let _ = cluster.delete(
+            &rt,
+            object::namespace(obj),
+            object::name(obj),
+            &DeleteOptions::default(),
+        );
         return;
     }
     let builtin = rt.crd.is_none();
@@ -183,7 +212,14 @@ fn reconcile(cluster: &VirtualCluster, state: &mut State, k: &StorageKey, obj: &
         (true, "", "namespaces") => namespace_defaults(cluster, obj),
         (true, "", "secrets") => {
             if let Some(filled) = tokens::fill_secret(cluster, obj) {
-                let _ = cluster.update(&rt, Some(object::namespace(obj)), object::name(obj), filled, None, &manager());
+                let _ = cluster.update(
+                    &rt,
+                    Some(object::namespace(obj)),
+                    object::name(obj),
+                    filled,
+                    None,
+                    &manager(),
+                );
             }
         }
         (true, "apiextensions.k8s.io", "customresourcedefinitions") => establish(cluster, &rt, obj),
@@ -193,37 +229,63 @@ fn reconcile(cluster: &VirtualCluster, state: &mut State, k: &StorageKey, obj: &
 }
 
 fn manager() -> WriteOptions {
-    WriteOptions { manager: CONTROLLER_MANAGER.into(), explicit_manager: true, ..Default::default() }
+    WriteOptions {
+        manager: CONTROLLER_MANAGER.into(),
+        explicit_manager: true,
+        ..Default::default()
+    }
 }
 
 /// Every namespace gets the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap.
 fn namespace_defaults(cluster: &VirtualCluster, ns: &Value) {
     let name = object::name(ns);
-    if cluster.store.get(&key("", "serviceaccounts"), name, "default").is_none()
-        && let Some(rt) = cluster.find_type("", "v1", "serviceaccounts") {
-            let _ = cluster.create(&rt, Some(name), json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), &manager());
-        }
-    if cluster.store.get(&key("", "configmaps"), name, "kube-root-ca.crt").is_none()
-        && let Some(rt) = cluster.find_type("", "v1", "configmaps") {
-            let cm = json!({
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
-                "data": {"ca.crt": cluster.ca_pem},
-            });
-            let _ = cluster.create(&rt, Some(name), cm, &manager());
-        }
+    if cluster
+        .store
+        .get(&key("", "serviceaccounts"), name, "default")
+        .is_none()
+        && let Some(rt) = cluster.find_type("", "v1", "serviceaccounts")
+    {
+        let _ = cluster.create(
+            &rt,
+            Some(name),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
+            &manager(),
+        );
+    }
+    if cluster
+        .store
+        .get(&key("", "configmaps"), name, "kube-root-ca.crt")
+        .is_none()
+        && let Some(rt) = cluster.find_type("", "v1", "configmaps")
+    {
+        let cm = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+            "data": {"ca.crt": cluster.ca_pem},
+        });
+        let _ = cluster.create(&rt, Some(name), cm, &manager());
+    }
 }
 
 /// A CRD is accepted and established at once; its types are served from its creation.
 fn establish(cluster: &VirtualCluster, rt: &ResourceType, crd: &Value) {
-    if crd.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
+    if crd
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Established" && c["status"] == "True")
+        })
         && crd.pointer("/status/acceptedNames") == crd.pointer("/spec/names")
     {
         return;
     }
     let now = object::now_rfc3339();
     let mut new = crd.clone();
-    let stored = crd.pointer("/status/storedVersions").cloned().unwrap_or(json!([]));
+    let stored = crd
+        .pointer("/status/storedVersions")
+        .cloned()
+        .unwrap_or(json!([]));
     new["status"] = json!({
         "acceptedNames": crd["spec"]["names"],
         "conditions": [
@@ -240,7 +302,14 @@ fn establish(cluster: &VirtualCluster, rt: &ResourceType, crd: &Value) {
 fn drop_finalizer(cluster: &VirtualCluster, rt: &ResourceType, obj: &Value, finalizer: &str) {
     let mut new = obj.clone();
     prepare::remove_finalizer(&mut new, finalizer);
-    let _ = cluster.update(rt, Some(object::namespace(obj)), object::name(obj), new, None, &manager());
+    let _ = cluster.update(
+        rt,
+        Some(object::namespace(obj)),
+        object::name(obj),
+        new,
+        None,
+        &manager(),
+    );
 }
 
 /// Work for an object being deleted: the finalizers the system owns.
@@ -252,7 +321,10 @@ fn finalize(cluster: &VirtualCluster, state: &mut State, rt: &ResourceType, obj:
         clean_namespace(cluster, state, obj);
         return;
     }
-    if builtin && rt.plural == "customresourcedefinitions" && finalizers.iter().any(|f| f == CRD_FINALIZER) {
+    if builtin
+        && rt.plural == "customresourcedefinitions"
+        && finalizers.iter().any(|f| f == CRD_FINALIZER)
+    {
         let group = obj["spec"]["group"].as_str().unwrap_or_default();
         let plural = obj["spec"]["names"]["plural"].as_str().unwrap_or_default();
         cluster.store.drop_resource(&key(group, plural));
@@ -272,14 +344,28 @@ fn finalize(cluster: &VirtualCluster, state: &mut State, rt: &ResourceType, obj:
         // (garbagecollector.go: attemptToDeleteItem, processDeletingDependentsItem).
         let mut blocked = false;
         for dep in state.dependents.get(&uid).cloned().unwrap_or_default() {
-            let Some(d) = cluster.store.get(&dep.key, &dep.namespace, &dep.name) else { continue };
+            let Some(d) = cluster.store.get(&dep.key, &dep.namespace, &dep.name) else {
+                continue;
+            };
             blocked |= blocks_owner_deletion(&d, &uid);
             if object::is_deleting(&d) {
                 continue;
             }
-            let propagation = if state.dependents.contains_key(object::uid(&d)) { Propagation::Foreground } else { Propagation::Background };
+            let propagation = if state.dependents.contains_key(object::uid(&d)) {
+                Propagation::Foreground
+            } else {
+                Propagation::Background
+            };
             if let Some(drt) = cluster.type_of_key(&dep.key) {
-                let _ = cluster.delete(&drt, &dep.namespace, &dep.name, &DeleteOptions { propagation, ..Default::default() });
+                let _ = cluster.delete(
+                    &drt,
+                    &dep.namespace,
+                    &dep.name,
+                    &DeleteOptions {
+                        propagation,
+                        ..Default::default()
+                    },
+                );
             }
         }
         if !blocked {
@@ -292,15 +378,27 @@ fn finalize(cluster: &VirtualCluster, state: &mut State, rt: &ResourceType, obj:
 fn blocks_owner_deletion(dep: &Value, owner_uid: &str) -> bool {
     dep.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(owner_uid) && r["blockOwnerDeletion"].as_bool() == Some(true)))
+        .is_some_and(|refs| {
+            refs.iter().any(|r| {
+                r["uid"].as_str() == Some(owner_uid)
+                    && r["blockOwnerDeletion"].as_bool() == Some(true)
+            })
+        })
 }
 
 /// Removes the owner reference to `owner_uid` from a dependent.
 fn orphan(cluster: &VirtualCluster, dep: &ObjRef, owner_uid: &str) {
-    let Some(rt) = cluster.type_of_key(&dep.key) else { return };
-    let Some(obj) = cluster.store.get(&dep.key, &dep.namespace, &dep.name) else { return };
+    let Some(rt) = cluster.type_of_key(&dep.key) else {
+        return;
+    };
+    let Some(obj) = cluster.store.get(&dep.key, &dep.namespace, &dep.name) else {
+        return;
+    };
     let mut new = (*obj).clone();
-    if let Some(refs) = new.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+    if let Some(refs) = new
+        .pointer_mut("/metadata/ownerReferences")
+        .and_then(Value::as_array_mut)
+    {
         refs.retain(|r| r["uid"].as_str() != Some(owner_uid));
         if refs.is_empty() {
             object::meta_mut(&mut new).remove("ownerReferences");
@@ -311,10 +409,17 @@ fn orphan(cluster: &VirtualCluster, dep: &ObjRef, owner_uid: &str) {
 
 /// Background collection of the dependents of a removed owner.
 fn collect_dependents(cluster: &VirtualCluster, state: &mut State, owner_uid: &str) {
-    let Some(deps) = state.dependents.remove(owner_uid) else { return };
+    let Some(deps) = state.dependents.remove(owner_uid) else {
+        return;
+    };
     for dep in deps {
-        let Some(obj) = cluster.store.get(&dep.key, &dep.namespace, &dep.name) else { continue };
-        let live_owners = object::owner_uids(&obj).into_iter().filter(|u| *u != owner_uid && state.uids.contains_key(*u)).count();
+        let Some(obj) = cluster.store.get(&dep.key, &dep.namespace, &dep.name) else {
+            continue;
+        };
+        let live_owners = object::owner_uids(&obj)
+            .into_iter()
+            .filter(|u| *u != owner_uid && state.uids.contains_key(*u))
+            .count();
         if live_owners > 0 {
             orphan(cluster, &dep, owner_uid);
         } else if let Some(rt) = cluster.type_of_key(&dep.key) {
@@ -327,7 +432,11 @@ fn collect_dependents(cluster: &VirtualCluster, state: &mut State, owner_uid: &s
 fn clean_namespace(cluster: &VirtualCluster, state: &mut State, ns: &Arc<Value>) {
     let name = object::name(ns).to_string();
     let mut remaining = 0;
-    for rt in cluster.types().iter().filter(|t| t.namespaced && t.preferred) {
+    for rt in cluster
+        .types()
+        .iter()
+        .filter(|t| t.namespaced && t.preferred)
+    {
         let (objs, _) = cluster.store.list(&rt.storage_key(), Some(&name), None);
         for o in objs {
             remaining += 1;
@@ -336,50 +445,89 @@ fn clean_namespace(cluster: &VirtualCluster, state: &mut State, ns: &Arc<Value>)
             }
         }
     }
-    let spec_finalizers = ns.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    let spec_finalizers = ns
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
     if remaining == 0 && spec_finalizers {
         let mut body = (**ns).clone();
         body["spec"]["finalizers"] = json!([]);
         let _ = finalize_namespace(cluster, &name, &body, false);
     } else if remaining > 0 {
         // Objects held by finalizers: look again shortly.
-        state.schedule(Instant::now() + Duration::from_millis(500), ObjRef::of(&key("", "namespaces"), ns));
+        state.schedule(
+            Instant::now() + Duration::from_millis(500),
+            ObjRef::of(&key("", "namespaces"), ns),
+        );
     }
 }
 
 /// PUT namespaces/<name>/finalize: sets spec.finalizers; a terminating namespace without
 /// finalizers is removed.
-pub fn finalize_namespace(cluster: &VirtualCluster, name: &str, body: &Value, dry_run: bool) -> Result<Arc<Value>, ApiError> {
-    let rt = cluster.find_type("", "v1", "namespaces").ok_or_else(ApiError::path_not_found)?;
-    let finalizers = body.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
-    let written = cluster.store.write(&key("", "namespaces"), "", name, |cur| {
-        let cur = cur.ok_or_else(|| ApiError::not_found(&rt, name))?;
-        let mut new = (**cur).clone();
-        new["spec"]["finalizers"] = finalizers;
-        if prepare::is_noop(cur, &new) || dry_run {
-            return Ok(Change::Keep);
-        }
-        let empty = new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty);
-        if object::is_deleting(&new) && empty && object::finalizers(&new).is_empty() {
-            return Ok(Change::Remove(new));
-        }
-        Ok(Change::Put(new))
-    })?;
+pub fn finalize_namespace(
+    cluster: &VirtualCluster,
+    name: &str,
+    body: &Value,
+    dry_run: bool,
+) -> Result<Arc<Value>, ApiError> {
+    let rt = cluster
+        .find_type("", "v1", "namespaces")
+        .ok_or_else(ApiError::path_not_found)?;
+    let finalizers = body
+        .pointer("/spec/finalizers")
+        .cloned()
+        .unwrap_or(json!([]));
+    let written = cluster
+        .store
+        .write(&key("", "namespaces"), "", name, |cur| {
+            let cur = cur.ok_or_else(|| ApiError::not_found(&rt, name))?;
+            let mut new = (**cur).clone();
+            new["spec"]["finalizers"] = finalizers;
+            if prepare::is_noop(cur, &new) || dry_run {
+                return Ok(Change::Keep);
+            }
+            let empty = new["spec"]["finalizers"]
+                .as_array()
+                .is_none_or(Vec::is_empty);
+            if object::is_deleting(&new) && empty && object::finalizers(&new).is_empty() {
+                return Ok(Change::Remove(new));
+            }
+            Ok(Change::Put(new))
+        })?;
     let _ = NAMESPACE_FINALIZER;
     Ok(written.object().clone())
 }
 
 /// kwok-like status for workloads.
-fn workload_status(cluster: &VirtualCluster, state: &mut State, rt: &ResourceType, k: &StorageKey, obj: &Arc<Value>) {
+fn workload_status(
+    cluster: &VirtualCluster,
+    state: &mut State,
+    rt: &ResourceType,
+    k: &StorageKey,
+    obj: &Arc<Value>,
+) {
     if !matches!(
         rt.plural.as_str(),
-        "deployments" | "statefulsets" | "daemonsets" | "replicasets" | "jobs" | "pods" | "services" | "ingresses" | "persistentvolumeclaims" | "horizontalpodautoscalers" | "poddisruptionbudgets"
+        "deployments"
+            | "statefulsets"
+            | "daemonsets"
+            | "replicasets"
+            | "jobs"
+            | "pods"
+            | "services"
+            | "ingresses"
+            | "persistentvolumeclaims"
+            | "horizontalpodautoscalers"
+            | "poddisruptionbudgets"
     ) {
         return;
     }
     let r = ObjRef::of(k, obj);
     let uid = object::uid(obj).to_string();
-    let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+    let generation = obj
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let now = Instant::now();
     let first = match state.seen.get(&r) {
         Some((u, g, t)) if *u == uid && *g == generation => *t,
@@ -388,12 +536,22 @@ fn workload_status(cluster: &VirtualCluster, state: &mut State, rt: &ResourceTyp
             now
         }
     };
-    let outcome = workload::reconcile(&rt.group, &rt.kind, obj, now - first, &object::now_rfc3339(), &cluster.settings.workload);
+    let outcome = workload::reconcile(
+        &rt.group,
+        &rt.kind,
+        obj,
+        now - first,
+        &object::now_rfc3339(),
+        &cluster.settings.workload,
+    );
     let ns = object::namespace(obj).to_string();
     let name = object::name(obj).to_string();
     match outcome {
         Outcome::Unchanged => {}
-        Outcome::Status { status, recheck_after } => {
+        Outcome::Status {
+            status,
+            recheck_after,
+        } => {
             let mut new = (**obj).clone();
             new["status"] = status;
             let _ = cluster.update(rt, Some(&ns), &name, new, status_sub(rt), &manager());
@@ -407,7 +565,14 @@ fn workload_status(cluster: &VirtualCluster, state: &mut State, rt: &ResourceTyp
             if let Ok((updated, _)) = cluster.update(rt, Some(&ns), &name, new, None, &manager()) {
                 let mut with_status = (*updated).clone();
                 with_status["status"] = status;
-                let _ = cluster.update(rt, Some(&ns), &name, with_status, status_sub(rt), &manager());
+                let _ = cluster.update(
+                    rt,
+                    Some(&ns),
+                    &name,
+                    with_status,
+                    status_sub(rt),
+                    &manager(),
+                );
             }
         }
     }
@@ -420,12 +585,26 @@ fn status_sub(rt: &ResourceType) -> Option<&'static str> {
 /// What a new virtual cluster starts with: the system namespaces, the bootstrap RBAC
 /// objects, and each namespace's defaults.
 pub fn bootstrap(cluster: &VirtualCluster) {
-    let opts = WriteOptions { manager: "kube-apiserver".into(), explicit_manager: true, ..Default::default() };
+    let opts = WriteOptions {
+        manager: "kube-apiserver".into(),
+        explicit_manager: true,
+        ..Default::default()
+    };
     let types = cluster.types();
-    let find = |plural: &str| types.iter().find(|t| t.plural == plural && t.crd.is_none()).cloned();
+    let find = |plural: &str| {
+        types
+            .iter()
+            .find(|t| t.plural == plural && t.crd.is_none())
+            .cloned()
+    };
     if let Some(rt) = find("namespaces") {
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            let _ = cluster.create(&rt, None, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}), &opts);
+            let _ = cluster.create(
+                &rt,
+                None,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                &opts,
+            );
         }
     }
     if let Some(rt) = find("clusterroles") {

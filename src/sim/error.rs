@@ -17,7 +17,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None, retry_after: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
     }
 
     fn with_details(mut self, details: Value) -> Self {
@@ -34,13 +40,21 @@ impl ApiError {
     }
 
     pub fn not_found(rt: &ResourceType, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", rt.qualified()))
-            .with_details(Self::resource_details(rt, name))
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", rt.qualified()),
+        )
+        .with_details(Self::resource_details(rt, name))
     }
 
     /// NotFound for a resource known only by its group and plural (e.g. the namespace of a request).
     pub fn not_found_named(group: &str, plural: &str, name: &str) -> Self {
-        let qualified = if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") };
+        let qualified = if group.is_empty() {
+            plural.to_string()
+        } else {
+            format!("{plural}.{group}")
+        };
         let mut d = json!({ "name": name, "kind": plural });
         if !group.is_empty() {
             d["group"] = json!(group);
@@ -50,13 +64,21 @@ impl ApiError {
 
     /// 404 for a path that names no served resource.
     pub fn path_not_found() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
-            .with_details(json!({}))
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_details(json!({}))
     }
 
     pub fn already_exists(rt: &ResourceType, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", rt.qualified()))
-            .with_details(Self::resource_details(rt, name))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", rt.qualified()),
+        )
+        .with_details(Self::resource_details(rt, name))
     }
 
     /// Optimistic-concurrency failure of an update.
@@ -64,7 +86,10 @@ impl ApiError {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", rt.qualified()),
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                rt.qualified()
+            ),
         )
         .with_details(Self::resource_details(rt, name))
     }
@@ -81,7 +106,11 @@ impl ApiError {
     /// names the group-qualified kind). `causes` are (field, message).
     pub fn invalid(rt: &ResourceType, name: &str, causes: &[(String, String)]) -> Self {
         let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        let kind = if rt.group.is_empty() { rt.kind.clone() } else { format!("{}.{}", rt.kind, rt.group) };
+        let kind = if rt.group.is_empty() {
+            rt.kind.clone()
+        } else {
+            format!("{}.{}", rt.kind, rt.group)
+        };
         let message = if text.len() == 1 {
             format!("{kind} \"{name}\" is invalid: {}", text[0])
         } else {
@@ -111,13 +140,21 @@ impl ApiError {
     /// namespace attribute (for a namespace object, its own name) included.
     pub fn forbidden(user: &str, attrs: &super::rbac::Attributes) -> Self {
         let (group, plural) = (attrs.api_group, attrs.resource);
-        let qualified = if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") };
+        let qualified = if group.is_empty() {
+            plural.to_string()
+        } else {
+            format!("{plural}.{group}")
+        };
         let name = attrs.name.filter(|n| !n.is_empty());
         let target = match name {
             Some(n) => format!("{qualified} \"{n}\" is forbidden"),
             None => format!("{qualified} is forbidden"),
         };
-        let resource = if attrs.subresource.is_empty() { plural.to_string() } else { format!("{plural}/{}", attrs.subresource) };
+        let resource = if attrs.subresource.is_empty() {
+            plural.to_string()
+        } else {
+            format!("{plural}/{}", attrs.subresource)
+        };
         let scope = match attrs.namespace.filter(|ns| !ns.is_empty()) {
             Some(ns) => format!(" in the namespace \"{ns}\""),
             None => " at the cluster scope".to_string(),
@@ -172,16 +209,24 @@ impl ApiError {
     }
 
     pub fn too_many_requests(retry_after: u64) -> Self {
-        let mut e = Self::new(429, "TooManyRequests", "Too many requests, please try again later.")
-            .with_details(json!({ "retryAfterSeconds": retry_after }));
+        let mut e = Self::new(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        )
+        .with_details(json!({ "retryAfterSeconds": retry_after }));
         e.retry_after = Some(retry_after);
         e
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::new(500, "InternalError", format!("Internal error occurred: {message}"))
-            .with_details(json!({ "causes": [{ "message": message }] }))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        )
+        .with_details(json!({ "causes": [{ "message": message }] }))
     }
 
     /// 403 for a create in a namespace that is being deleted.
@@ -239,7 +284,10 @@ fn field_error_reason(message: &str) -> &'static str {
         ("Too many", "FieldValueTooMany"),
         ("Internal error", "InternalError"),
     ];
-    PREFIXES.iter().find(|(p, _)| message.starts_with(p)).map_or("FieldValueInvalid", |(_, r)| r)
+    PREFIXES
+        .iter()
+        .find(|(p, _)| message.starts_with(p))
+        .map_or("FieldValueInvalid", |(_, r)| r)
 }
 
 #[cfg(test)]
@@ -250,21 +298,42 @@ mod tests {
     #[test]
     fn forbidden_is_worded_like_the_apiserver() {
         let sa = "system:serviceaccount:default:robot";
-        let attrs = Attributes { verb: "create", resource: "serviceaccounts", subresource: "token", namespace: Some("default"), name: Some("robot"), ..Default::default() };
+        let attrs = Attributes {
+            verb: "create",
+            resource: "serviceaccounts",
+            subresource: "token",
+            namespace: Some("default"),
+            name: Some("robot"),
+            ..Default::default()
+        };
         let e = ApiError::forbidden(sa, &attrs);
         assert_eq!(e.code, 403);
         assert_eq!(
             e.message,
             "serviceaccounts \"robot\" is forbidden: User \"system:serviceaccount:default:robot\" cannot create resource \"serviceaccounts/token\" in API group \"\" in the namespace \"default\""
         );
-        assert_eq!(e.details, Some(json!({"kind": "serviceaccounts", "name": "robot"})));
-        let list = Attributes { verb: "list", api_group: "apps", resource: "deployments", ..Default::default() };
+        assert_eq!(
+            e.details,
+            Some(json!({"kind": "serviceaccounts", "name": "robot"}))
+        );
+        let list = Attributes {
+            verb: "list",
+            api_group: "apps",
+            resource: "deployments",
+            ..Default::default()
+        };
         assert_eq!(
             ApiError::forbidden("bob", &list).message,
             "deployments.apps is forbidden: User \"bob\" cannot list resource \"deployments\" in API group \"apps\" at the cluster scope"
         );
         // A namespace object's own name is its namespace attribute.
-        let ns = Attributes { verb: "get", resource: "namespaces", namespace: Some("dev"), name: Some("dev"), ..Default::default() };
+        let ns = Attributes {
+            verb: "get",
+            resource: "namespaces",
+            namespace: Some("dev"),
+            name: Some("dev"),
+            ..Default::default()
+        };
         assert_eq!(
             ApiError::forbidden("bob", &ns).message,
             "namespaces \"dev\" is forbidden: User \"bob\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"dev\""
@@ -275,11 +344,31 @@ mod tests {
     fn invalid_names_the_qualified_kind_and_field_reasons() {
         let types = crate::sim::resource::builtins();
         let deploy = types.iter().find(|t| t.plural == "deployments").unwrap();
-        let e = ApiError::invalid(deploy, "web", &[("spec.replicas".into(), "Invalid value: -1: must be greater than or equal to 0".into())]);
-        assert_eq!(e.message, "Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0");
+        let e = ApiError::invalid(
+            deploy,
+            "web",
+            &[(
+                "spec.replicas".into(),
+                "Invalid value: -1: must be greater than or equal to 0".into(),
+            )],
+        );
+        assert_eq!(
+            e.message,
+            "Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        );
         let cm = types.iter().find(|t| t.plural == "configmaps").unwrap();
-        let e = ApiError::invalid(cm, "c", &[("data".into(), "Required value".into()), ("x".into(), "Unsupported value: \"y\"".into())]);
-        assert_eq!(e.message, "ConfigMap \"c\" is invalid: [data: Required value, x: Unsupported value: \"y\"]");
+        let e = ApiError::invalid(
+            cm,
+            "c",
+            &[
+                ("data".into(), "Required value".into()),
+                ("x".into(), "Unsupported value: \"y\"".into()),
+            ],
+        );
+        assert_eq!(
+            e.message,
+            "ConfigMap \"c\" is invalid: [data: Required value, x: Unsupported value: \"y\"]"
+        );
         let details = e.details.unwrap();
         assert_eq!(details["causes"][0]["reason"], "FieldValueRequired");
         assert_eq!(details["causes"][1]["reason"], "FieldValueNotSupported");

@@ -41,7 +41,10 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// Rejects rates outside [0, 1].
     pub fn validate(&self) -> Result<(), String> {
-        for (name, r) in [("errorRate", self.error_rate), ("throttleRate", self.throttle_rate)] {
+        for (name, r) in [
+            ("errorRate", self.error_rate),
+            ("throttleRate", self.throttle_rate),
+        ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(format!("{name} must be between 0 and 1, got {r}"));
             }
@@ -73,8 +76,15 @@ impl Default for Faults {
 
 impl Faults {
     pub fn new() -> Self {
-        let seed = u64::from_le_bytes(super::object::new_uid().as_bytes()[..8].try_into().unwrap_or([7; 8])) | 1;
-        Self { config: watch::channel(FaultConfig::default()).0, rng: AtomicU64::new(seed) }
+        let seed = u64::from_le_bytes(
+            super::object::new_uid().as_bytes()[..8]
+                .try_into()
+                .unwrap_or([7; 8]),
+        ) | 1;
+        Self {
+            config: watch::channel(FaultConfig::default()).0,
+            rng: AtomicU64::new(seed),
+        }
     }
 
     pub fn get(&self) -> FaultConfig {
@@ -114,7 +124,10 @@ impl Faults {
             return (latency, Verdict::Fail(ApiError::internal("injected fault")));
         }
         if c.throttle_rate > 0.0 && self.roll() < c.throttle_rate {
-            return (latency, Verdict::Fail(ApiError::too_many_requests(c.retry_after_seconds.max(1))));
+            return (
+                latency,
+                Verdict::Fail(ApiError::too_many_requests(c.retry_after_seconds.max(1))),
+            );
         }
         (latency, Verdict::Proceed)
     }
@@ -137,12 +150,19 @@ pub struct Counters(Mutex<BTreeMap<(String, String), u64>>);
 impl Counters {
     pub fn add(&self, verb: &str, resource: &str) {
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *m.entry((verb.to_string(), resource.to_string())).or_default() += 1;
+        *m.entry((verb.to_string(), resource.to_string()))
+            .or_default() += 1;
     }
 
     pub fn snapshot(&self) -> Vec<RequestCount> {
         let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.iter().map(|((verb, resource), count)| RequestCount { verb: verb.clone(), resource: resource.clone(), count: *count }).collect()
+        m.iter()
+            .map(|((verb, resource), count)| RequestCount {
+                verb: verb.clone(),
+                resource: resource.clone(),
+                count: *count,
+            })
+            .collect()
     }
 
     /// Requests of `verb` on `resource` ("*" matches any).
@@ -166,12 +186,27 @@ mod tests {
     #[test]
     fn rates_are_roughly_honoured() {
         let f = Faults::new();
-        f.set(FaultConfig { error_rate: 0.3, ..Default::default() });
-        let fails = (0..10_000).filter(|_| matches!(f.decide().1, Verdict::Fail(_))).count();
+        f.set(FaultConfig {
+            error_rate: 0.3,
+            ..Default::default()
+        });
+        let fails = (0..10_000)
+            .filter(|_| matches!(f.decide().1, Verdict::Fail(_)))
+            .count();
         assert!((2500..3500).contains(&fails), "{fails}");
-        f.set(FaultConfig { mode: Mode::Blackhole, ..Default::default() });
+        f.set(FaultConfig {
+            mode: Mode::Blackhole,
+            ..Default::default()
+        });
         assert!(matches!(f.decide().1, Verdict::Hang));
-        assert!(FaultConfig { throttle_rate: 1.5, ..Default::default() }.validate().is_err());
+        assert!(
+            FaultConfig {
+                throttle_rate: 1.5,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

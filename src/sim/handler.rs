@@ -37,12 +37,20 @@ pub struct Caller {
 }
 
 fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> &str {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 /// Handles one request for `cluster`; `path` is below `/clusters/<name>`. `None` means: never
 /// answer (blackhole).
-pub async fn handle(cluster: Arc<VirtualCluster>, req: Request<Incoming>, path: String, caller: Caller) -> Option<Response<Body>> {
+pub async fn handle(
+    cluster: Arc<VirtualCluster>,
+    req: Request<Incoming>,
+    path: String,
+    caller: Caller,
+) -> Option<Response<Body>> {
     let (latency, verdict) = cluster.faults.decide();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -57,7 +65,10 @@ pub async fn handle(cluster: Arc<VirtualCluster>, req: Request<Incoming>, path: 
     }
     let target = request::parse_path(&path);
     let query = Query::parse(req.uri().query());
-    let bearer = header_str(&req, header::AUTHORIZATION).strip_prefix("Bearer ").map(str::trim).map(str::to_string);
+    let bearer = header_str(&req, header::AUTHORIZATION)
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .map(str::to_string);
     let user = match cluster.authenticate(bearer.as_deref(), caller.cert.as_ref()) {
         Ok(u) => u,
         Err(e) => {
@@ -72,12 +83,24 @@ pub async fn handle(cluster: Arc<VirtualCluster>, req: Request<Incoming>, path: 
         },
         other => {
             cluster.counters.add("get", &path);
-            let attrs = Attributes { verb: &req.method().as_str().to_lowercase(), api_group: "", resource: "", subresource: "", namespace: None, name: None, path: Some(&path) };
+            let attrs = Attributes {
+                verb: &req.method().as_str().to_lowercase(),
+                api_group: "",
+                resource: "",
+                subresource: "",
+                namespace: None,
+                name: None,
+                path: Some(&path),
+            };
             if !cluster.authorize(&user, &attrs) {
-                return Some(response::error(&ApiError::forbidden_path(&user.name, attrs.verb, &path)));
+                return Some(response::error(&ApiError::forbidden_path(
+                    &user.name, attrs.verb, &path,
+                )));
             }
             if req.method() != Method::GET {
-                return Some(response::error(&ApiError::method_not_allowed("the server does not allow this method on the requested resource".to_string())));
+                return Some(response::error(&ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource".to_string(),
+                )));
             }
             let accept = header_str(&req, header::ACCEPT).to_string();
             non_resource(&cluster, other, &accept, &caller)
@@ -85,7 +108,12 @@ pub async fn handle(cluster: Arc<VirtualCluster>, req: Request<Incoming>, path: 
     })
 }
 
-fn non_resource(cluster: &VirtualCluster, target: Target, accept: &str, caller: &Caller) -> Response<Body> {
+fn non_resource(
+    cluster: &VirtualCluster,
+    target: Target,
+    accept: &str,
+    caller: &Caller,
+) -> Response<Body> {
     let types = cluster.types();
     match target {
         Target::Version => response::json(200, &discovery::version()),
@@ -102,10 +130,12 @@ fn non_resource(cluster: &VirtualCluster, target: Target, accept: &str, caller: 
             Some(v) => response::json(200, &v),
             None => response::error(&ApiError::path_not_found()),
         },
-        Target::GroupVersion { group, version } => match discovery::resource_list(&types, &group, &version) {
-            Some(v) => response::json(200, &v),
-            None => response::error(&ApiError::path_not_found()),
-        },
+        Target::GroupVersion { group, version } => {
+            match discovery::resource_list(&types, &group, &version) {
+                Some(v) => response::json(200, &v),
+                None => response::error(&ApiError::path_not_found()),
+            }
+        }
         Target::OpenApiV3Index => response::json_bytes(200, openapi_cache::index(cluster).to_vec()),
         Target::OpenApiV3(p) => match openapi_cache::document(cluster, &p) {
             Some(b) => response::json_bytes(200, b.to_vec()),
@@ -121,22 +151,37 @@ fn non_resource(cluster: &VirtualCluster, target: Target, accept: &str, caller: 
 
 fn aggregated(types: &[ResourceType], legacy: bool, version: &'static str) -> Response<Body> {
     let doc = discovery::aggregated(types, legacy, version);
-    response::full(200, discovery::aggregated_content_type(version), serde_json::to_vec(&doc).unwrap_or_default())
+    response::full(
+        200,
+        discovery::aggregated_content_type(version),
+        serde_json::to_vec(&doc).unwrap_or_default(),
+    )
 }
 
 /// The RBAC verb of a request.
-fn verb_of(method: &Method, rp: &ResourcePath, query: &Query, content_type: &str) -> Result<&'static str, ApiError> {
+fn verb_of(
+    method: &Method,
+    rp: &ResourcePath,
+    query: &Query,
+    content_type: &str,
+) -> Result<&'static str, ApiError> {
     Ok(match *method {
         Method::GET if rp.watch_prefix || query.flag("watch") => "watch",
         Method::GET if rp.name.is_some() => "get",
         Method::GET => "list",
         Method::POST => "create",
         Method::PUT => "update",
-        Method::PATCH if PatchKind::from_content_type(content_type) == Some(PatchKind::Apply) => "apply",
+        Method::PATCH if PatchKind::from_content_type(content_type) == Some(PatchKind::Apply) => {
+            "apply"
+        }
         Method::PATCH => "patch",
         Method::DELETE if rp.name.is_some() => "delete",
         Method::DELETE => "deletecollection",
-        _ => return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
+        _ => {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
     })
 }
 
@@ -144,7 +189,11 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
     match limited.collect().await {
         Ok(b) => Ok(b.to_bytes()),
-        Err(_) => Err(ApiError::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")),
+        Err(_) => Err(ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728",
+        )),
     }
 }
 
@@ -152,10 +201,18 @@ fn write_options(query: &Query, user_agent: &str) -> Result<WriteOptions, ApiErr
     let explicit = query.get("fieldManager");
     let manager = match explicit {
         Some(m) => m.to_string(),
-        None => user_agent.split('/').next().unwrap_or("").chars().take(128).collect(),
+        None => user_agent
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(128)
+            .collect(),
     };
     if manager.len() > 128 {
-        return Err(ApiError::bad_request("fieldManager: Too long: must have at most 128 bytes"));
+        return Err(ApiError::bad_request(
+            "fieldManager: Too long: must have at most 128 bytes",
+        ));
     }
     Ok(WriteOptions {
         dry_run: query.dry_run(),
@@ -166,13 +223,21 @@ fn write_options(query: &Query, user_agent: &str) -> Result<WriteOptions, ApiErr
     })
 }
 
-async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>, rp: ResourcePath, query: Query, user: &UserInfo) -> Result<Response<Body>, ApiError> {
+async fn resource_request(
+    cluster: &Arc<VirtualCluster>,
+    req: Request<Incoming>,
+    rp: ResourcePath,
+    query: Query,
+    user: &UserInfo,
+) -> Result<Response<Body>, ApiError> {
     let content_type = header_str(&req, header::CONTENT_TYPE).to_string();
     let accept = header_str(&req, header::ACCEPT).to_string();
     let user_agent = header_str(&req, header::USER_AGENT).to_string();
     let method = req.method().clone();
     let verb = verb_of(&method, &rp, &query, &content_type)?;
-    let rt = cluster.find_type(&rp.group, &rp.version, &rp.resource).ok_or_else(ApiError::path_not_found)?;
+    let rt = cluster
+        .find_type(&rp.group, &rp.version, &rp.resource)
+        .ok_or_else(ApiError::path_not_found)?;
     let counted = match &rp.subresource {
         Some(s) => format!("{}/{s}", rt.qualified()),
         None => rt.qualified(),
@@ -193,7 +258,11 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
     }
     let rbac_verb = if verb == "apply" { "patch" } else { verb };
     // kube-apiserver's RequestInfo puts a namespace's own name in the namespace attribute.
-    let attr_namespace = if rt.crd.is_none() && rt.group.is_empty() && rt.plural == "namespaces" { rp.name.as_deref() } else { rp.namespace.as_deref() };
+    let attr_namespace = if rt.crd.is_none() && rt.group.is_empty() && rt.plural == "namespaces" {
+        rp.name.as_deref()
+    } else {
+        rp.namespace.as_deref()
+    };
     // ... and takes a list's or watch's name from a `metadata.name=` field selector, so that
     // rules with resourceNames cover single-object lists and watches.
     let selected_name = match verb {
@@ -212,9 +281,30 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
     if !cluster.authorize(user, &attrs) {
         return Err(ApiError::forbidden(&user.name, &attrs));
     }
-    let table = if table::accepts_table(&accept) { Some(query.get("includeObject").and_then(table::parse_include_object).unwrap_or(table::IncludeObject::Metadata)) } else { None };
-    let format = if table.is_some() { Format::Json } else { response::negotiate(&accept).ok_or_else(|| ApiError::not_acceptable("only the following media types are accepted: application/json, application/yaml"))? };
-    let ns = if rt.namespaced { rp.namespace.clone().unwrap_or_default() } else { String::new() };
+    let table = if table::accepts_table(&accept) {
+        Some(
+            query
+                .get("includeObject")
+                .and_then(table::parse_include_object)
+                .unwrap_or(table::IncludeObject::Metadata),
+        )
+    } else {
+        None
+    };
+    let format = if table.is_some() {
+        Format::Json
+    } else {
+        response::negotiate(&accept).ok_or_else(|| {
+            ApiError::not_acceptable(
+                "only the following media types are accepted: application/json, application/yaml",
+            )
+        })?
+    };
+    let ns = if rt.namespaced {
+        rp.namespace.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
     let name = rp.name.clone().unwrap_or_default();
     let sub = rp.subresource.clone();
     match verb {
@@ -222,7 +312,10 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
             let obj = cluster.get(&rt, &ns, &name)?;
             if let Some(include) = table {
                 let mut t = table::to_table(&rt, &[&obj], include, super::object::now_unix());
-                t["metadata"]["resourceVersion"] = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+                t["metadata"]["resourceVersion"] = obj
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(json!(""));
                 return Ok(response::json(200, &t));
             }
             Ok(response::encoded(200, read::present(&rt, &obj), format))
@@ -230,7 +323,13 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
         "list" => {
             let filter = Filter::from_query(&rt, &query)?;
             let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok());
-            let page = cluster.list(&rt, rp.namespace.as_deref(), &filter, limit, query.get("continue"))?;
+            let page = cluster.list(
+                &rt,
+                rp.namespace.as_deref(),
+                &filter,
+                limit,
+                query.get("continue"),
+            )?;
             if let Some(include) = table {
                 let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
                 let mut t = table::to_table(&rt, &items, include, super::object::now_unix());
@@ -249,14 +348,20 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
             let mut filter = Filter::from_query(&rt, &query)?;
             if let Some(n) = &rp.name {
                 // The legacy /watch/<resource>/<name> form watches one object.
-                let by_name = super::selector::parse_fields(&format!("metadata.name={n}")).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let by_name = super::selector::parse_fields(&format!("metadata.name={n}"))
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 filter.fields = Some(by_name);
             }
             let rv = match query.get("resourceVersion") {
                 None => None,
-                Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v}")))?),
+                Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resource version: {v}"))
+                })?),
             };
-            let timeout = match query.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()) {
+            let timeout = match query
+                .get("timeoutSeconds")
+                .and_then(|t| t.parse::<u64>().ok())
+            {
                 Some(t) => Duration::from_secs(t),
                 None => Duration::from_secs(1800 + (super::object::now_unix() as u64 % 1800)),
             };
@@ -283,9 +388,16 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
                 return Ok(response::json(201, &tr));
             }
             if rp.name.is_some() {
-                return Err(ApiError::method_not_allowed("POST requires the collection path"));
+                return Err(ApiError::method_not_allowed(
+                    "POST requires the collection path",
+                ));
             }
-            let created = cluster.create(&rt, Some(&ns).filter(|n| !n.is_empty()).map(String::as_str), obj, &opts)?;
+            let created = cluster.create(
+                &rt,
+                Some(&ns).filter(|n| !n.is_empty()).map(String::as_str),
+                obj,
+                &opts,
+            )?;
             Ok(response::encoded(201, read::present(&rt, &created), format))
         }
         "update" => {
@@ -293,26 +405,42 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
             let obj = response::parse_body(&content_type, &body)?;
             let opts = write_options(&query, &user_agent)?;
             if sub.as_deref() == Some("finalize") {
-                let out = super::controller::finalize_namespace(cluster, &name, &obj, opts.dry_run)?;
+                let out =
+                    super::controller::finalize_namespace(cluster, &name, &obj, opts.dry_run)?;
                 return Ok(response::encoded(200, read::present(&rt, &out), format));
             }
-            let (obj, created) = cluster.update(&rt, Some(&ns), &name, obj, sub.as_deref(), &opts)?;
-            Ok(response::encoded(if created { 201 } else { 200 }, read::present(&rt, &obj), format))
+            let (obj, created) =
+                cluster.update(&rt, Some(&ns), &name, obj, sub.as_deref(), &opts)?;
+            Ok(response::encoded(
+                if created { 201 } else { 200 },
+                read::present(&rt, &obj),
+                format,
+            ))
         }
         "patch" | "apply" => {
-            let kind = PatchKind::from_content_type(&content_type)
-                .ok_or_else(|| ApiError::unsupported_media_type(&content_type, PatchKind::CONTENT_TYPES))?;
+            let kind = PatchKind::from_content_type(&content_type).ok_or_else(|| {
+                ApiError::unsupported_media_type(&content_type, PatchKind::CONTENT_TYPES)
+            })?;
             let body = read_body(req).await?;
             let patch = response::parse_body(&content_type, &body)?;
             let opts = write_options(&query, &user_agent)?;
-            let (obj, created) = cluster.patch(&rt, Some(&ns), &name, kind, patch, sub.as_deref(), &opts)?;
-            Ok(response::encoded(if created { 201 } else { 200 }, read::present(&rt, &obj), format))
+            let (obj, created) =
+                cluster.patch(&rt, Some(&ns), &name, kind, patch, sub.as_deref(), &opts)?;
+            Ok(response::encoded(
+                if created { 201 } else { 200 },
+                read::present(&rt, &obj),
+                format,
+            ))
         }
         "delete" => {
             let body = read_body(req).await?;
             let opts = delete_options(&query, &body)?;
             let d = cluster.delete(&rt, &ns, &name, &opts)?;
-            Ok(response::encoded(200, serde_json::to_vec(&delete::delete_response(&rt, &d)).unwrap_or_default(), format))
+            Ok(response::encoded(
+                200,
+                serde_json::to_vec(&delete::delete_response(&rt, &d)).unwrap_or_default(),
+                format,
+            ))
         }
         "deletecollection" => {
             let body = read_body(req).await?;
@@ -320,7 +448,12 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
             let filter = Filter::from_query(&rt, &query)?;
             let page = cluster.list(&rt, rp.namespace.as_deref(), &filter, None, None)?;
             for obj in &page.items {
-                match cluster.delete(&rt, super::object::namespace(obj), super::object::name(obj), &opts) {
+                match cluster.delete(
+                    &rt,
+                    super::object::namespace(obj),
+                    super::object::name(obj),
+                    &opts,
+                ) {
                     Ok(_) => {}
                     Err(e) if e.code == 404 => {}
                     Err(e) => return Err(e),
@@ -329,7 +462,9 @@ async fn resource_request(cluster: &Arc<VirtualCluster>, req: Request<Incoming>,
             // Store.DeleteCollection answers the list as it read it, before the deletes.
             Ok(response::encoded(200, read::list_json(&rt, &page), format))
         }
-        _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
     }
 }
 
@@ -346,7 +481,8 @@ fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError>
     let mut opts = if body.iter().all(u8::is_ascii_whitespace) {
         DeleteOptions::default()
     } else {
-        let v: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("couldn't decode DeleteOptions: {e}")))?;
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("couldn't decode DeleteOptions: {e}")))?;
         DeleteOptions::from_body(&v)?
     };
     if let Some(p) = query.get("propagationPolicy") {

@@ -18,7 +18,10 @@ pub fn render(entries: &[KubeconfigEntry<'_>]) -> String {
         .iter()
         .map(|e| json!({ "name": e.name, "cluster": { "server": e.server, "certificate-authority-data": b64(e.ca_pem) } }))
         .collect();
-    let users: Vec<_> = entries.iter().map(|e| json!({ "name": format!("{}-admin", e.name), "user": { "token": e.token } })).collect();
+    let users: Vec<_> = entries
+        .iter()
+        .map(|e| json!({ "name": format!("{}-admin", e.name), "user": { "token": e.token } }))
+        .collect();
     let contexts: Vec<_> = entries
         .iter()
         .map(|e| json!({ "name": e.name, "context": { "cluster": e.name, "user": format!("{}-admin", e.name), "namespace": "default" } }))
@@ -41,10 +44,18 @@ mod tests {
 
     #[test]
     fn contexts_are_named_after_clusters() {
-        let y = render(&[KubeconfigEntry { name: "dev", server: "https://127.0.0.1:1/clusters/dev", ca_pem: "PEM", token: "t" }]);
+        let y = render(&[KubeconfigEntry {
+            name: "dev",
+            server: "https://127.0.0.1:1/clusters/dev",
+            ca_pem: "PEM",
+            token: "t",
+        }]);
         let v: serde_json::Value = serde_yaml::from_str(&y).unwrap();
         assert_eq!(v["current-context"], "dev");
         assert_eq!(v["contexts"][0]["context"]["user"], "dev-admin");
-        assert_eq!(v["clusters"][0]["cluster"]["certificate-authority-data"], "UEVN");
+        assert_eq!(
+            v["clusters"][0]["cluster"]["certificate-authority-data"],
+            "UEVN"
+        );
     }
 }

@@ -19,11 +19,17 @@ pub struct OpenApiCache {
     v2: Option<Option<Bytes>>,
 }
 
-fn with_cache<T>(cluster: &VirtualCluster, f: impl FnOnce(&mut OpenApiCache, &Arc<Vec<ResourceType>>) -> T) -> T {
+fn with_cache<T>(
+    cluster: &VirtualCluster,
+    f: impl FnOnce(&mut OpenApiCache, &Arc<Vec<ResourceType>>) -> T,
+) -> T {
     let types = cluster.types();
     let mut cache = cluster.openapi.lock().unwrap_or_else(|e| e.into_inner());
     if !cache.types.as_ref().is_some_and(|t| Arc::ptr_eq(t, &types)) {
-        *cache = OpenApiCache { types: Some(types.clone()), ..Default::default() };
+        *cache = OpenApiCache {
+            types: Some(types.clone()),
+            ..Default::default()
+        };
     }
     f(&mut cache, &types)
 }
@@ -31,7 +37,11 @@ fn with_cache<T>(cluster: &VirtualCluster, f: impl FnOnce(&mut OpenApiCache, &Ar
 /// `/openapi/v3`.
 pub fn index(cluster: &VirtualCluster) -> Bytes {
     with_cache(cluster, |c, types| {
-        c.index.get_or_insert_with(|| Bytes::from(serde_json::to_vec(&openapi::v3_index(types)).unwrap_or_default())).clone()
+        c.index
+            .get_or_insert_with(|| {
+                Bytes::from(serde_json::to_vec(&openapi::v3_index(types)).unwrap_or_default())
+            })
+            .clone()
     })
 }
 
@@ -40,7 +50,10 @@ pub fn document(cluster: &VirtualCluster, path: &str) -> Option<Bytes> {
     with_cache(cluster, |c, types| {
         c.documents
             .entry(path.to_string())
-            .or_insert_with(|| openapi::v3_document(types, path).map(|d| Bytes::from(serde_json::to_vec(&d).unwrap_or_default())))
+            .or_insert_with(|| {
+                openapi::v3_document(types, path)
+                    .map(|d| Bytes::from(serde_json::to_vec(&d).unwrap_or_default()))
+            })
             .clone()
     })
 }
@@ -48,7 +61,11 @@ pub fn document(cluster: &VirtualCluster, path: &str) -> Option<Bytes> {
 /// `/openapi/v2`.
 pub fn v2(cluster: &VirtualCluster) -> Option<Bytes> {
     with_cache(cluster, |c, types| {
-        c.v2.get_or_insert_with(|| openapi::v2_document(types).map(|d| Bytes::from(serde_json::to_vec(&d).unwrap_or_default()))).clone()
+        c.v2.get_or_insert_with(|| {
+            openapi::v2_document(types)
+                .map(|d| Bytes::from(serde_json::to_vec(&d).unwrap_or_default()))
+        })
+        .clone()
     })
 }
 

@@ -20,7 +20,12 @@ pub fn for_create(rt: &ResourceType, obj: &mut Value, now: &str) -> Result<(), A
     let meta = meta_mut(obj);
     meta.insert("uid".into(), Value::String(object::new_uid()));
     meta.insert("creationTimestamp".into(), Value::String(now.to_string()));
-    for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"] {
+    for f in [
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "resourceVersion",
+        "selfLink",
+    ] {
         meta.remove(f);
     }
     if rt.generation {
@@ -51,7 +56,12 @@ pub fn for_create(rt: &ResourceType, obj: &mut Value, now: &str) -> Result<(), A
     } else if is(rt, "apiextensions.k8s.io", "customresourcedefinitions") {
         let storage: Vec<Value> = obj["spec"]["versions"]
             .as_array()
-            .map(|vs| vs.iter().filter(|v| v["storage"].as_bool() == Some(true)).map(|v| v["name"].clone()).collect())
+            .map(|vs| {
+                vs.iter()
+                    .filter(|v| v["storage"].as_bool() == Some(true))
+                    .map(|v| v["name"].clone())
+                    .collect()
+            })
             .unwrap_or_default();
         obj["status"] = json!({ "acceptedNames": { "kind": "", "plural": "" }, "conditions": [], "storedVersions": storage });
         add_finalizer(obj, CRD_FINALIZER);
@@ -86,12 +96,16 @@ fn job_selector(obj: &mut Value) {
     if !template["metadata"]["labels"].is_object() {
         template["metadata"]["labels"] = json!({});
     }
-    if let (Some(t), Some(l)) = (template["metadata"]["labels"].as_object_mut(), labels.as_object()) {
+    if let (Some(t), Some(l)) = (
+        template["metadata"]["labels"].as_object_mut(),
+        labels.as_object(),
+    ) {
         for (k, v) in l {
             t.insert(k.clone(), v.clone());
         }
     }
-    obj["spec"]["selector"] = json!({ "matchLabels": { "batch.kubernetes.io/controller-uid": uid } });
+    obj["spec"]["selector"] =
+        json!({ "matchLabels": { "batch.kubernetes.io/controller-uid": uid } });
 }
 
 /// Rules applied to every write of an object (create and update), after defaulting.
@@ -99,13 +113,19 @@ pub fn for_write(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
     if is(rt, "", "namespaces") {
         let name = object::name(obj).to_string();
         let meta = meta_mut(obj);
-        let labels = meta.entry("labels").or_insert_with(|| Value::Object(Map::new()));
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Some(l) = labels.as_object_mut() {
             l.insert("kubernetes.io/metadata.name".into(), Value::String(name));
         }
     } else if is(rt, "", "secrets") {
         secret_string_data(obj)?;
-        if obj.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if obj
+            .get("type")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             obj["type"] = json!("Opaque");
         }
     } else if is(rt, "", "configmaps") {
@@ -121,7 +141,12 @@ pub fn for_write(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
             return Err(ApiError::invalid(
                 rt,
                 name,
-                &[("metadata.name".into(), format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"))],
+                &[(
+                    "metadata.name".into(),
+                    format!(
+                        "Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"
+                    ),
+                )],
             ));
         }
     }
@@ -131,12 +156,20 @@ pub fn for_write(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
 /// The API server folds `stringData` into `data` (base64) when it decodes a Secret.
 fn secret_string_data(obj: &mut Value) -> Result<(), ApiError> {
     check_base64_map(obj, "data", "Secret")?;
-    let Some(map) = obj.as_object_mut() else { return Ok(()) };
-    let Some(string_data) = map.remove("stringData") else { return Ok(()) };
-    let Value::Object(string_data) = string_data else {
-        return Err(ApiError::bad_request("Secret in version \"v1\" cannot be handled as a Secret: stringData must be a map of strings"));
+    let Some(map) = obj.as_object_mut() else {
+        return Ok(());
     };
-    let data = map.entry("data").or_insert_with(|| Value::Object(Map::new()));
+    let Some(string_data) = map.remove("stringData") else {
+        return Ok(());
+    };
+    let Value::Object(string_data) = string_data else {
+        return Err(ApiError::bad_request(
+            "Secret in version \"v1\" cannot be handled as a Secret: stringData must be a map of strings",
+        ));
+    };
+    let data = map
+        .entry("data")
+        .or_insert_with(|| Value::Object(Map::new()));
     if data.is_null() {
         *data = Value::Object(Map::new());
     }
@@ -148,7 +181,10 @@ fn secret_string_data(obj: &mut Value) -> Result<(), ApiError> {
                     json_type(&v)
                 )));
             };
-            data.insert(k, Value::String(base64::engine::general_purpose::STANDARD.encode(s)));
+            data.insert(
+                k,
+                Value::String(base64::engine::general_purpose::STANDARD.encode(s)),
+            );
         }
     }
     Ok(())
@@ -166,15 +202,22 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 fn check_base64_map(obj: &Value, field: &str, kind: &str) -> Result<(), ApiError> {
-    let Some(data) = obj.get(field) else { return Ok(()) };
+    let Some(data) = obj.get(field) else {
+        return Ok(());
+    };
     let Some(data) = data.as_object() else {
         if data.is_null() {
             return Ok(());
         }
-        return Err(ApiError::bad_request(format!("{kind} in version \"v1\" cannot be handled as a {kind}: {field} must be a map")));
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"v1\" cannot be handled as a {kind}: {field} must be a map"
+        )));
     };
     for v in data.values() {
-        let ok = v.as_str().is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok()) || v.is_null();
+        let ok = v
+            .as_str()
+            .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok())
+            || v.is_null();
         if !ok {
             return Err(ApiError::bad_request(format!(
                 "{kind} in version \"v1\" cannot be handled as a {kind}: illegal base64 data at input byte 0"
@@ -186,18 +229,24 @@ fn check_base64_map(obj: &Value, field: &str, kind: &str) -> Result<(), ApiError
 
 pub fn add_finalizer(obj: &mut Value, finalizer: &str) {
     let meta = meta_mut(obj);
-    let list = meta.entry("finalizers").or_insert_with(|| Value::Array(Vec::new()));
+    let list = meta
+        .entry("finalizers")
+        .or_insert_with(|| Value::Array(Vec::new()));
     if !list.is_array() {
         *list = Value::Array(Vec::new());
     }
     if let Some(a) = list.as_array_mut()
-        && !a.iter().any(|f| f.as_str() == Some(finalizer)) {
-            a.push(Value::String(finalizer.to_string()));
-        }
+        && !a.iter().any(|f| f.as_str() == Some(finalizer))
+    {
+        a.push(Value::String(finalizer.to_string()));
+    }
 }
 
 pub fn remove_finalizer(obj: &mut Value, finalizer: &str) {
-    if let Some(a) = obj.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+    if let Some(a) = obj
+        .pointer_mut("/metadata/finalizers")
+        .and_then(Value::as_array_mut)
+    {
         a.retain(|f| f.as_str() != Some(finalizer));
         if a.is_empty() {
             meta_mut(obj).remove("finalizers");
@@ -221,14 +270,22 @@ fn generation_part(rt: &ResourceType, obj: &Value) -> Value {
     }
     let mut part = json!({ "spec": obj.get("spec").cloned().unwrap_or(Value::Null) });
     if rt.group == "apps" && rt.plural == "deployments" {
-        part["annotations"] = obj.pointer("/metadata/annotations").cloned().unwrap_or(Value::Null);
+        part["annotations"] = obj
+            .pointer("/metadata/annotations")
+            .cloned()
+            .unwrap_or(Value::Null);
     }
     part
 }
 
 /// Carries the server-owned fields of `old` into an update, separates status from the main
 /// resource, and bumps the generation. `status_write` is a write to `/status`.
-pub fn for_update(rt: &ResourceType, old: &Value, new: &mut Value, status_write: bool) -> Result<(), ApiError> {
+pub fn for_update(
+    rt: &ResourceType,
+    old: &Value,
+    new: &mut Value,
+    status_write: bool,
+) -> Result<(), ApiError> {
     if status_write {
         // Only status (and managedFields) come from the request.
         let status = new.get("status").cloned();
@@ -266,7 +323,13 @@ pub fn for_update(rt: &ResourceType, old: &Value, new: &mut Value, status_write:
     }
     let old_meta = old.get("metadata").cloned().unwrap_or(Value::Null);
     let meta = meta_mut(new);
-    for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+    for f in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
         match old_meta.get(f) {
             Some(v) => meta.insert(f.into(), v.clone()),
             None => meta.remove(f),
@@ -274,9 +337,10 @@ pub fn for_update(rt: &ResourceType, old: &Value, new: &mut Value, status_write:
     }
     meta.remove("selfLink");
     if !meta.contains_key("managedFields")
-        && let Some(m) = old_meta.get("managedFields") {
-            meta.insert("managedFields".into(), m.clone());
-        }
+        && let Some(m) = old_meta.get("managedFields")
+    {
+        meta.insert("managedFields".into(), m.clone());
+    }
     if is(rt, "", "services") {
         keep_allocations(old, new);
     }
@@ -286,18 +350,31 @@ pub fn for_update(rt: &ResourceType, old: &Value, new: &mut Value, status_write:
     }
     if object::is_deleting(old) {
         let before = object::finalizers(old);
-        let added: Vec<String> = object::finalizers(new).into_iter().filter(|f| !before.contains(f)).collect();
+        let added: Vec<String> = object::finalizers(new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .collect();
         if !added.is_empty() {
             let quoted: Vec<String> = added.iter().map(|f| format!("\"{f}\"")).collect();
             return Err(ApiError::invalid(
                 rt,
                 object::name(old),
-                &[("metadata.finalizers".into(), format!("Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", quoted.join(", ")))],
+                &[(
+                    "metadata.finalizers".into(),
+                    format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                        quoted.join(", ")
+                    ),
+                )],
             ));
         }
     }
     if rt.generation && generation_part(rt, old) != generation_part(rt, new) {
-        let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let g = old
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         meta_mut(new).insert("generation".into(), json!(g));
     }
     Ok(())
@@ -310,17 +387,26 @@ fn keep_allocations(old: &Value, new: &mut Value) {
     }
     for f in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
         if new["spec"].get(f).is_none()
-            && let Some(v) = old.pointer(&format!("/spec/{f}")) {
-                new["spec"][f] = v.clone();
-            }
+            && let Some(v) = old.pointer(&format!("/spec/{f}"))
+        {
+            new["spec"][f] = v.clone();
+        }
     }
-    let old_ports = old.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let old_ports = old
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
         for p in ports {
             if p.get("nodePort").is_some() {
                 continue;
             }
-            let same = old_ports.iter().find(|o| o.get("port") == p.get("port") && o.get("protocol").or(Some(&json!("TCP"))) == p.get("protocol").or(Some(&json!("TCP"))));
+            let same = old_ports.iter().find(|o| {
+                o.get("port") == p.get("port")
+                    && o.get("protocol").or(Some(&json!("TCP")))
+                        == p.get("protocol").or(Some(&json!("TCP")))
+            });
             if let Some(np) = same.and_then(|o| o.get("nodePort")) {
                 p["nodePort"] = np.clone();
             }
@@ -352,7 +438,10 @@ mod tests {
     use super::*;
 
     fn rt(plural: &str) -> ResourceType {
-        super::super::resource::builtins().into_iter().find(|t| t.plural == plural).unwrap()
+        super::super::resource::builtins()
+            .into_iter()
+            .find(|t| t.plural == plural)
+            .unwrap()
     }
 
     #[test]
@@ -386,7 +475,8 @@ mod tests {
 
     #[test]
     fn secrets_fold_string_data() {
-        let mut s = json!({"metadata": {"name": "s"}, "stringData": {"a": "hi"}, "data": {"b": "eA=="}});
+        let mut s =
+            json!({"metadata": {"name": "s"}, "stringData": {"a": "hi"}, "data": {"b": "eA=="}});
         for_write(&rt("secrets"), &mut s).unwrap();
         assert_eq!(s["data"], json!({"a": "aGk=", "b": "eA=="}));
         assert_eq!(s["type"], "Opaque");

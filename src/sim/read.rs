@@ -21,17 +21,22 @@ pub struct Filter {
 impl Filter {
     pub fn from_query(rt: &ResourceType, q: &Query) -> Result<Self, ApiError> {
         let labels = match q.get("labelSelector") {
-            Some(s) => Some(selector::parse_labels(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
+            Some(s) => {
+                Some(selector::parse_labels(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
             None => None,
         };
         let fields = match q.get("fieldSelector") {
             Some(s) => {
-                let f = selector::parse_fields(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let f =
+                    selector::parse_fields(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let f = if rt.crd.is_some() {
-                    f.check_supported_custom(!rt.namespaced, &[]).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    f.check_supported_custom(!rt.namespaced, &[])
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?;
                     f
                 } else {
-                    f.converted(&rt.group, &rt.kind).map_err(|e| ApiError::bad_request(e.to_string()))?
+                    f.converted(&rt.group, &rt.kind)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?
                 };
                 Some(f)
             }
@@ -47,7 +52,10 @@ impl Filter {
     pub fn matches(&self, obj: &Value) -> bool {
         if let Some(l) = &self.labels {
             let empty = serde_json::Map::new();
-            let labels = obj.pointer("/metadata/labels").and_then(Value::as_object).unwrap_or(&empty);
+            let labels = obj
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty);
             if !l.matches(labels) {
                 return false;
             }
@@ -72,10 +80,14 @@ fn encode_continue(rv: u64, key: &ObjectKey) -> String {
 
 fn decode_continue(token: &str) -> Result<(u64, ObjectKey), ApiError> {
     let bad = || ApiError::bad_request("continue key is not valid: illegal base64 data or JSON");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if v["v"] != "meta.k8s.io/v1" {
-        return Err(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
+        return Err(ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        ));
     }
     let rv = v["rv"].as_u64().ok_or_else(bad)?;
     let start = v["start"].as_str().ok_or_else(bad)?;
@@ -85,12 +97,21 @@ fn decode_continue(token: &str) -> Result<(u64, ObjectKey), ApiError> {
 
 impl VirtualCluster {
     pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Arc<Value>, ApiError> {
-        self.store.get(&rt.storage_key(), ns, name).ok_or_else(|| ApiError::not_found(rt, name))
+        self.store
+            .get(&rt.storage_key(), ns, name)
+            .ok_or_else(|| ApiError::not_found(rt, name))
     }
 
     /// A page of objects matching `filter`, from the `continue` token on, at most `limit`.
     /// Pages are read from the current state (kube-apiserver serves them from a snapshot).
-    pub fn list(&self, rt: &ResourceType, ns: Option<&str>, filter: &Filter, limit: Option<usize>, cont: Option<&str>) -> Result<Page, ApiError> {
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        filter: &Filter,
+        limit: Option<usize>,
+        cont: Option<&str>,
+    ) -> Result<Page, ApiError> {
         let (list_rv, after) = match cont {
             Some(t) => {
                 let (rv, key) = decode_continue(t)?;
@@ -112,22 +133,36 @@ impl VirtualCluster {
             }
         }
         let rest: Vec<Arc<Value>> = iter.collect();
-        let more = if filter.is_empty() { !rest.is_empty() } else { rest.iter().any(|o| filter.matches(o)) };
+        let more = if filter.is_empty() {
+            !rest.is_empty()
+        } else {
+            rest.iter().any(|o| filter.matches(o))
+        };
         let (continue_token, remaining) = match (more, items.last()) {
             (true, Some(last)) => {
-                let key = (super::object::namespace(last).to_string(), super::object::name(last).to_string());
+                let key = (
+                    super::object::namespace(last).to_string(),
+                    super::object::name(last).to_string(),
+                );
                 let remaining = filter.is_empty().then_some(rest.len() as u64);
                 (Some(encode_continue(rv, &key)), remaining)
             }
             _ => (None, None),
         };
-        Ok(Page { items, rv, continue_token, remaining })
+        Ok(Page {
+            items,
+            rv,
+            continue_token,
+            remaining,
+        })
     }
 }
 
 /// Serializes an object as served at `rt`'s version.
 pub fn present(rt: &ResourceType, obj: &Value) -> Vec<u8> {
-    if rt.crd.is_some() && obj.get("apiVersion").and_then(Value::as_str) != Some(rt.api_version().as_str()) {
+    if rt.crd.is_some()
+        && obj.get("apiVersion").and_then(Value::as_str) != Some(rt.api_version().as_str())
+    {
         let mut o = obj.clone();
         o["apiVersion"] = json!(rt.api_version());
         return serde_json::to_vec(&o).unwrap_or_default();
@@ -189,7 +224,10 @@ mod tests {
     #[test]
     fn continue_tokens_round_trip() {
         let t = encode_continue(42, &("ns".into(), "a".into()));
-        assert_eq!(decode_continue(&t).unwrap(), (42, ("ns".to_string(), "a".to_string())));
+        assert_eq!(
+            decode_continue(&t).unwrap(),
+            (42, ("ns".to_string(), "a".to_string()))
+        );
         assert_eq!(decode_continue("!!").unwrap_err().code, 400);
     }
 }

@@ -14,7 +14,10 @@ pub enum Target {
     /// `/apis/<group>`
     Group(String),
     /// `/api/v1` or `/apis/<group>/<version>`
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     OpenApiV2,
     OpenApiV3Index,
     /// `/openapi/v3/<path>` such as `apis/apps/v1`.
@@ -38,7 +41,11 @@ pub struct ResourcePath {
 
 /// Parses a path below the virtual cluster prefix (starting with `/`).
 pub fn parse_path(path: &str) -> Target {
-    let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     match s.as_slice() {
         ["version"] => Target::Version,
@@ -46,8 +53,14 @@ pub fn parse_path(path: &str) -> Target {
         ["api"] => Target::CoreVersions,
         ["apis"] => Target::Groups,
         ["apis", group] => Target::Group(group.to_string()),
-        ["api", version] => Target::GroupVersion { group: String::new(), version: version.to_string() },
-        ["apis", group, version] => Target::GroupVersion { group: group.to_string(), version: version.to_string() },
+        ["api", version] => Target::GroupVersion {
+            group: String::new(),
+            version: version.to_string(),
+        },
+        ["apis", group, version] => Target::GroupVersion {
+            group: group.to_string(),
+            version: version.to_string(),
+        },
         ["openapi", "v2"] => Target::OpenApiV2,
         ["openapi", "v3"] => Target::OpenApiV3Index,
         ["openapi", "v3", rest @ ..] => Target::OpenApiV3(rest.join("/")),
@@ -96,12 +109,16 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
         out.push(bytes[i]);
         i += 1;
     }
@@ -125,12 +142,18 @@ impl Query {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A boolean parameter: "true"/"1" (Go's strconv.ParseBool accepts more; these are what clients send).
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1" | "True" | "TRUE" | "t" | "T"))
+        matches!(
+            self.get(key),
+            Some("true" | "1" | "True" | "TRUE" | "t" | "T")
+        )
     }
 
     pub fn dry_run(&self) -> bool {
@@ -153,14 +176,41 @@ mod tests {
     fn paths_parse_like_the_apiserver() {
         assert_eq!(parse_path("/api"), Target::CoreVersions);
         assert_eq!(parse_path("/apis/apps"), Target::Group("apps".into()));
-        assert_eq!(parse_path("/api/v1"), Target::GroupVersion { group: "".into(), version: "v1".into() });
-        assert_eq!(parse_path("/openapi/v3/apis/apps/v1"), Target::OpenApiV3("apis/apps/v1".into()));
+        assert_eq!(
+            parse_path("/api/v1"),
+            Target::GroupVersion {
+                group: "".into(),
+                version: "v1".into()
+            }
+        );
+        assert_eq!(
+            parse_path("/openapi/v3/apis/apps/v1"),
+            Target::OpenApiV3("apis/apps/v1".into())
+        );
         let r = res("/api/v1/namespaces/dev/configmaps/x/status");
-        assert_eq!((r.namespace.as_deref(), r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()), (Some("dev"), "configmaps", Some("x"), Some("status")));
+        assert_eq!(
+            (
+                r.namespace.as_deref(),
+                r.resource.as_str(),
+                r.name.as_deref(),
+                r.subresource.as_deref()
+            ),
+            (Some("dev"), "configmaps", Some("x"), Some("status"))
+        );
         let r = res("/api/v1/namespaces/dev");
-        assert_eq!((r.namespace, r.resource.as_str(), r.name.as_deref()), (None, "namespaces", Some("dev")));
+        assert_eq!(
+            (r.namespace, r.resource.as_str(), r.name.as_deref()),
+            (None, "namespaces", Some("dev"))
+        );
         let r = res("/api/v1/namespaces/dev/finalize");
-        assert_eq!((r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()), ("namespaces", Some("dev"), Some("finalize")));
+        assert_eq!(
+            (
+                r.resource.as_str(),
+                r.name.as_deref(),
+                r.subresource.as_deref()
+            ),
+            ("namespaces", Some("dev"), Some("finalize"))
+        );
         let r = res("/apis/apps/v1/deployments");
         assert_eq!((r.namespace, r.name), (None, None));
         let r = res("/api/v1/watch/namespaces/dev/pods");
@@ -171,9 +221,16 @@ mod tests {
 
     #[test]
     fn queries_decode() {
-        let q = Query::parse(Some("labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=1&dryRun=All"));
+        let q = Query::parse(Some(
+            "labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=1&dryRun=All",
+        ));
         assert_eq!(q.get("labelSelector"), Some("app=web,tier in (a)"));
         assert!(q.flag("watch") && q.dry_run());
-        assert_eq!(res("/api/v1/namespaces/a%3Ab/configmaps").namespace.as_deref(), Some("a:b"));
+        assert_eq!(
+            res("/api/v1/namespaces/a%3Ab/configmaps")
+                .namespace
+                .as_deref(),
+            Some("a:b")
+        );
     }
 }

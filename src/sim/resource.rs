@@ -41,12 +41,20 @@ pub struct CrdVersion {
 impl ResourceType {
     /// `v1` or `apps/v1`.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `configmaps` or `deployments.apps`, as error messages name a resource.
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     /// `ConfigMapList`.
@@ -56,12 +64,24 @@ impl ResourceType {
 
     /// Storage identity: objects are shared by every served version of a group/plural.
     pub fn storage_key(&self) -> StorageKey {
-        StorageKey { group: self.group.clone(), plural: self.plural.clone() }
+        StorageKey {
+            group: self.group.clone(),
+            plural: self.plural.clone(),
+        }
     }
 
     /// Verbs listed in discovery.
     pub fn verbs(&self) -> &'static [&'static str] {
-        &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
     }
 
     /// A resource that is served only for creation of a subresource, never listed (none yet).
@@ -155,17 +175,32 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
     ) else {
         return Vec::new();
     };
-    let crd_name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    let singular = spec["names"]["singular"].as_str().map(str::to_string).unwrap_or_else(|| kind.to_lowercase());
+    let crd_name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let singular = spec["names"]["singular"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| kind.to_lowercase());
     let strings = |v: &Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let short_names = strings(&spec["names"]["shortNames"]);
     let categories = strings(&spec["names"]["categories"]);
     let namespaced = spec["scope"].as_str() != Some("Cluster");
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
     // Discovery prefers the storage version if it is served, else the first served one.
-    let served: Vec<&Value> = versions.iter().filter(|v| v["served"].as_bool().unwrap_or(false)).collect();
+    let served: Vec<&Value> = versions
+        .iter()
+        .filter(|v| v["served"].as_bool().unwrap_or(false))
+        .collect();
     let preferred = served
         .iter()
         .find(|v| v["storage"].as_bool().unwrap_or(false))
@@ -194,7 +229,10 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 crd: Some(CrdVersion {
                     crd_name: crd_name.clone(),
                     schema: v["schema"].get("openAPIV3Schema").cloned(),
-                    printer_columns: v["additionalPrinterColumns"].as_array().cloned().unwrap_or_default(),
+                    printer_columns: v["additionalPrinterColumns"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
                 }),
             })
         })
@@ -210,11 +248,30 @@ mod tests {
     fn builtins_cover_the_issue_list() {
         let all = builtins();
         for plural in [
-            "namespaces", "configmaps", "secrets", "services", "serviceaccounts", "pods",
-            "persistentvolumeclaims", "events", "deployments", "statefulsets", "daemonsets",
-            "replicasets", "jobs", "cronjobs", "ingresses", "networkpolicies", "roles",
-            "rolebindings", "clusterroles", "clusterrolebindings", "customresourcedefinitions",
-            "leases", "poddisruptionbudgets", "horizontalpodautoscalers",
+            "namespaces",
+            "configmaps",
+            "secrets",
+            "services",
+            "serviceaccounts",
+            "pods",
+            "persistentvolumeclaims",
+            "events",
+            "deployments",
+            "statefulsets",
+            "daemonsets",
+            "replicasets",
+            "jobs",
+            "cronjobs",
+            "ingresses",
+            "networkpolicies",
+            "roles",
+            "rolebindings",
+            "clusterroles",
+            "clusterrolebindings",
+            "customresourcedefinitions",
+            "leases",
+            "poddisruptionbudgets",
+            "horizontalpodautoscalers",
         ] {
             assert!(all.iter().any(|r| r.plural == plural), "{plural}");
         }

@@ -30,7 +30,11 @@ pub fn negotiate(accept: &str) -> Option<Format> {
     for part in accept.split(',') {
         let media = part.split(';').next().unwrap_or("").trim();
         match media {
-            "application/json" | "*/*" | "application/*" | "application/json-patch+json" | "application/merge-patch+json" => return Some(Format::Json),
+            "application/json"
+            | "*/*"
+            | "application/*"
+            | "application/json-patch+json"
+            | "application/merge-patch+json" => return Some(Format::Json),
             "application/yaml" => return Some(Format::Yaml),
             _ => {}
         }
@@ -44,7 +48,10 @@ pub fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response
     if let Ok(v) = header::HeaderValue::from_str(content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    r.headers_mut().insert("cache-control", header::HeaderValue::from_static("no-cache, private"));
+    r.headers_mut().insert(
+        "cache-control",
+        header::HeaderValue::from_static("no-cache, private"),
+    );
     r
 }
 
@@ -60,7 +67,10 @@ pub fn json(status: u16, v: &Value) -> Response<Body> {
 pub fn encoded(status: u16, body: Vec<u8>, format: Format) -> Response<Body> {
     match format {
         Format::Json => json_bytes(status, body),
-        Format::Yaml => match serde_json::from_slice::<Value>(&body).ok().and_then(|v| serde_yaml::to_string(&v).ok()) {
+        Format::Yaml => match serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| serde_yaml::to_string(&v).ok())
+        {
             Some(y) => full(status, "application/yaml", y),
             None => json_bytes(status, body),
         },
@@ -70,20 +80,29 @@ pub fn encoded(status: u16, body: Vec<u8>, format: Format) -> Response<Body> {
 pub fn error(e: &ApiError) -> Response<Body> {
     let mut r = json(e.code, &e.to_status());
     if let Some(s) = e.retry_after
-        && let Ok(v) = header::HeaderValue::from_str(&s.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+        && let Ok(v) = header::HeaderValue::from_str(&s.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
     r
 }
 
 /// A streaming response fed by the returned sender (watches).
-pub fn stream(content_type: &str) -> (Response<Body>, mpsc::Sender<Result<Frame<Bytes>, Infallible>>) {
+pub fn stream(
+    content_type: &str,
+) -> (
+    Response<Body>,
+    mpsc::Sender<Result<Frame<Bytes>, Infallible>>,
+) {
     let (tx, rx) = mpsc::channel(64);
     let mut r = Response::new(StreamBody::new(ReceiverStream::new(rx)).boxed_unsync());
     if let Ok(v) = header::HeaderValue::from_str(content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    r.headers_mut().insert("cache-control", header::HeaderValue::from_static("no-cache, private"));
+    r.headers_mut().insert(
+        "cache-control",
+        header::HeaderValue::from_static("no-cache, private"),
+    );
     (r, tx)
 }
 
@@ -94,15 +113,26 @@ pub fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
         return Err(ApiError::bad_request("the request body is empty"));
     }
     match media {
-        "" | "application/json" | "application/json-patch+json" | "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
-        }
+        ""
+        | "application/json"
+        | "application/json-patch+json"
+        | "application/merge-patch+json"
+        | "application/strategic-merge-patch+json" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        }),
         "application/yaml" | "application/apply-patch+yaml" => {
-            let v: Value = serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?;
+            let v: Value = serde_yaml::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("error converting YAML to JSON: {e}"))
+            })?;
             Ok(v)
         }
-        "application/vnd.kubernetes.protobuf" => super::proto::decode(body).map_err(|e| ApiError::bad_request(e.to_string())),
-        other => Err(ApiError::unsupported_media_type(other, &["application/json", "application/yaml"])),
+        "application/vnd.kubernetes.protobuf" => {
+            super::proto::decode(body).map_err(|e| ApiError::bad_request(e.to_string()))
+        }
+        other => Err(ApiError::unsupported_media_type(
+            other,
+            &["application/json", "application/yaml"],
+        )),
     }
 }
 
@@ -113,7 +143,10 @@ mod tests {
     #[test]
     fn negotiation_prefers_the_first_supported_type() {
         assert_eq!(negotiate(""), Some(Format::Json));
-        assert_eq!(negotiate("application/vnd.kubernetes.protobuf, application/json"), Some(Format::Json));
+        assert_eq!(
+            negotiate("application/vnd.kubernetes.protobuf, application/json"),
+            Some(Format::Json)
+        );
         assert_eq!(negotiate("application/yaml"), Some(Format::Yaml));
         assert_eq!(negotiate("application/vnd.kubernetes.protobuf"), None);
     }
@@ -122,7 +155,12 @@ mod tests {
     fn bodies_parse_by_content_type() {
         assert_eq!(parse_body("application/yaml", b"a: 1\n").unwrap()["a"], 1);
         assert_eq!(parse_body("application/json", b"{").unwrap_err().code, 400);
-        assert_eq!(parse_body("application/vnd.kubernetes.protobuf", b"x").unwrap_err().code, 400);
+        assert_eq!(
+            parse_body("application/vnd.kubernetes.protobuf", b"x")
+                .unwrap_err()
+                .code,
+            400
+        );
         assert_eq!(parse_body("application/cbor", b"x").unwrap_err().code, 415);
     }
 }

@@ -17,11 +17,11 @@ use tokio_rustls::TlsAcceptor;
 
 use super::admin;
 use super::cluster::{ClusterSettings, VirtualCluster};
+use super::error::ApiError;
 use super::faults::{FaultConfig, Mode};
 use super::handler::{self, Caller};
 use super::response::{self, Body};
 use super::tls::{self, Authority};
-use super::error::ApiError;
 
 /// A virtual cluster and its listener.
 pub struct Entry {
@@ -34,7 +34,12 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(cluster: Arc<VirtualCluster>, listener: TcpListener, port: u16) -> Self {
-        Self { cluster, port, tasks: Mutex::new(Vec::new()), listener: Mutex::new(Some(listener)) }
+        Self {
+            cluster,
+            port,
+            tasks: Mutex::new(Vec::new()),
+            listener: Mutex::new(Some(listener)),
+        }
     }
 
     /// Sets the cluster's faults. The port is closed before this returns when the cluster goes
@@ -63,10 +68,19 @@ fn rebind(port: u16) -> Option<TcpListener> {
 }
 
 /// Accepts on the cluster's port if it is open; pending while it is closed.
-fn accept(entry: &Entry) -> impl std::future::Future<Output = std::io::Result<(TcpStream, SocketAddr)>> + '_ {
-    std::future::poll_fn(move |cx| match entry.listener.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        Some(l) => l.poll_accept(cx),
-        None => std::task::Poll::Pending,
+fn accept(
+    entry: &Entry,
+) -> impl std::future::Future<Output = std::io::Result<(TcpStream, SocketAddr)>> + '_ {
+    std::future::poll_fn(move |cx| {
+        match entry
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            Some(l) => l.poll_accept(cx),
+            None => std::task::Poll::Pending,
+        }
     })
 }
 
@@ -81,7 +95,11 @@ pub struct Shared {
 
 impl Shared {
     pub fn cluster(&self, name: &str) -> Option<Arc<Entry>> {
-        self.clusters.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.clusters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 }
 
@@ -102,7 +120,11 @@ pub async fn serve_main(shared: Arc<Shared>, listener: TcpListener) {
 pub async fn serve_cluster(shared: Arc<Shared>, entry: Arc<Entry>) {
     let mut faults = entry.cluster.faults.watch();
     loop {
-        let closed = entry.listener.lock().unwrap_or_else(|e| e.into_inner()).is_none();
+        let closed = entry
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none();
         if closed && faults.borrow().mode != Mode::Down {
             // Back from down, but the port couldn't be bound at once: keep trying.
             match TcpListener::bind(("127.0.0.1", entry.port)).await {
@@ -149,16 +171,32 @@ pub async fn serve_cluster(shared: Arc<Shared>, entry: Arc<Entry>) {
 
 async fn connection(shared: Arc<Shared>, stream: TcpStream, _own: Option<Arc<Entry>>) {
     let _ = stream.set_nodelay(true);
-    let server_address = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let Ok(tls) = shared.tls.accept(stream).await else { return };
-    let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(tls::cert_identity);
-    let caller = Caller { cert, server_address };
+    let server_address = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let Ok(tls) = shared.tls.accept(stream).await else {
+        return;
+    };
+    let cert = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(tls::cert_identity);
+    let caller = Caller {
+        cert,
+        server_address,
+    };
     let svc = service_fn(move |req: Request<Incoming>| {
         let shared = shared.clone();
         let caller = caller.clone();
         async move { route(shared, req, caller).await }
     });
-    let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(tls), svc).await;
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(tls), svc)
+        .await;
 }
 
 /// The connection is closed (never answered) when a request hits a blackholed cluster.
@@ -173,7 +211,11 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn route(shared: Arc<Shared>, req: Request<Incoming>, caller: Caller) -> Result<Response<Body>, Dropped> {
+async fn route(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    caller: Caller,
+) -> Result<Response<Body>, Dropped> {
     let path = req.uri().path().to_string();
     if let Some(rest) = path.strip_prefix("/admin") {
         return Ok(admin::handle(&shared, req, rest.to_string()).await);

@@ -28,7 +28,10 @@ pub enum SimError {
     #[error("virtual cluster {0:?} already exists")]
     Exists(String),
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What to start.
@@ -49,7 +52,9 @@ pub struct Simulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,9 +70,19 @@ impl Simulator {
             admin_token: super::object::random_token(32),
             settings: config.settings.clone(),
         });
-        let (listener, addr) = server::bind(config.port).await.map_err(|source| SimError::Bind { port: config.port, source })?;
+        let (listener, addr) =
+            server::bind(config.port)
+                .await
+                .map_err(|source| SimError::Bind {
+                    port: config.port,
+                    source,
+                })?;
         let main = tokio::spawn(server::serve_main(shared.clone(), listener));
-        let sim = Simulator { shared, addr, tasks: Mutex::new(vec![main]) };
+        let sim = Simulator {
+            shared,
+            addr,
+            tasks: Mutex::new(vec![main]),
+        };
         for name in &config.clusters {
             sim.add_cluster(name).await?;
         }
@@ -82,20 +97,37 @@ impl Simulator {
         if self.shared.cluster(name).is_some() {
             return Err(SimError::Exists(name.to_string()));
         }
-        let cluster = Arc::new(VirtualCluster::new(name, self.shared.settings.clone(), self.shared.authority.ca_pem().to_string()));
+        let cluster = Arc::new(VirtualCluster::new(
+            name,
+            self.shared.settings.clone(),
+            self.shared.authority.ca_pem().to_string(),
+        ));
         controller::bootstrap(&cluster);
-        let (listener, addr) = server::bind(0).await.map_err(|source| SimError::Bind { port: 0, source })?;
+        let (listener, addr) = server::bind(0)
+            .await
+            .map_err(|source| SimError::Bind { port: 0, source })?;
         let entry = Arc::new(Entry::new(cluster.clone(), listener, addr.port()));
         let listen = tokio::spawn(server::serve_cluster(self.shared.clone(), entry.clone()));
         let control = controller::spawn(cluster);
-        entry.tasks.lock().unwrap_or_else(|e| e.into_inner()).extend([listen, control]);
-        self.shared.clusters.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), entry.clone());
+        entry
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend([listen, control]);
+        self.shared
+            .clusters
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), entry.clone());
         Ok(self.handle(&entry))
     }
 
     fn handle(&self, entry: &Arc<Entry>) -> ClusterHandle {
         ClusterHandle {
-            server: format!("https://127.0.0.1:{}/clusters/{}", entry.port, entry.cluster.name),
+            server: format!(
+                "https://127.0.0.1:{}/clusters/{}",
+                entry.port, entry.cluster.name
+            ),
             shared_server: format!("https://{}/clusters/{}", self.addr, entry.cluster.name),
             entry: entry.clone(),
             shared: self.shared.clone(),
@@ -126,7 +158,14 @@ impl Simulator {
     }
 
     pub fn clusters(&self) -> Vec<ClusterHandle> {
-        let entries: Vec<Arc<Entry>> = self.shared.clusters.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let entries: Vec<Arc<Entry>> = self
+            .shared
+            .clusters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
         entries.iter().map(|e| self.handle(e)).collect()
     }
 
@@ -140,13 +179,22 @@ impl Simulator {
     /// Writes `<name>.yaml` per cluster and `all.yaml` with every context; returns the paths.
     pub fn write_kubeconfigs(&self, dir: &Path) -> Result<Vec<PathBuf>, SimError> {
         let write = |path: PathBuf, text: String| -> Result<PathBuf, SimError> {
-            write_private(&path, &text).map_err(|source| SimError::Write { path: path.clone(), source })?;
+            write_private(&path, &text).map_err(|source| SimError::Write {
+                path: path.clone(),
+                source,
+            })?;
             Ok(path)
         };
-        std::fs::create_dir_all(dir).map_err(|source| SimError::Write { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| SimError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let mut out = Vec::new();
         for h in self.clusters() {
-            out.push(write(dir.join(format!("{}.yaml", h.name())), h.kubeconfig())?);
+            out.push(write(
+                dir.join(format!("{}.yaml", h.name())),
+                h.kubeconfig(),
+            )?);
         }
         out.push(write(dir.join("all.yaml"), self.kubeconfig())?);
         Ok(out)
@@ -154,10 +202,21 @@ impl Simulator {
 
     /// Stops listening and all cluster tasks.
     pub fn shutdown(&self) {
-        for t in self.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             t.abort();
         }
-        for e in self.shared.clusters.read().unwrap_or_else(|e| e.into_inner()).values() {
+        for e in self
+            .shared
+            .clusters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
             for t in e.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
                 t.abort();
             }
@@ -196,7 +255,10 @@ pub struct ClusterHandle {
 
 impl std::fmt::Debug for ClusterHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterHandle").field("name", &self.entry.cluster.name).field("server", &self.server).finish()
+        f.debug_struct("ClusterHandle")
+            .field("name", &self.entry.cluster.name)
+            .field("server", &self.server)
+            .finish()
     }
 }
 
@@ -225,7 +287,12 @@ impl ClusterHandle {
     }
 
     fn entry(&self) -> KubeconfigEntry<'_> {
-        KubeconfigEntry { name: self.name(), server: &self.server, ca_pem: self.ca_pem(), token: self.token() }
+        KubeconfigEntry {
+            name: self.name(),
+            server: &self.server,
+            ca_pem: self.ca_pem(),
+            token: self.token(),
+        }
     }
 
     /// A kubeconfig whose only context is this cluster.

@@ -80,7 +80,13 @@ pub struct Record {
 
 impl Record {
     pub fn decode(&self) -> Event {
-        Event { kind: self.kind, key: self.key.clone(), object: self.object.decode(), prev: self.prev.as_ref().map(Doc::decode), rv: self.rv }
+        Event {
+            kind: self.kind,
+            key: self.key.clone(),
+            object: self.object.decode(),
+            prev: self.prev.as_ref().map(Doc::decode),
+            rv: self.rv,
+        }
     }
 }
 
@@ -126,7 +132,10 @@ pub enum Written {
 impl Written {
     pub fn object(&self) -> &Arc<Value> {
         match self {
-            Written::Unchanged(o) | Written::Created(o) | Written::Updated(o) | Written::Removed(o) => o,
+            Written::Unchanged(o)
+            | Written::Created(o)
+            | Written::Updated(o)
+            | Written::Removed(o) => o,
         }
     }
 }
@@ -173,15 +182,26 @@ impl Store {
 
     pub fn get(&self, key: &StorageKey, namespace: &str, name: &str) -> Option<Arc<Value>> {
         let inner = self.lock();
-        inner.tables.get(key)?.get(&(namespace.to_string(), name.to_string())).map(Doc::decode)
+        inner
+            .tables
+            .get(key)?
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(Doc::decode)
     }
 
     /// Objects of a resource (in one namespace, or all), sorted by namespace then name, from
     /// `after` (exclusive) on; and the resourceVersion of the read.
-    pub fn list(&self, key: &StorageKey, namespace: Option<&str>, after: Option<&ObjectKey>) -> (Vec<Arc<Value>>, u64) {
+    pub fn list(
+        &self,
+        key: &StorageKey,
+        namespace: Option<&str>,
+        after: Option<&ObjectKey>,
+    ) -> (Vec<Arc<Value>>, u64) {
         let (docs, rv) = {
             let inner = self.lock();
-            let Some(table) = inner.tables.get(key) else { return (Vec::new(), inner.rv) };
+            let Some(table) = inner.tables.get(key) else {
+                return (Vec::new(), inner.rv);
+            };
             (Self::range(table, namespace, after), inner.rv)
         };
         // Decoded outside the lock: writers wait only for the copy of the references.
@@ -202,7 +222,10 @@ impl Store {
                     .collect()
             }
             (None, Some(a)) => table
-                .range((std::ops::Bound::Excluded(a.clone()), std::ops::Bound::Unbounded))
+                .range((
+                    std::ops::Bound::Excluded(a.clone()),
+                    std::ops::Bound::Unbounded,
+                ))
                 .map(|(_, v)| v.clone())
                 .collect(),
             (None, None) => table.values().cloned().collect(),
@@ -213,14 +236,23 @@ impl Store {
     pub fn all(&self) -> Vec<(StorageKey, Arc<Value>)> {
         let docs: Vec<(StorageKey, Doc)> = {
             let inner = self.lock();
-            inner.tables.iter().flat_map(|(k, t)| t.values().map(move |v| (k.clone(), v.clone()))).collect()
+            inner
+                .tables
+                .iter()
+                .flat_map(|(k, t)| t.values().map(move |v| (k.clone(), v.clone())))
+                .collect()
         };
         docs.into_iter().map(|(k, d)| (k, d.decode())).collect()
     }
 
     /// Bytes of stored object text (what the objects themselves cost).
     pub fn bytes(&self) -> usize {
-        self.lock().tables.values().flat_map(|t| t.values()).map(Doc::size).sum()
+        self.lock()
+            .tables
+            .values()
+            .flat_map(|t| t.values())
+            .map(Doc::size)
+            .sum()
     }
 
     /// Number of stored objects.
@@ -258,10 +290,22 @@ impl Store {
                 stamp_rv(&mut obj, rv);
                 let doc = Doc::encode(&obj);
                 let obj = Arc::new(obj);
-                inner.tables.entry(key.clone()).or_default().insert(okey, doc.clone());
-                let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
+                inner
+                    .tables
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(okey, doc.clone());
+                let kind = if current.is_some() {
+                    EventType::Modified
+                } else {
+                    EventType::Added
+                };
                 self.publish(&mut inner, kind, key, doc, current_doc, rv);
-                if current.is_some() { Written::Updated(obj) } else { Written::Created(obj) }
+                if current.is_some() {
+                    Written::Updated(obj)
+                } else {
+                    Written::Created(obj)
+                }
             }
             Change::Remove(mut last) => {
                 if current.is_none() {
@@ -285,20 +329,43 @@ impl Store {
     /// Drops a whole resource (a deleted CRD's objects), with a DELETED event for each.
     pub fn drop_resource(&self, key: &StorageKey) -> usize {
         let mut inner = self.lock();
-        let Some(table) = inner.tables.remove(key) else { return 0 };
+        let Some(table) = inner.tables.remove(key) else {
+            return 0;
+        };
         let n = table.len();
         for (_, doc) in table {
             inner.rv += 1;
             let rv = inner.rv;
             let mut last = (*doc.decode()).clone();
             stamp_rv(&mut last, rv);
-            self.publish(&mut inner, EventType::Deleted, key, Doc::encode(&last), Some(doc), rv);
+            self.publish(
+                &mut inner,
+                EventType::Deleted,
+                key,
+                Doc::encode(&last),
+                Some(doc),
+                rv,
+            );
         }
         n
     }
 
-    fn publish(&self, inner: &mut Inner, kind: EventType, key: &StorageKey, object: Doc, prev: Option<Doc>, rv: u64) {
-        let event = Arc::new(Record { kind, key: key.clone(), object, prev, rv });
+    fn publish(
+        &self,
+        inner: &mut Inner,
+        kind: EventType,
+        key: &StorageKey,
+        object: Doc,
+        prev: Option<Doc>,
+        rv: u64,
+    ) {
+        let event = Arc::new(Record {
+            kind,
+            key: key.clone(),
+            object,
+            prev,
+            rv,
+        });
         inner.history.push_back(event.clone());
         while inner.history.len() > inner.history_limit {
             if let Some(old) = inner.history.pop_front() {
@@ -314,15 +381,31 @@ impl Store {
     pub fn subscribe_from(&self, from: u64) -> Result<Subscription, TooOld> {
         let inner = self.lock();
         if from < inner.compacted {
-            return Err(TooOld { requested: from, oldest: inner.compacted });
+            return Err(TooOld {
+                requested: from,
+                oldest: inner.compacted,
+            });
         }
-        let replay = inner.history.iter().filter(|e| e.rv > from).cloned().collect();
-        Ok(Subscription { replay, feed: self.events.subscribe(), rv: from.max(inner.compacted) })
+        let replay = inner
+            .history
+            .iter()
+            .filter(|e| e.rv > from)
+            .cloned()
+            .collect();
+        Ok(Subscription {
+            replay,
+            feed: self.events.subscribe(),
+            rv: from.max(inner.compacted),
+        })
     }
 
     /// Starts a feed at the current state: the objects of `key` now (optionally in one
     /// namespace) and every change after.
-    pub fn subscribe_now(&self, key: &StorageKey, namespace: Option<&str>) -> (Vec<Arc<Value>>, Subscription) {
+    pub fn subscribe_now(
+        &self,
+        key: &StorageKey,
+        namespace: Option<&str>,
+    ) -> (Vec<Arc<Value>>, Subscription) {
         let inner = self.lock();
         let docs: Vec<Doc> = inner
             .tables
@@ -334,7 +417,11 @@ impl Store {
                     .collect()
             })
             .unwrap_or_default();
-        let sub = Subscription { replay: Vec::new(), feed: self.events.subscribe(), rv: inner.rv };
+        let sub = Subscription {
+            replay: Vec::new(),
+            feed: self.events.subscribe(),
+            rv: inner.rv,
+        };
         drop(inner);
         (docs.iter().map(Doc::decode).collect(), sub)
     }
@@ -357,12 +444,19 @@ mod tests {
     use serde_json::json;
 
     fn key() -> StorageKey {
-        StorageKey { group: String::new(), plural: "configmaps".into() }
+        StorageKey {
+            group: String::new(),
+            plural: "configmaps".into(),
+        }
     }
 
     fn put(store: &Store, ns: &str, name: &str) -> Written {
         store
-            .write::<()>(&key(), ns, name, |_| Ok(Change::Put(json!({"metadata": {"name": name, "namespace": ns}}))))
+            .write::<()>(&key(), ns, name, |_| {
+                Ok(Change::Put(
+                    json!({"metadata": {"name": name, "namespace": ns}}),
+                ))
+            })
             .unwrap()
     }
 
@@ -374,7 +468,16 @@ mod tests {
         let w = put(&s, "a", "x");
         assert_eq!(w.object()["metadata"]["resourceVersion"], "4");
         let (items, rv) = s.list(&key(), None, None);
-        let names: Vec<_> = items.iter().map(|o| format!("{}/{}", o["metadata"]["namespace"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap())).collect();
+        let names: Vec<_> = items
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["metadata"]["namespace"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect();
         assert_eq!(names, ["a/x", "a/y", "b/x"]);
         assert_eq!(rv, 4);
         let (items, _) = s.list(&key(), Some("a"), Some(&("a".into(), "x".into())));
@@ -385,7 +488,9 @@ mod tests {
     fn keep_writes_nothing() {
         let s = Store::new(100);
         put(&s, "a", "x");
-        let w = s.write::<()>(&key(), "a", "x", |_| Ok(Change::Keep)).unwrap();
+        let w = s
+            .write::<()>(&key(), "a", "x", |_| Ok(Change::Keep))
+            .unwrap();
         assert!(matches!(w, Written::Unchanged(_)));
         assert_eq!(s.rv(), 2);
     }
@@ -398,6 +503,9 @@ mod tests {
         }
         assert!(s.subscribe_from(2).is_err());
         let sub = s.subscribe_from(8).unwrap();
-        assert_eq!(sub.replay.iter().map(|e| e.rv).collect::<Vec<_>>(), [9, 10, 11]);
+        assert_eq!(
+            sub.replay.iter().map(|e| e.rv).collect::<Vec<_>>(),
+            [9, 10, 11]
+        );
     }
 }

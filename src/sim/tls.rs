@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 
@@ -27,7 +30,9 @@ pub struct Authority {
 
 impl std::fmt::Debug for Authority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authority").field("ca_pem", &"<certificate>").finish_non_exhaustive()
+        f.debug_struct("Authority")
+            .field("ca_pem", &"<certificate>")
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,14 +52,24 @@ impl Authority {
     pub fn new() -> Result<Self, TlsError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, "flotilla-sim-ca");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "flotilla-sim-ca");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let cert = params.self_signed(&key)?;
         let ca_pem = cert.pem();
         let ca_der = cert.der().clone();
         let issuer = Issuer::new(params, key);
-        Ok(Self { ca_pem, ca_der, issuer })
+        Ok(Self {
+            ca_pem,
+            ca_der,
+            issuer,
+        })
     }
 
     /// The CA certificate, PEM (what kubeconfigs carry as certificate-authority-data).
@@ -66,17 +81,27 @@ impl Authority {
     /// client certificates signed by this CA.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), "kubernetes.default.svc".to_string()])?;
-        params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)));
-        params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        let mut params = CertificateParams::new(vec![
+            "localhost".to_string(),
+            "kubernetes.default.svc".to_string(),
+        ])?;
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(std::net::IpAddr::V4(
+                std::net::Ipv4Addr::LOCALHOST,
+            )));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let cert = params.signed_by(&key, &self.issuer)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.ca_der.clone())?;
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .allow_unauthenticated()
-            .build()?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .allow_unauthenticated()
+                .build()?;
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
@@ -99,7 +124,10 @@ impl Authority {
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(ClientCert { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        Ok(ClientCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 }
 
@@ -181,7 +209,8 @@ mod tests {
     fn client_certificates_carry_user_and_groups() {
         let ca = Authority::new().unwrap();
         let cc = ca.client_cert("alice", Some("ops")).unwrap();
-        let der = rustls::pki_types::pem::PemObject::from_pem_slice(cc.cert_pem.as_bytes()).unwrap();
+        let der =
+            rustls::pki_types::pem::PemObject::from_pem_slice(cc.cert_pem.as_bytes()).unwrap();
         let (user, groups) = cert_identity(&der).unwrap();
         assert_eq!(user, "alice");
         assert_eq!(groups, ["ops"]);

@@ -16,34 +16,56 @@ pub const SA_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
 pub const SA_UID_ANNOTATION: &str = "kubernetes.io/service-account.uid";
 
 fn sa_key() -> StorageKey {
-    StorageKey { group: String::new(), plural: "serviceaccounts".into() }
+    StorageKey {
+        group: String::new(),
+        plural: "serviceaccounts".into(),
+    }
 }
 
 /// POST serviceaccounts/<name>/token.
-pub fn token_request(cluster: &VirtualCluster, ns: &str, sa_name: &str, body: &Value, dry_run: bool) -> Result<Value, ApiError> {
-    let sa = cluster.store.get(&sa_key(), ns, sa_name).ok_or_else(|| ApiError::not_found_named("", "serviceaccounts", sa_name))?;
+pub fn token_request(
+    cluster: &VirtualCluster,
+    ns: &str,
+    sa_name: &str,
+    body: &Value,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
+    let sa = cluster
+        .store
+        .get(&sa_key(), ns, sa_name)
+        .ok_or_else(|| ApiError::not_found_named("", "serviceaccounts", sa_name))?;
     let expiration = match body.pointer("/spec/expirationSeconds") {
         None | Some(Value::Null) => 3600,
-        Some(v) => v.as_i64().ok_or_else(|| ApiError::bad_request("spec.expirationSeconds must be an integer"))?,
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| ApiError::bad_request("spec.expirationSeconds must be an integer"))?,
     };
     if expiration < 600 {
         return Err(ApiError::new(
             422,
             "Invalid",
-            format!("TokenRequest.authentication.k8s.io \"{sa_name}\" is invalid: spec.expirationSeconds: Invalid value: {expiration}: may not specify a duration less than 10 minutes"),
+            format!(
+                "TokenRequest.authentication.k8s.io \"{sa_name}\" is invalid: spec.expirationSeconds: Invalid value: {expiration}: may not specify a duration less than 10 minutes"
+            ),
         ));
     }
     if expiration > 1 << 32 {
         return Err(ApiError::new(
             422,
             "Invalid",
-            format!("TokenRequest.authentication.k8s.io \"{sa_name}\" is invalid: spec.expirationSeconds: Invalid value: {expiration}: may not specify a duration larger than 2^32 seconds"),
+            format!(
+                "TokenRequest.authentication.k8s.io \"{sa_name}\" is invalid: spec.expirationSeconds: Invalid value: {expiration}: may not specify a duration larger than 2^32 seconds"
+            ),
         ));
     }
     let audiences: Vec<String> = body
         .pointer("/spec/audiences")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .filter(|a: &Vec<String>| !a.is_empty())
         .unwrap_or_else(|| vec![DEFAULT_AUDIENCE.to_string()]);
     let now = object::now_unix();
@@ -56,8 +78,14 @@ pub fn token_request(cluster: &VirtualCluster, ns: &str, sa_name: &str, body: &V
         issued_at: now,
         expires_at: Some(now + expiration),
     };
-    let token = if dry_run { String::new() } else { cluster.tokens.issue(&claims) };
-    let expires = jiff::Timestamp::from_second(now + expiration).map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default();
+    let token = if dry_run {
+        String::new()
+    } else {
+        cluster.tokens.issue(&claims)
+    };
+    let expires = jiff::Timestamp::from_second(now + expiration)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
     Ok(json!({
         "kind": "TokenRequest",
         "apiVersion": "authentication.k8s.io/v1",
@@ -70,28 +98,43 @@ pub fn token_request(cluster: &VirtualCluster, ns: &str, sa_name: &str, body: &V
 /// The data the token controller writes into a service-account token Secret, or None if the
 /// Secret needs nothing (not such a Secret, already filled, or its ServiceAccount is missing).
 pub fn fill_secret(cluster: &VirtualCluster, secret: &Value) -> Option<Value> {
-    if secret.get("type").and_then(Value::as_str) != Some(SA_TOKEN_TYPE) || object::is_deleting(secret) {
+    if secret.get("type").and_then(Value::as_str) != Some(SA_TOKEN_TYPE)
+        || object::is_deleting(secret)
+    {
         return None;
     }
-    if secret.pointer("/data/token").and_then(Value::as_str).is_some_and(|t| !t.is_empty()) {
+    if secret
+        .pointer("/data/token")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty())
+    {
         return None;
     }
     let ns = object::namespace(secret);
-    let sa_name = secret.pointer("/metadata/annotations").and_then(|a| a.get(SA_NAME_ANNOTATION)).and_then(Value::as_str)?;
+    let sa_name = secret
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(SA_NAME_ANNOTATION))
+        .and_then(Value::as_str)?;
     let sa = cluster.store.get(&sa_key(), ns, sa_name)?;
     let sa_uid = object::uid(&sa).to_string();
     let claims = TokenClaims {
         namespace: ns.to_string(),
         service_account: sa_name.to_string(),
         service_account_uid: sa_uid.clone(),
-        secret: Some((object::name(secret).to_string(), object::uid(secret).to_string())),
+        secret: Some((
+            object::name(secret).to_string(),
+            object::uid(secret).to_string(),
+        )),
         audiences: Vec::new(),
         issued_at: object::now_unix(),
         expires_at: None,
     };
     let b64 = |s: &str| Value::String(base64::engine::general_purpose::STANDARD.encode(s));
     let mut out = secret.clone();
-    let data = out.as_object_mut()?.entry("data").or_insert_with(|| json!({}));
+    let data = out
+        .as_object_mut()?
+        .entry("data")
+        .or_insert_with(|| json!({}));
     if !data.is_object() {
         *data = json!({});
     }

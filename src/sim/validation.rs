@@ -25,10 +25,15 @@ pub fn is_dns1123_label(s: &str) -> bool {
 
 /// RFC 1123 subdomain: dot-separated labels, at most 253.
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253 && !s.is_empty() && s.split('.').all(|l| {
-        let b = l.as_bytes();
-        !b.is_empty() && is_alnum_lower(b[0]) && is_alnum_lower(b[b.len() - 1]) && b.iter().all(|c| is_alnum_lower(*c) || *c == b'-')
-    })
+    s.len() <= 253
+        && !s.is_empty()
+        && s.split('.').all(|l| {
+            let b = l.as_bytes();
+            !b.is_empty()
+                && is_alnum_lower(b[0])
+                && is_alnum_lower(b[b.len() - 1])
+                && b.iter().all(|c| is_alnum_lower(*c) || *c == b'-')
+        })
 }
 
 fn is_dns1035_label(s: &str) -> bool {
@@ -37,13 +42,26 @@ fn is_dns1035_label(s: &str) -> bool {
 
 /// Problems with `metadata.name` for this resource, as (field, message).
 pub fn name_problems(rt: &ResourceType, name: &str) -> Vec<(String, String)> {
-    let invalid = |msg: &str| vec![("metadata.name".to_string(), format!("Invalid value: \"{name}\": {msg}"))];
+    let invalid = |msg: &str| {
+        vec![(
+            "metadata.name".to_string(),
+            format!("Invalid value: \"{name}\": {msg}"),
+        )]
+    };
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "namespaces") => {
-            if is_dns1123_label(name) { vec![] } else { invalid(LABEL_1123_MSG) }
+            if is_dns1123_label(name) {
+                vec![]
+            } else {
+                invalid(LABEL_1123_MSG)
+            }
         }
         ("", "services") => {
-            if is_dns1035_label(name) { vec![] } else { invalid(LABEL_1035_MSG) }
+            if is_dns1035_label(name) {
+                vec![]
+            } else {
+                invalid(LABEL_1035_MSG)
+            }
         }
         ("rbac.authorization.k8s.io", _) => {
             if name == "." || name == ".." {
@@ -57,7 +75,11 @@ pub fn name_problems(rt: &ResourceType, name: &str) -> Vec<(String, String)> {
             }
         }
         _ => {
-            if is_dns1123_subdomain(name) { vec![] } else { invalid(SUBDOMAIN_MSG) }
+            if is_dns1123_subdomain(name) {
+                vec![]
+            } else {
+                invalid(SUBDOMAIN_MSG)
+            }
         }
     }
 }
@@ -69,9 +91,10 @@ fn qualified_name_problem(key: &str) -> Option<String> {
         None => (None, key),
     };
     if let Some(p) = prefix
-        && !is_dns1123_subdomain(p) {
-            return Some(format!("prefix part {SUBDOMAIN_MSG}"));
-        }
+        && !is_dns1123_subdomain(p)
+    {
+        return Some(format!("prefix part {SUBDOMAIN_MSG}"));
+    }
     if name.is_empty() {
         return Some("name part must be non-empty".into());
     }
@@ -80,7 +103,10 @@ fn qualified_name_problem(key: &str) -> Option<String> {
     }
     let b = name.as_bytes();
     let ok_inner = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.');
-    if !(b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric() && b.iter().all(ok_inner)) {
+    if !(b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(ok_inner))
+    {
         return Some("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into());
     }
     None
@@ -95,7 +121,10 @@ fn label_value_problem(v: &str) -> Option<String> {
     }
     let b = v.as_bytes();
     let ok_inner = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.');
-    if b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric() && b.iter().all(ok_inner) {
+    if b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(ok_inner)
+    {
         None
     } else {
         Some("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into())
@@ -113,50 +142,82 @@ pub fn metadata_problems(obj: &Value) -> Vec<(String, String)> {
         Some(Value::Object(labels)) => {
             for (k, v) in labels {
                 if let Some(p) = qualified_name_problem(k) {
-                    out.push(("metadata.labels".into(), format!("Invalid value: \"{k}\": {p}")));
+                    out.push((
+                        "metadata.labels".into(),
+                        format!("Invalid value: \"{k}\": {p}"),
+                    ));
                 }
                 match v.as_str() {
                     Some(s) => {
                         if let Some(p) = label_value_problem(s) {
-                            out.push(("metadata.labels".to_string(), format!("Invalid value: \"{s}\": {p}")));
+                            out.push((
+                                "metadata.labels".to_string(),
+                                format!("Invalid value: \"{s}\": {p}"),
+                            ));
                         }
                     }
-                    None => out.push(("metadata.labels".into(), format!("Invalid value: {v}: must be a string"))),
+                    None => out.push((
+                        "metadata.labels".into(),
+                        format!("Invalid value: {v}: must be a string"),
+                    )),
                 }
             }
         }
-        Some(other) => out.push(("metadata.labels".into(), format!("Invalid value: {other}: must be a map of strings"))),
+        Some(other) => out.push((
+            "metadata.labels".into(),
+            format!("Invalid value: {other}: must be a map of strings"),
+        )),
     }
-    let annotations = meta.and_then(|m| m.get("annotations")).unwrap_or(&Value::Null);
+    let annotations = meta
+        .and_then(|m| m.get("annotations"))
+        .unwrap_or(&Value::Null);
     let annotations = match annotations {
         Value::Null => &empty,
         Value::Object(a) => a,
         other => {
-            out.push(("metadata.annotations".into(), format!("Invalid value: {other}: must be a map of strings")));
+            out.push((
+                "metadata.annotations".into(),
+                format!("Invalid value: {other}: must be a map of strings"),
+            ));
             &empty
         }
     };
     let mut total = 0usize;
     for (k, v) in annotations {
         if let Some(p) = qualified_name_problem(&k.to_lowercase()) {
-            out.push(("metadata.annotations".into(), format!("Invalid value: \"{k}\": {p}")));
+            out.push((
+                "metadata.annotations".into(),
+                format!("Invalid value: \"{k}\": {p}"),
+            ));
         }
         match v.as_str() {
             Some(s) => total += k.len() + s.len(),
-            None => out.push(("metadata.annotations".into(), format!("Invalid value: {v}: must be a string"))),
+            None => out.push((
+                "metadata.annotations".into(),
+                format!("Invalid value: {v}: must be a string"),
+            )),
         }
     }
     if total > 256 * 1024 {
-        out.push(("metadata.annotations".into(), "Too long: may not be more than 262144 bytes".to_string()));
+        out.push((
+            "metadata.annotations".into(),
+            "Too long: may not be more than 262144 bytes".to_string(),
+        ));
     }
     out
 }
 
 /// Checks apiVersion and kind against the endpoint, filling them in when absent (the decoder
 /// defaults them from the URL). Another served version of the same custom resource is accepted.
-pub fn check_type_meta(rt: &ResourceType, obj: &mut Value, other_versions: &[ResourceType]) -> Result<(), ApiError> {
+pub fn check_type_meta(
+    rt: &ResourceType,
+    obj: &mut Value,
+    other_versions: &[ResourceType],
+) -> Result<(), ApiError> {
     let Some(map) = obj.as_object_mut() else {
-        return Err(ApiError::bad_request("the object provided is unrecognized (must be a JSON or YAML object)"));
+        return Err(ApiError::bad_request(
+            "the object provided is unrecognized (must be a JSON or YAML object)",
+        ));
     };
     let expected = rt.api_version();
     match map.get("apiVersion").and_then(Value::as_str) {
@@ -164,7 +225,11 @@ pub fn check_type_meta(rt: &ResourceType, obj: &mut Value, other_versions: &[Res
             map.insert("apiVersion".into(), Value::String(expected.clone()));
         }
         Some(v) if v == expected => {}
-        Some(v) if other_versions.iter().any(|t| t.api_version() == v && t.kind == rt.kind && t.plural == rt.plural) => {
+        Some(v)
+            if other_versions
+                .iter()
+                .any(|t| t.api_version() == v && t.kind == rt.kind && t.plural == rt.plural) =>
+        {
             map.insert("apiVersion".into(), Value::String(expected.clone()));
         }
         Some(v) => {
@@ -214,9 +279,21 @@ mod tests {
 
     #[test]
     fn labels_and_annotations_are_checked() {
-        assert!(metadata_problems(&json!({"metadata": {"labels": {"app.kubernetes.io/name": "web", "x": ""}}})).is_empty());
-        assert_eq!(metadata_problems(&json!({"metadata": {"labels": {"-x": "ok", "y": "bad value"}}})).len(), 2);
-        assert_eq!(metadata_problems(&json!({"metadata": {"annotations": {"a": 1}}})).len(), 1);
+        assert!(
+            metadata_problems(
+                &json!({"metadata": {"labels": {"app.kubernetes.io/name": "web", "x": ""}}})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            metadata_problems(&json!({"metadata": {"labels": {"-x": "ok", "y": "bad value"}}}))
+                .len(),
+            2
+        );
+        assert_eq!(
+            metadata_problems(&json!({"metadata": {"annotations": {"a": 1}}})).len(),
+            1
+        );
     }
 
     #[test]
@@ -229,6 +306,11 @@ mod tests {
         assert_eq!(o["kind"], "ConfigMap");
         let mut o = json!({"apiVersion": "apps/v1", "kind": "ConfigMap"});
         assert_eq!(check_type_meta(cm, &mut o, &types).unwrap_err().code, 400);
-        assert_eq!(check_type_meta(cm, &mut json!([1]), &types).unwrap_err().code, 400);
+        assert_eq!(
+            check_type_meta(cm, &mut json!([1]), &types)
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 }

@@ -35,17 +35,24 @@ pub type FrameSender = mpsc::Sender<Result<Frame<Bytes>, Infallible>>;
 
 impl WatchRequest {
     fn in_scope(&self, obj: &Value) -> bool {
-        self.namespace.as_deref().is_none_or(|ns| super::object::namespace(obj) == ns)
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| super::object::namespace(obj) == ns)
     }
 
     fn encode(&self, kind: &str, obj: &Value) -> Bytes {
         let body = match self.table {
             Some(include) if kind != "BOOKMARK" && kind != "ERROR" => {
                 let mut t = table::to_table(&self.rt, &[obj], include, super::object::now_unix());
-                t["metadata"]["resourceVersion"] = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+                t["metadata"]["resourceVersion"] = obj
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(json!(""));
                 serde_json::to_vec(&t).unwrap_or_default()
             }
-            _ if kind == "ERROR" || kind == "BOOKMARK" => serde_json::to_vec(obj).unwrap_or_default(),
+            _ if kind == "ERROR" || kind == "BOOKMARK" => {
+                serde_json::to_vec(obj).unwrap_or_default()
+            }
             _ => present(&self.rt, obj),
         };
         let mut line = Vec::with_capacity(body.len() + 32);
@@ -62,7 +69,10 @@ impl WatchRequest {
         if initial_end {
             meta["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
         }
-        self.encode("BOOKMARK", &json!({ "kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": meta }))
+        self.encode(
+            "BOOKMARK",
+            &json!({ "kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": meta }),
+        )
     }
 
     /// The event a watcher sees for a change, if any: a change that makes an object match
@@ -76,13 +86,18 @@ impl WatchRequest {
 
     fn translate_event(&self, e: &Event) -> Option<(&'static str, Arc<Value>)> {
         let now = self.in_scope(&e.object) && self.filter.matches(&e.object);
-        let before = e.prev.as_ref().is_some_and(|p| self.in_scope(p) && self.filter.matches(p));
+        let before = e
+            .prev
+            .as_ref()
+            .is_some_and(|p| self.in_scope(p) && self.filter.matches(p));
         match e.kind {
             EventType::Added if now => Some(("ADDED", e.object.clone())),
             EventType::Modified if now && before => Some(("MODIFIED", e.object.clone())),
             EventType::Modified if now => Some(("ADDED", e.object.clone())),
             EventType::Modified if before => Some(("DELETED", last_state(e))),
-            EventType::Deleted if before || (e.prev.is_none() && now) => Some(("DELETED", last_state(e))),
+            EventType::Deleted if before || (e.prev.is_none() && now) => {
+                Some(("DELETED", last_state(e)))
+            }
             _ => None,
         }
     }
@@ -91,7 +106,9 @@ impl WatchRequest {
 /// What a DELETED event carries: the object as it was before the change (as it last matched),
 /// at the change's resourceVersion, like the watch cache's `convertToWatchEvent`.
 fn last_state(e: &Event) -> Arc<Value> {
-    let Some(prev) = &e.prev else { return e.object.clone() };
+    let Some(prev) = &e.prev else {
+        return e.object.clone();
+    };
     let mut obj = (**prev).clone();
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert("resourceVersion".into(), Value::String(e.rv.to_string()));
@@ -110,13 +127,19 @@ pub async fn run(cluster: Arc<VirtualCluster>, req: WatchRequest, tx: FrameSende
     };
     let (initial, sub) = match req.resource_version.filter(|_| !from_now) {
         None => {
-            let (objects, sub) = cluster.store.subscribe_now(&req.rt.storage_key(), req.namespace.as_deref());
+            let (objects, sub) = cluster
+                .store
+                .subscribe_now(&req.rt.storage_key(), req.namespace.as_deref());
             (Some(objects), sub)
         }
         Some(rv) => match cluster.store.subscribe_from(rv) {
             Ok(sub) => (None, sub),
             Err(too_old) => {
-                let status = ApiError::gone(format!("too old resource version: {} ({})", too_old.requested, too_old.oldest)).to_status();
+                let status = ApiError::gone(format!(
+                    "too old resource version: {} ({})",
+                    too_old.requested, too_old.oldest
+                ))
+                .to_status();
                 let _ = tx.send(Ok(Frame::data(req.encode("ERROR", &status)))).await;
                 return;
             }
@@ -140,9 +163,10 @@ pub async fn run(cluster: Arc<VirtualCluster>, req: WatchRequest, tx: FrameSende
     for e in &sub.replay {
         last_rv = last_rv.max(e.rv);
         if let Some((kind, obj)) = req.translate(e)
-            && !send(req.encode(kind, &obj)).await {
-                return;
-            }
+            && !send(req.encode(kind, &obj)).await
+        {
+            return;
+        }
     }
     let mut feed = sub.feed;
     let deadline = tokio::time::sleep(req.timeout);
@@ -187,9 +211,15 @@ mod tests {
 
     fn watching(labels: &str) -> WatchRequest {
         WatchRequest {
-            rt: builtins().into_iter().find(|t| t.plural == "configmaps").unwrap(),
+            rt: builtins()
+                .into_iter()
+                .find(|t| t.plural == "configmaps")
+                .unwrap(),
             namespace: None,
-            filter: Filter { labels: Some(parse_labels(labels).unwrap()), fields: None },
+            filter: Filter {
+                labels: Some(parse_labels(labels).unwrap()),
+                fields: None,
+            },
             resource_version: None,
             bookmarks: false,
             send_initial_events: false,
@@ -199,33 +229,66 @@ mod tests {
     }
 
     fn cm(app: &str, rv: u64) -> Arc<Value> {
-        Arc::new(json!({"metadata": {"name": "c", "namespace": "d", "labels": {"app": app}, "resourceVersion": rv.to_string()}}))
+        Arc::new(
+            json!({"metadata": {"name": "c", "namespace": "d", "labels": {"app": app}, "resourceVersion": rv.to_string()}}),
+        )
     }
 
     fn event(kind: EventType, prev: Option<Arc<Value>>, object: Arc<Value>, rv: u64) -> Event {
-        Event { kind, key: StorageKey { group: String::new(), plural: "configmaps".into() }, object, prev, rv }
+        Event {
+            kind,
+            key: StorageKey {
+                group: String::new(),
+                plural: "configmaps".into(),
+            },
+            object,
+            prev,
+            rv,
+        }
     }
 
     #[test]
     fn objects_entering_and_leaving_a_selector() {
         let w = watching("app=a");
-        let (kind, obj) = w.translate_event(&event(EventType::Modified, Some(cm("b", 5)), cm("a", 6), 6)).unwrap();
-        assert_eq!((kind, obj["metadata"]["labels"]["app"].as_str()), ("ADDED", Some("a")));
+        let (kind, obj) = w
+            .translate_event(&event(EventType::Modified, Some(cm("b", 5)), cm("a", 6), 6))
+            .unwrap();
+        assert_eq!(
+            (kind, obj["metadata"]["labels"]["app"].as_str()),
+            ("ADDED", Some("a"))
+        );
         // Leaving: DELETED with the last matching state, at the change's resourceVersion.
-        let (kind, obj) = w.translate_event(&event(EventType::Modified, Some(cm("a", 6)), cm("b", 7), 7)).unwrap();
-        assert_eq!((kind, obj["metadata"]["labels"]["app"].as_str()), ("DELETED", Some("a")));
+        let (kind, obj) = w
+            .translate_event(&event(EventType::Modified, Some(cm("a", 6)), cm("b", 7), 7))
+            .unwrap();
+        assert_eq!(
+            (kind, obj["metadata"]["labels"]["app"].as_str()),
+            ("DELETED", Some("a"))
+        );
         assert_eq!(obj["metadata"]["resourceVersion"], "7");
-        assert!(w.translate_event(&event(EventType::Modified, Some(cm("b", 7)), cm("c", 8), 8)).is_none());
-        assert!(w.translate_event(&event(EventType::Deleted, Some(cm("b", 8)), cm("b", 9), 9)).is_none());
+        assert!(
+            w.translate_event(&event(EventType::Modified, Some(cm("b", 7)), cm("c", 8), 8))
+                .is_none()
+        );
+        assert!(
+            w.translate_event(&event(EventType::Deleted, Some(cm("b", 8)), cm("b", 9), 9))
+                .is_none()
+        );
     }
 
     #[test]
     fn deleted_events_carry_the_stored_state() {
         let w = watching("app=a");
         // An update that removed the last finalizer deletes; watchers see the stored object.
-        let stored = Arc::new(json!({"metadata": {"name": "c", "labels": {"app": "a"}, "finalizers": ["f"], "resourceVersion": "3"}}));
-        let last = Arc::new(json!({"metadata": {"name": "c", "labels": {"app": "a"}, "resourceVersion": "4"}}));
-        let (kind, obj) = w.translate_event(&event(EventType::Deleted, Some(stored), last, 4)).unwrap();
+        let stored = Arc::new(
+            json!({"metadata": {"name": "c", "labels": {"app": "a"}, "finalizers": ["f"], "resourceVersion": "3"}}),
+        );
+        let last = Arc::new(
+            json!({"metadata": {"name": "c", "labels": {"app": "a"}, "resourceVersion": "4"}}),
+        );
+        let (kind, obj) = w
+            .translate_event(&event(EventType::Deleted, Some(stored), last, 4))
+            .unwrap();
         assert_eq!(kind, "DELETED");
         assert_eq!(obj["metadata"]["finalizers"], json!(["f"]));
         assert_eq!(obj["metadata"]["resourceVersion"], "4");

@@ -62,20 +62,43 @@ impl PatchKind {
 /// The merge schema of a resource type.
 pub fn schema_of(rt: &ResourceType) -> Box<dyn Schema + '_> {
     match &rt.crd {
-        Some(crd) => Box::new(schema::Crd { schema: crd.schema.as_ref() }),
-        None => Box::new(schema::Builtin { group: rt.group.clone(), kind: rt.kind.clone() }),
+        Some(crd) => Box::new(schema::Crd {
+            schema: crd.schema.as_ref(),
+        }),
+        None => Box::new(schema::Builtin {
+            group: rt.group.clone(),
+            kind: rt.kind.clone(),
+        }),
     }
 }
 
 fn ns_key(rt: &ResourceType, ns: Option<&str>) -> String {
-    if rt.namespaced { ns.unwrap_or("").to_string() } else { String::new() }
+    if rt.namespaced {
+        ns.unwrap_or("").to_string()
+    } else {
+        String::new()
+    }
 }
 
-const NAMESPACES: fn() -> StorageKey = || StorageKey { group: String::new(), plural: "namespaces".into() };
+const NAMESPACES: fn() -> StorageKey = || StorageKey {
+    group: String::new(),
+    plural: "namespaces".into(),
+};
 
 impl VirtualCluster {
-    fn manager<'a>(&self, api_version: &'a str, opts: &'a WriteOptions, now: &'a str, sub: Option<&'a str>) -> Manager<'a> {
-        Manager { name: &opts.manager, api_version, subresource: sub, time: now }
+    fn manager<'a>(
+        &self,
+        api_version: &'a str,
+        opts: &'a WriteOptions,
+        now: &'a str,
+        sub: Option<&'a str>,
+    ) -> Manager<'a> {
+        Manager {
+            name: &opts.manager,
+            api_version,
+            subresource: sub,
+            time: now,
+        }
     }
 
     /// The namespace a namespaced object is written to must exist and not be terminating.
@@ -84,17 +107,27 @@ impl VirtualCluster {
             return Ok(());
         }
         if ns.is_empty() {
-            return Err(ApiError::bad_request("the server could not find the requested resource: a namespace is required"));
+            return Err(ApiError::bad_request(
+                "the server could not find the requested resource: a namespace is required",
+            ));
         }
         match self.store.get(&NAMESPACES(), "", ns) {
             None => Err(ApiError::not_found_named("", "namespaces", ns)),
-            Some(n) if object::is_deleting(&n) => Err(ApiError::namespace_terminating(rt, name, ns)),
+            Some(n) if object::is_deleting(&n) => {
+                Err(ApiError::namespace_terminating(rt, name, ns))
+            }
             Some(_) => Ok(()),
         }
     }
 
     /// POST: creates an object.
-    pub fn create(&self, rt: &ResourceType, path_ns: Option<&str>, mut obj: Value, opts: &WriteOptions) -> Result<Arc<Value>, ApiError> {
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        path_ns: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Arc<Value>, ApiError> {
         validation::check_type_meta(rt, &mut obj, &self.types())?;
         decode_custom(rt, &obj, opts)?;
         let ns = self.settle_namespace(rt, path_ns, &mut obj)?;
@@ -103,7 +136,14 @@ impl VirtualCluster {
         if name.is_empty() {
             let generate = object::meta_str(&obj, "generateName").to_string();
             if generate.is_empty() {
-                return Err(ApiError::invalid(rt, "", &[("metadata.name".into(), "Required value: name or generateName is required".into())]));
+                return Err(ApiError::invalid(
+                    rt,
+                    "",
+                    &[(
+                        "metadata.name".into(),
+                        "Required value: name or generateName is required".into(),
+                    )],
+                ));
             }
             name = format!("{generate}{}", object::random_suffix());
             meta_mut(&mut obj).insert("name".into(), Value::String(name.clone()));
@@ -112,7 +152,12 @@ impl VirtualCluster {
         self.commit_create(rt, &ns, &name, obj, opts)
     }
 
-    fn settle_namespace(&self, rt: &ResourceType, path_ns: Option<&str>, obj: &mut Value) -> Result<String, ApiError> {
+    fn settle_namespace(
+        &self,
+        rt: &ResourceType,
+        path_ns: Option<&str>,
+        obj: &mut Value,
+    ) -> Result<String, ApiError> {
         if !rt.namespaced {
             meta_mut(obj).remove("namespace");
             return Ok(String::new());
@@ -120,9 +165,15 @@ impl VirtualCluster {
         let body_ns = object::namespace(obj).to_string();
         let path_ns = path_ns.unwrap_or("");
         if !body_ns.is_empty() && !path_ns.is_empty() && body_ns != path_ns {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
-        let ns = if path_ns.is_empty() { body_ns } else { path_ns.to_string() };
+        let ns = if path_ns.is_empty() {
+            body_ns
+        } else {
+            path_ns.to_string()
+        };
         meta_mut(obj).insert("namespace".into(), Value::String(ns.clone()));
         Ok(ns)
     }
@@ -130,7 +181,16 @@ impl VirtualCluster {
     /// Validation and strategy of a new object. `track` records the creator in managedFields
     /// (server-side apply has done so itself).
     #[allow(clippy::too_many_arguments)]
-    fn admit_new(&self, rt: &ResourceType, ns: &str, name: &str, obj: &mut Value, now: &str, opts: &WriteOptions, track: bool) -> Result<(), ApiError> {
+    fn admit_new(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        obj: &mut Value,
+        now: &str,
+        opts: &WriteOptions,
+        track: bool,
+    ) -> Result<(), ApiError> {
         let mut problems = validation::name_problems(rt, name);
         problems.extend(validation::metadata_problems(obj));
         if !problems.is_empty() {
@@ -144,22 +204,36 @@ impl VirtualCluster {
         if track {
             let schema = schema_of(rt);
             let api_version = rt.api_version();
-            apply::record_update(None, obj, &self.manager(&api_version, opts, now, None), schema.as_ref());
+            apply::record_update(
+                None,
+                obj,
+                &self.manager(&api_version, opts, now, None),
+                schema.as_ref(),
+            );
         }
         Ok(())
     }
 
-    fn commit_create(&self, rt: &ResourceType, ns: &str, name: &str, obj: Value, opts: &WriteOptions) -> Result<Arc<Value>, ApiError> {
+    fn commit_create(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Arc<Value>, ApiError> {
         if opts.dry_run {
             if self.store.get(&rt.storage_key(), ns, name).is_some() {
                 return Err(ApiError::already_exists(rt, name));
             }
             return Ok(Arc::new(obj));
         }
-        let written = self.store.write(&rt.storage_key(), ns, name, |cur| match cur {
-            Some(_) => Err(ApiError::already_exists(rt, name)),
-            None => Ok(Change::Put(obj)),
-        })?;
+        let written = self
+            .store
+            .write(&rt.storage_key(), ns, name, |cur| match cur {
+                Some(_) => Err(ApiError::already_exists(rt, name)),
+                None => Ok(Change::Put(obj)),
+            })?;
         self.after_write(rt);
         Ok(written.object().clone())
     }
@@ -171,37 +245,74 @@ impl VirtualCluster {
     }
 
     /// PUT of the main resource or of `/status`. Returns the object and whether it was created.
-    pub fn update(&self, rt: &ResourceType, path_ns: Option<&str>, name: &str, mut body: Value, sub: Option<&str>, opts: &WriteOptions) -> Result<(Arc<Value>, bool), ApiError> {
+    pub fn update(
+        &self,
+        rt: &ResourceType,
+        path_ns: Option<&str>,
+        name: &str,
+        mut body: Value,
+        sub: Option<&str>,
+        opts: &WriteOptions,
+    ) -> Result<(Arc<Value>, bool), ApiError> {
         validation::check_type_meta(rt, &mut body, &self.types())?;
         decode_custom(rt, &body, opts)?;
         let body_name = object::name(&body);
         if body_name.is_empty() {
             meta_mut(&mut body).insert("name".into(), Value::String(name.to_string()));
         } else if body_name != name {
-            return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
         }
         let ns = self.settle_namespace(rt, path_ns, &mut body)?;
-        if rt.crd.is_some() && object::meta_str(&body, "resourceVersion").is_empty() && self.store.get(&rt.storage_key(), &ns, name).is_some() {
-            return Err(ApiError::invalid(rt, name, &[("metadata.resourceVersion".into(), "Invalid value: 0x0: must be specified for an update".into())]));
+        if rt.crd.is_some()
+            && object::meta_str(&body, "resourceVersion").is_empty()
+            && self.store.get(&rt.storage_key(), &ns, name).is_some()
+        {
+            return Err(ApiError::invalid(
+                rt,
+                name,
+                &[(
+                    "metadata.resourceVersion".into(),
+                    "Invalid value: 0x0: must be specified for an update".into(),
+                )],
+            ));
         }
-        if rt.create_on_update && sub.is_none() && self.store.get(&rt.storage_key(), &ns, name).is_none() {
+        if rt.create_on_update
+            && sub.is_none()
+            && self.store.get(&rt.storage_key(), &ns, name).is_none()
+        {
             let now = object::now_rfc3339();
             meta_mut(&mut body).remove("resourceVersion");
             self.admit_new(rt, &ns, name, &mut body, &now, opts, true)?;
-            return self.commit_create(rt, &ns, name, body, opts).map(|o| (o, true));
+            return self
+                .commit_create(rt, &ns, name, body, opts)
+                .map(|o| (o, true));
         }
         self.modify(rt, &ns, name, sub, opts, false, move |_cur| Ok(body))
     }
 
     /// PATCH in any of the four formats.
     #[allow(clippy::too_many_arguments)]
-    pub fn patch(&self, rt: &ResourceType, path_ns: Option<&str>, name: &str, kind: PatchKind, body: Value, sub: Option<&str>, opts: &WriteOptions) -> Result<(Arc<Value>, bool), ApiError> {
+    pub fn patch(
+        &self,
+        rt: &ResourceType,
+        path_ns: Option<&str>,
+        name: &str,
+        kind: PatchKind,
+        body: Value,
+        sub: Option<&str>,
+        opts: &WriteOptions,
+    ) -> Result<(Arc<Value>, bool), ApiError> {
         let ns = ns_key(rt, path_ns);
         if rt.namespaced && ns.is_empty() {
             return Err(ApiError::path_not_found());
         }
         if kind == PatchKind::Strategic && rt.crd.is_some() {
-            return Err(ApiError::unsupported_media_type("application/strategic-merge-patch+json", &PatchKind::CONTENT_TYPES[..3]));
+            return Err(ApiError::unsupported_media_type(
+                "application/strategic-merge-patch+json",
+                &PatchKind::CONTENT_TYPES[..3],
+            ));
         }
         if kind == PatchKind::Apply {
             return self.server_side_apply(rt, &ns, name, body, sub, opts);
@@ -212,12 +323,15 @@ impl VirtualCluster {
             let patched = match kind {
                 PatchKind::Merge => {
                     if !body.is_object() {
-                        return Err(ApiError::bad_request("the provided patch is not a JSON object"));
+                        return Err(ApiError::bad_request(
+                            "the provided patch is not a JSON object",
+                        ));
                     }
                     patch::merge_patch(cur, &body)
                 }
                 PatchKind::Json => patch::json_patch(cur, &body).map_err(|e| patch_error(&e))?,
-                PatchKind::Strategic => patch::strategic_merge_patch(cur, &body, schema.as_ref()).map_err(|e| patch_error(&e))?,
+                PatchKind::Strategic => patch::strategic_merge_patch(cur, &body, schema.as_ref())
+                    .map_err(|e| patch_error(&e))?,
                 PatchKind::Apply => unreachable!("apply is handled above"),
             };
             // The patched object is decoded as a request body is; strict errors are worded bare.
@@ -228,10 +342,22 @@ impl VirtualCluster {
         })
     }
 
-    fn server_side_apply(&self, rt: &ResourceType, ns: &str, name: &str, mut applied: Value, sub: Option<&str>, opts: &WriteOptions) -> Result<(Arc<Value>, bool), ApiError> {
+    fn server_side_apply(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        mut applied: Value,
+        sub: Option<&str>,
+        opts: &WriteOptions,
+    ) -> Result<(Arc<Value>, bool), ApiError> {
         if !opts.explicit_manager {
             // ValidatePatchOptions runs before the user agent could stand in for the manager.
-            let mut err = ApiError::new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
+            let mut err = ApiError::new(
+                422,
+                "Invalid",
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            );
             err.details = Some(serde_json::json!({
                 "group": "meta.k8s.io",
                 "kind": "PatchOptions",
@@ -242,27 +368,36 @@ impl VirtualCluster {
         validation::check_type_meta(rt, &mut applied, &self.types())?;
         let applied_name = object::name(&applied);
         if applied_name != name {
-            return Err(ApiError::bad_request(format!("the name of the object ({applied_name}) does not match the name on the URL ({name})")));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({applied_name}) does not match the name on the URL ({name})"
+            )));
         }
         if rt.namespaced {
             let body_ns = object::namespace(&applied);
             if !body_ns.is_empty() && body_ns != ns {
-                return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
             meta_mut(&mut applied).insert("namespace".into(), Value::String(ns.to_string()));
         }
         // The main resource ignores status, /status ignores everything but status.
         if rt.status_subresource
-            && let Some(m) = applied.as_object_mut() {
-                if sub == Some("status") {
-                    m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
-                    if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "resourceVersion"));
-                    }
-                } else {
-                    m.remove("status");
+            && let Some(m) = applied.as_object_mut()
+        {
+            if sub == Some("status") {
+                m.retain(|k, _| {
+                    matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+                });
+                if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.retain(|k, _| {
+                        matches!(k.as_str(), "name" | "namespace" | "resourceVersion")
+                    });
                 }
+            } else {
+                m.remove("status");
             }
+        }
         let now = object::now_rfc3339();
         let schema = schema_of(rt);
         let api_version = rt.api_version();
@@ -271,18 +406,22 @@ impl VirtualCluster {
             if sub.is_some() {
                 return Err(ApiError::not_found(rt, name));
             }
-            let mut obj = apply::apply(None, &applied, &manager, opts.force, schema.as_ref()).map_err(|e| apply_error(rt, name, e))?;
+            let mut obj = apply::apply(None, &applied, &manager, opts.force, schema.as_ref())
+                .map_err(|e| apply_error(rt, name, e))?;
             self.admit_new(rt, ns, name, &mut obj, &now, opts, false)?;
             return match self.commit_create(rt, ns, name, obj, opts) {
                 Ok(o) => Ok((o, true)),
                 // Lost a race with another creator: apply onto what it made.
-                Err(e) if e.reason == "AlreadyExists" => self.server_side_apply(rt, ns, name, applied, sub, opts),
+                Err(e) if e.reason == "AlreadyExists" => {
+                    self.server_side_apply(rt, ns, name, applied, sub, opts)
+                }
                 Err(e) => Err(e),
             };
         }
         self.modify(rt, ns, name, sub, opts, true, |cur| {
             let cur = cur.ok_or_else(|| ApiError::not_found(rt, name))?;
-            apply::apply(Some(cur), &applied, &manager, opts.force, schema.as_ref()).map_err(|e| apply_error(rt, name, e))
+            apply::apply(Some(cur), &applied, &manager, opts.force, schema.as_ref())
+                .map_err(|e| apply_error(rt, name, e))
         })
     }
 
@@ -355,7 +494,11 @@ impl VirtualCluster {
 }
 
 /// The unknown fields of a custom resource, when the request asked for strict field validation.
-fn strict_unknown_fields(rt: &ResourceType, obj: &Value, opts: &WriteOptions) -> Option<Vec<String>> {
+fn strict_unknown_fields(
+    rt: &ResourceType,
+    obj: &Value,
+    opts: &WriteOptions,
+) -> Option<Vec<String>> {
     let schema = rt.crd.as_ref()?.schema.as_ref()?;
     if !opts.strict_fields {
         return None;
@@ -366,7 +509,10 @@ fn strict_unknown_fields(rt: &ResourceType, obj: &Value, opts: &WriteOptions) ->
 }
 
 fn strict_decoding_error(unknown: &[String]) -> String {
-    let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    let fields: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
     format!("strict decoding error: {}", fields.join(", "))
 }
 
@@ -387,7 +533,9 @@ fn decode_custom(rt: &ResourceType, body: &Value, opts: &WriteOptions) -> Result
 /// A custom resource as its CRD version's structural schema shapes it: defaulted, pruned of
 /// unknown fields, and validated.
 fn coerce_custom(rt: &ResourceType, name: &str, obj: &mut Value) -> Result<(), ApiError> {
-    let Some(schema) = rt.crd.as_ref().and_then(|c| c.schema.as_ref()) else { return Ok(()) };
+    let Some(schema) = rt.crd.as_ref().and_then(|c| c.schema.as_ref()) else {
+        return Ok(());
+    };
     schema::structural::coerce(obj, schema);
     let problems = schema::structural::validate(obj, schema);
     if !problems.is_empty() {
@@ -398,7 +546,12 @@ fn coerce_custom(rt: &ResourceType, name: &str, obj: &mut Value) -> Result<(), A
 
 /// A namespace stays until its spec.finalizers are gone too.
 fn is_namespace_pending(rt: &ResourceType, obj: &Value) -> bool {
-    rt.crd.is_none() && rt.plural == "namespaces" && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+    rt.crd.is_none()
+        && rt.plural == "namespaces"
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
 }
 
 /// A patch that could not be applied, answered as kube-apiserver's patch handler does.
@@ -408,9 +561,15 @@ fn patch_error(e: &patch::PatchError) -> ApiError {
         400 => ApiError::bad_request(text),
         413 => ApiError::new(413, "RequestEntityTooLarge", text),
         422 => {
-            let mut err = ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request");
+            let mut err = ApiError::new(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+            );
             // errors.NewGenericServerResponse: the patch error is an UnexpectedServerResponse cause.
-            err.details = Some(serde_json::json!({ "causes": [{ "reason": "UnexpectedServerResponse", "message": text }] }));
+            err.details = Some(
+                serde_json::json!({ "causes": [{ "reason": "UnexpectedServerResponse", "message": text }] }),
+            );
             err
         }
         _ => ApiError::new(500, "Unknown", text),

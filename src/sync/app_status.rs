@@ -5,8 +5,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::tracking::ObjectKey;
-use crate::api::application::{ApplicationCondition, ApplicationSource, HealthStatus, ResourceStatus, RevisionHistory, SyncStatus};
 use crate::api::ApplicationStatus;
+use crate::api::application::{
+    ApplicationCondition, ApplicationSource, HealthStatus, ResourceStatus, RevisionHistory,
+    SyncStatus,
+};
 
 pub const SYNCED: &str = "Synced";
 pub const OUT_OF_SYNC: &str = "OutOfSync";
@@ -49,7 +52,9 @@ pub fn resource_statuses(views: &[ResourceView]) -> Vec<ResourceStatus> {
             requires_pruning: v.requires_pruning,
         })
         .collect();
-    out.sort_by(|a, b| (&a.group, &a.kind, &a.namespace, &a.name).cmp(&(&b.group, &b.kind, &b.namespace, &b.name)));
+    out.sort_by(|a, b| {
+        (&a.group, &a.kind, &a.namespace, &a.name).cmp(&(&b.group, &b.kind, &b.namespace, &b.name))
+    });
     out
 }
 
@@ -59,12 +64,21 @@ pub fn sync_status(views: &[ResourceView], revision: &str, revisions: &[String])
     SyncStatus {
         status: if synced { SYNCED } else { OUT_OF_SYNC }.to_string(),
         revision: Some(revision.to_string()),
-        revisions: if revisions.len() > 1 { revisions.to_vec() } else { Vec::new() },
+        revisions: if revisions.len() > 1 {
+            revisions.to_vec()
+        } else {
+            Vec::new()
+        },
     }
 }
 
 /// Sets (or replaces) the condition of `type_`, keeping its time when the message is the same.
-pub fn set_condition(conditions: &mut Vec<ApplicationCondition>, type_: &str, message: String, now: &Time) {
+pub fn set_condition(
+    conditions: &mut Vec<ApplicationCondition>,
+    type_: &str,
+    message: String,
+    now: &Time,
+) {
     if let Some(c) = conditions.iter_mut().find(|c| c.type_ == type_) {
         if c.message != message {
             c.message = message;
@@ -72,7 +86,11 @@ pub fn set_condition(conditions: &mut Vec<ApplicationCondition>, type_: &str, me
         }
         return;
     }
-    conditions.push(ApplicationCondition { type_: type_.to_string(), message, last_transition_time: Some(now.clone()) });
+    conditions.push(ApplicationCondition {
+        type_: type_.to_string(),
+        message,
+        last_transition_time: Some(now.clone()),
+    });
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
 }
 
@@ -81,9 +99,28 @@ pub fn clear_condition(conditions: &mut Vec<ApplicationCondition>, type_: &str) 
 }
 
 /// Appends a deployment to the history (ids grow by one), keeping the last `limit` entries.
-pub fn push_history(history: &mut Vec<RevisionHistory>, revision: &str, source: Option<ApplicationSource>, started: Option<Time>, now: &Time, limit: usize) {
-    let id = history.iter().map(|h| h.id).max().map(|m| m + 1).unwrap_or(0);
-    history.push(RevisionHistory { id, revision: revision.to_string(), revisions: Vec::new(), deployed_at: Some(now.clone()), deploy_started_at: started, source });
+pub fn push_history(
+    history: &mut Vec<RevisionHistory>,
+    revision: &str,
+    source: Option<ApplicationSource>,
+    started: Option<Time>,
+    now: &Time,
+    limit: usize,
+) {
+    let id = history
+        .iter()
+        .map(|h| h.id)
+        .max()
+        .map(|m| m + 1)
+        .unwrap_or(0);
+    history.push(RevisionHistory {
+        id,
+        revision: revision.to_string(),
+        revisions: Vec::new(),
+        deployed_at: Some(now.clone()),
+        deploy_started_at: started,
+        source,
+    });
     let keep = limit.max(1);
     if history.len() > keep {
         let drop = history.len() - keep;
@@ -93,7 +130,10 @@ pub fn push_history(history: &mut Vec<RevisionHistory>, revision: &str, source: 
 
 /// Whether two statuses differ in anything but `reconciledAt`.
 pub fn same_ignoring_time(a: &ApplicationStatus, b: &ApplicationStatus) -> bool {
-    let strip = |s: &ApplicationStatus| ApplicationStatus { reconciled_at: None, ..s.clone() };
+    let strip = |s: &ApplicationStatus| ApplicationStatus {
+        reconciled_at: None,
+        ..s.clone()
+    };
     strip(a) == strip(b)
 }
 
@@ -102,17 +142,52 @@ mod tests {
     use super::*;
 
     fn view(kind: &str, name: &str, synced: bool, prune: bool) -> ResourceView {
-        ResourceView { key: ObjectKey { group: String::new(), kind: kind.into(), namespace: "web".into(), name: name.into() }, version: "v1".into(), synced, health: None, requires_pruning: prune }
+        ResourceView {
+            key: ObjectKey {
+                group: String::new(),
+                kind: kind.into(),
+                namespace: "web".into(),
+                name: name.into(),
+            },
+            version: "v1".into(),
+            synced,
+            health: None,
+            requires_pruning: prune,
+        }
     }
 
     #[test]
     fn sync_status_follows_resources() {
-        assert_eq!(sync_status(&[view("ConfigMap", "a", true, false)], "abc", &[]).status, SYNCED);
-        assert_eq!(sync_status(&[view("ConfigMap", "a", true, false), view("ConfigMap", "b", false, false)], "abc", &[]).status, OUT_OF_SYNC);
-        assert_eq!(sync_status(&[view("ConfigMap", "old", true, true)], "abc", &[]).status, OUT_OF_SYNC, "pruning pending");
+        assert_eq!(
+            sync_status(&[view("ConfigMap", "a", true, false)], "abc", &[]).status,
+            SYNCED
+        );
+        assert_eq!(
+            sync_status(
+                &[
+                    view("ConfigMap", "a", true, false),
+                    view("ConfigMap", "b", false, false)
+                ],
+                "abc",
+                &[]
+            )
+            .status,
+            OUT_OF_SYNC
+        );
+        assert_eq!(
+            sync_status(&[view("ConfigMap", "old", true, true)], "abc", &[]).status,
+            OUT_OF_SYNC,
+            "pruning pending"
+        );
         assert_eq!(sync_status(&[], "abc", &[]).status, SYNCED);
-        let st = resource_statuses(&[view("Service", "s", true, false), view("ConfigMap", "b", false, false)]);
-        assert_eq!(st.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), ["ConfigMap", "Service"]);
+        let st = resource_statuses(&[
+            view("Service", "s", true, false),
+            view("ConfigMap", "b", false, false),
+        ]);
+        assert_eq!(
+            st.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
+            ["ConfigMap", "Service"]
+        );
         assert_eq!(st[0].status.as_deref(), Some(OUT_OF_SYNC));
     }
 
@@ -139,8 +214,14 @@ mod tests {
         assert_eq!(c[0].type_, condition::COMPARISON_ERROR);
         clear_condition(&mut c, condition::SYNC_ERROR);
         assert_eq!(c.len(), 1);
-        let a = ApplicationStatus { reconciled_at: Some(t1), ..Default::default() };
-        let b = ApplicationStatus { reconciled_at: Some(t2), ..Default::default() };
+        let a = ApplicationStatus {
+            reconciled_at: Some(t1),
+            ..Default::default()
+        };
+        let b = ApplicationStatus {
+            reconciled_at: Some(t2),
+            ..Default::default()
+        };
         assert!(same_ignoring_time(&a, &b));
     }
 }

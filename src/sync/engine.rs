@@ -83,7 +83,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(hub: kube::Client, registry: Arc<Registry>, rounds: Arc<GitRounds>, renders: Arc<RenderCache>, apps: Store<Application>, config: SyncConfig, metrics: Arc<Metrics>) -> Arc<Engine> {
+    pub fn new(
+        hub: kube::Client,
+        registry: Arc<Registry>,
+        rounds: Arc<GitRounds>,
+        renders: Arc<RenderCache>,
+        apps: Store<Application>,
+        config: SyncConfig,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Engine> {
         Arc::new_cyclic(|me| Engine {
             hub,
             registry,
@@ -102,32 +110,59 @@ impl Engine {
 
     /// The Application `name` of the hub namespace, from the shared cache.
     pub fn app(&self, name: &str) -> Option<Arc<Application>> {
-        self.apps.get(&ObjectRef::new(name).within(&self.config.namespace))
+        self.apps
+            .get(&ObjectRef::new(name).within(&self.config.namespace))
     }
 
     pub fn memo(&self, name: &str) -> Memo {
-        self.memo.lock().unwrap_or_else(PoisonError::into_inner).get(name).cloned().unwrap_or_default()
+        self.memo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn update_memo(&self, name: &str, f: impl FnOnce(&mut Memo)) {
-        f(self.memo.lock().unwrap_or_else(PoisonError::into_inner).entry(name.to_string()).or_default());
+        f(self
+            .memo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(name.to_string())
+            .or_default());
     }
 
     /// Forgets an Application that is gone.
     pub fn forget(&self, name: &str) {
-        self.memo.lock().unwrap_or_else(PoisonError::into_inner).remove(name);
-        let server = self.routes.lock().unwrap_or_else(PoisonError::into_inner).remove(name);
+        self.memo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+        let server = self
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
         if let Some(pool) = server.and_then(|s| self.pool(&s)) {
             pool.queue.remove(&name.to_string());
         }
     }
 
     pub fn pool(&self, server: &str) -> Option<Arc<Pool>> {
-        self.pools.read().unwrap_or_else(PoisonError::into_inner).get(server).cloned()
+        self.pools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(server)
+            .cloned()
     }
 
     pub fn pools(&self) -> Vec<Arc<Pool>> {
-        self.pools.read().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+        self.pools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The registered cluster an Application's destination names (by server, else by name).
@@ -144,8 +179,15 @@ impl Engine {
     /// previous pool. `delay`: when.
     pub fn enqueue(&self, app: &Application, delay: Duration) {
         let name = app.name_any();
-        let server = self.destination(app).map(|c| c.server().to_string()).unwrap_or_default();
-        let previous = self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(name.clone(), server.clone());
+        let server = self
+            .destination(app)
+            .map(|c| c.server().to_string())
+            .unwrap_or_default();
+        let previous = self
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.clone(), server.clone());
         if let Some(prev) = previous.filter(|p| *p != server) {
             match self.pool(&prev) {
                 Some(p) => p.queue.remove(&name),
@@ -167,7 +209,9 @@ impl Engine {
         {
             let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
             pools.retain(|server, p| {
-                let keep = clusters.iter().any(|c| c.server() == server && c.revision == p.cluster.revision);
+                let keep = clusters
+                    .iter()
+                    .any(|c| c.server() == server && c.revision == p.cluster.revision);
                 if !keep {
                     changed.push(server.clone());
                 }
@@ -186,8 +230,16 @@ impl Engine {
                 let on_change = Arc::new(move |app: &str| q.add(app.to_string()));
                 let namespaces = c.secret.namespaces.clone();
                 let live = LiveCache::new(client, namespaces, on_change, self.config.list_timeout);
-                let pool = Arc::new(Pool::new(c.clone(), live, queue, self.config.backoff_base, self.config.backoff_cap));
-                let workers = (0..self.config.workers.max(1)).map(|_| tokio::spawn(worker(Arc::downgrade(&me), Arc::downgrade(&pool)))).collect();
+                let pool = Arc::new(Pool::new(
+                    c.clone(),
+                    live,
+                    queue,
+                    self.config.backoff_base,
+                    self.config.backoff_cap,
+                ));
+                let workers = (0..self.config.workers.max(1))
+                    .map(|_| tokio::spawn(worker(Arc::downgrade(&me), Arc::downgrade(&pool))))
+                    .collect();
                 pool.add_workers(workers);
                 tracing::info!(cluster = %c.name(), server = %c.server(), workers = self.config.workers, "sync pool started");
                 pools.insert(c.server().to_string(), pool);
@@ -198,11 +250,22 @@ impl Engine {
             return;
         }
         // Every Application routed to a changed server, or not routed at all, is queued again.
-        let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let routes = self
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for app in self.apps.state() {
             let route = routes.get(&app.name_any()).cloned();
-            let target = self.destination(&app).map(|c| c.server().to_string()).unwrap_or_default();
-            if route.is_none() || route.as_deref() == Some("") || changed.contains(&target) || route.as_ref().is_some_and(|r| changed.contains(r)) {
+            let target = self
+                .destination(&app)
+                .map(|c| c.server().to_string())
+                .unwrap_or_default();
+            if route.is_none()
+                || route.as_deref() == Some("")
+                || changed.contains(&target)
+                || route.as_ref().is_some_and(|r| changed.contains(r))
+            {
                 self.enqueue(&app, Duration::ZERO);
             }
         }
@@ -212,11 +275,23 @@ impl Engine {
     /// operation or deletion changed (the engine's own status writes change none of these).
     pub fn on_app(&self, app: &Application) {
         let name = app.name_any();
-        let refresh = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh"].iter().any(|k| app.annotations().contains_key(*k));
-        let now = (app.metadata.generation.unwrap_or(0), refresh, app.operation.is_some(), app.metadata.deletion_timestamp.is_some());
+        let refresh = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh"]
+            .iter()
+            .any(|k| app.annotations().contains_key(*k));
+        let now = (
+            app.metadata.generation.unwrap_or(0),
+            refresh,
+            app.operation.is_some(),
+            app.metadata.deletion_timestamp.is_some(),
+        );
         let mut trigger = false;
         self.update_memo(&name, |m| {
-            trigger = m.seen != Some(now) && (m.seen.is_none() || refresh || now.2 || now.3 || m.seen.is_some_and(|s| s.0 != now.0 || s.3 != now.3));
+            trigger = m.seen != Some(now)
+                && (m.seen.is_none()
+                    || refresh
+                    || now.2
+                    || now.3
+                    || m.seen.is_some_and(|s| s.0 != now.0 || s.3 != now.3));
             m.seen = Some(now);
         });
         if trigger {
@@ -230,9 +305,12 @@ impl Engine {
     pub fn on_push(&self, push: &PushEvent) -> Vec<String> {
         let mut hit = Vec::new();
         for app in self.apps.state() {
-            let paths = PATHS_ANNOTATIONS.iter().find_map(|k| app.annotations().get(*k).cloned());
+            let paths = PATHS_ANNOTATIONS
+                .iter()
+                .find_map(|k| app.annotations().get(*k).cloned());
             let touched = super::source::sources(&app).iter().any(|s| {
-                push.touches(&s.repo_url, s.target_revision.as_deref().unwrap_or("HEAD")) && push.changes_paths(paths.as_deref(), s.path.as_deref().unwrap_or(""))
+                push.touches(&s.repo_url, s.target_revision.as_deref().unwrap_or("HEAD"))
+                    && push.changes_paths(paths.as_deref(), s.path.as_deref().unwrap_or(""))
             });
             if touched {
                 hit.push(app);
@@ -280,9 +358,13 @@ pub async fn run(engine: Arc<Engine>, mut app_events: ReflectHandle<Application>
 
 async fn worker(engine: Weak<Engine>, pool: Weak<Pool>) {
     loop {
-        let Some(queue) = pool.upgrade().map(|p| p.queue.clone()) else { return };
+        let Some(queue) = pool.upgrade().map(|p| p.queue.clone()) else {
+            return;
+        };
         let name = queue.next().await;
-        let (Some(e), Some(p)) = (engine.upgrade(), pool.upgrade()) else { return };
+        let (Some(e), Some(p)) = (engine.upgrade(), pool.upgrade()) else {
+            return;
+        };
         let requeue = super::reconcile::run(&e, &p, &name).await;
         queue.done(&name, requeue);
     }
@@ -290,7 +372,9 @@ async fn worker(engine: Weak<Engine>, pool: Weak<Pool>) {
 
 async fn unrouted_worker(engine: Weak<Engine>) {
     loop {
-        let Some(queue) = engine.upgrade().map(|e| e.unrouted.clone()) else { return };
+        let Some(queue) = engine.upgrade().map(|e| e.unrouted.clone()) else {
+            return;
+        };
         let name = queue.next().await;
         let Some(e) = engine.upgrade() else { return };
         let requeue = super::reconcile::unrouted(&e, &name).await;

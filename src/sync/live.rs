@@ -11,8 +11,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::discovery::{ApiCapabilities, ApiGroup, Scope};
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -58,13 +58,22 @@ pub struct TypeCache {
 
 impl TypeCache {
     pub fn gvk(&self) -> GroupVersionKind {
-        GroupVersionKind::gvk(&self.resource.group, &self.resource.version, &self.resource.kind)
+        GroupVersionKind::gvk(
+            &self.resource.group,
+            &self.resource.version,
+            &self.resource.kind,
+        )
     }
 }
 
 impl Drop for TypeCache {
     fn drop(&mut self) {
-        for t in self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
+        for t in self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
             t.abort();
         }
     }
@@ -86,11 +95,19 @@ pub struct LiveCache {
 
 /// resourceVersions are opaque, but etcd's are integers: compare them when they parse.
 fn rv_of(v: &Value) -> u64 {
-    v["metadata"]["resourceVersion"].as_str().and_then(|r| r.parse().ok()).unwrap_or(0)
+    v["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }
 
 impl LiveCache {
-    pub fn new(client: kube::Client, namespaces: Vec<String>, on_change: OnChange, list_timeout: Duration) -> Arc<LiveCache> {
+    pub fn new(
+        client: kube::Client,
+        namespaces: Vec<String>,
+        on_change: OnChange,
+        list_timeout: Duration,
+    ) -> Arc<LiveCache> {
         Arc::new(LiveCache {
             client,
             namespaces,
@@ -109,12 +126,25 @@ impl LiveCache {
 
     /// Types watched so far.
     pub fn watched(&self) -> Vec<GroupVersionKind> {
-        self.types.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
+        self.types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// The watched cache of `gvk`, started (and listed) on first use.
-    pub async fn ensure(self: &Arc<Self>, gvk: &GroupVersionKind) -> Result<Arc<TypeCache>, LiveError> {
-        let existing = self.types.lock().unwrap_or_else(PoisonError::into_inner).get(gvk).cloned();
+    pub async fn ensure(
+        self: &Arc<Self>,
+        gvk: &GroupVersionKind,
+    ) -> Result<Arc<TypeCache>, LiveError> {
+        let existing = self
+            .types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(gvk)
+            .cloned();
         let cache = match existing {
             Some(c) => c,
             None => {
@@ -141,39 +171,71 @@ impl LiveCache {
         let what = describe(gvk);
         match tokio::time::timeout(self.list_timeout, ready.wait_for(|r| *r)).await {
             Ok(_) => Ok(cache),
-            Err(_) => Err(LiveError::Timeout { what, secs: self.list_timeout.as_secs() }),
+            Err(_) => Err(LiveError::Timeout {
+                what,
+                secs: self.list_timeout.as_secs(),
+            }),
         }
     }
 
     /// Whether the cluster serves `gvk` (and how), from one discovery request per group version.
-    async fn discover(&self, gvk: &GroupVersionKind) -> Result<(ApiResource, ApiCapabilities), LiveError> {
+    async fn discover(
+        &self,
+        gvk: &GroupVersionKind,
+    ) -> Result<(ApiResource, ApiCapabilities), LiveError> {
         let key = (gvk.group.clone(), gvk.version.clone());
-        let cached = self.groups.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
+        let cached = self
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
         let group = match cached {
             Some(g) => g,
             None => {
                 let gv = kube::core::GroupVersion::gv(&gvk.group, &gvk.version);
                 let g = match kube::discovery::pinned_group(&self.client, &gv).await {
                     Ok(g) => Arc::new(g),
-                    Err(kube::Error::Api(s)) if s.code == 404 => return Err(LiveError::NotServed(describe(gvk))),
-                    Err(e) => return Err(LiveError::Discovery { what: describe(gvk), message: crate::cluster::describe_error(&e) }),
+                    Err(kube::Error::Api(s)) if s.code == 404 => {
+                        return Err(LiveError::NotServed(describe(gvk)));
+                    }
+                    Err(e) => {
+                        return Err(LiveError::Discovery {
+                            what: describe(gvk),
+                            message: crate::cluster::describe_error(&e),
+                        });
+                    }
                 };
-                self.groups.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), g.clone());
+                self.groups
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key.clone(), g.clone());
                 g
             }
         };
-        match group.versioned_resources(&gvk.version).into_iter().find(|(r, _)| r.kind == gvk.kind) {
+        match group
+            .versioned_resources(&gvk.version)
+            .into_iter()
+            .find(|(r, _)| r.kind == gvk.kind)
+        {
             Some(found) => Ok(found),
             None => {
                 // A CRD may have appeared since: forget the group so the next call asks again.
-                self.groups.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+                self.groups
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&key);
                 Err(LiveError::NotServed(describe(gvk)))
             }
         }
     }
 
     fn start(self: &Arc<Self>, cache: &Arc<TypeCache>) {
-        let scopes: Vec<Option<String>> = if cache.namespaced && !self.namespaces.is_empty() { self.namespaces.iter().cloned().map(Some).collect() } else { vec![None] };
+        let scopes: Vec<Option<String>> = if cache.namespaced && !self.namespaces.is_empty() {
+            self.namespaces.iter().cloned().map(Some).collect()
+        } else {
+            vec![None]
+        };
         let pending = Arc::new(std::sync::atomic::AtomicUsize::new(scopes.len()));
         let mut tasks = cache.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         for ns in scopes {
@@ -236,7 +298,10 @@ impl LiveCache {
         let rv = rv_of(&value);
         let owner = tracking::owner(&value);
         {
-            let mut objects = cache.objects.write().unwrap_or_else(PoisonError::into_inner);
+            let mut objects = cache
+                .objects
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             if let Some((_, have)) = objects.get(&key) {
                 if rv != 0 && *have > rv {
                     return Some(key); // an older event than what an apply already returned
@@ -250,9 +315,20 @@ impl LiveCache {
             objects.insert(key.clone(), (Doc::of(&value), rv));
         }
         if let Some(app) = &owner {
-            self.by_app.write().unwrap_or_else(PoisonError::into_inner).entry(app.clone()).or_default().insert((cache.gvk(), key.clone()));
+            self.by_app
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(app.clone())
+                .or_default()
+                .insert((cache.gvk(), key.clone()));
         }
-        let own = self.own.lock().unwrap_or_else(PoisonError::into_inner).get(&key).copied() == Some(rv);
+        let own = self
+            .own
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .copied()
+            == Some(rv);
         if notify && !own {
             if let Some(app) = owner {
                 (self.on_change)(&app);
@@ -262,20 +338,36 @@ impl LiveCache {
     }
 
     fn delete(&self, cache: &TypeCache, obj: &DynamicObject) {
-        let Ok(value) = serde_json::to_value(obj) else { return };
+        let Ok(value) = serde_json::to_value(obj) else {
+            return;
+        };
         let mut value = value;
         if value.get("kind").is_none() {
             value["apiVersion"] = Value::String(cache.resource.api_version.clone());
             value["kind"] = Value::String(cache.resource.kind.clone());
         }
         let key = ObjectKey::of(&value);
-        let removed = cache.objects.write().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        let removed = cache
+            .objects
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
         if removed.is_some() {
             if let Some(app) = tracking::owner(&value) {
-                if let Some(set) = self.by_app.write().unwrap_or_else(PoisonError::into_inner).get_mut(&app) {
+                if let Some(set) = self
+                    .by_app
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_mut(&app)
+                {
                     set.remove(&(cache.gvk(), key.clone()));
                 }
-                let own = self.own.lock().unwrap_or_else(PoisonError::into_inner).remove(&key).is_some_and(|rv| rv == u64::MAX);
+                let own = self
+                    .own
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&key)
+                    .is_some_and(|rv| rv == u64::MAX);
                 if !own {
                     (self.on_change)(&app);
                 }
@@ -284,9 +376,20 @@ impl LiveCache {
     }
 
     fn forget_unseen(&self, cache: &TypeCache, seen: &HashSet<ObjectKey>) {
-        let gone: Vec<ObjectKey> = cache.objects.read().unwrap_or_else(PoisonError::into_inner).keys().filter(|k| !seen.contains(*k)).cloned().collect();
+        let gone: Vec<ObjectKey> = cache
+            .objects
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
         for key in gone {
-            let doc = cache.objects.write().unwrap_or_else(PoisonError::into_inner).remove(&key);
+            let doc = cache
+                .objects
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
             if let Some(app) = doc.and_then(|(d, _)| tracking::owner(&d.value())) {
                 (self.on_change)(&app);
             }
@@ -296,28 +399,50 @@ impl LiveCache {
     /// Records an object the hub just wrote (the API server's answer), so the cache is current
     /// before the watch catches up and the echo of the write notifies nobody.
     pub fn record_write(&self, gvk: &GroupVersionKind, obj: Value) {
-        let cache = self.types.lock().unwrap_or_else(PoisonError::into_inner).get(gvk).cloned();
+        let cache = self
+            .types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(gvk)
+            .cloned();
         let Some(cache) = cache else { return };
         let key = ObjectKey::of(&obj);
-        self.own.lock().unwrap_or_else(PoisonError::into_inner).insert(key, rv_of(&obj));
+        self.own
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, rv_of(&obj));
         self.store(&cache, obj, false);
     }
 
     /// Records that the hub deleted an object (its DELETED event notifies nobody).
     pub fn record_delete(&self, key: &ObjectKey) {
-        self.own.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), u64::MAX);
+        self.own
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), u64::MAX);
     }
 
     /// The live object, if watched and present.
     pub fn get(&self, gvk: &GroupVersionKind, key: &ObjectKey) -> Option<Value> {
-        let cache = self.types.lock().unwrap_or_else(PoisonError::into_inner).get(gvk).cloned()?;
+        let cache = self
+            .types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(gvk)
+            .cloned()?;
         let objects = cache.objects.read().unwrap_or_else(PoisonError::into_inner);
         objects.get(key).map(|(d, _)| d.value())
     }
 
     /// Every watched object owned by `app` (by its tracking annotation).
     pub fn owned_by(&self, app: &str) -> Vec<(GroupVersionKind, Value)> {
-        let keys: Vec<(GroupVersionKind, ObjectKey)> = self.by_app.read().unwrap_or_else(PoisonError::into_inner).get(app).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let keys: Vec<(GroupVersionKind, ObjectKey)> = self
+            .by_app
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(app)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
         let mut out = Vec::new();
         for (gvk, key) in keys {
             if let Some(v) = self.get(&gvk, &key) {
@@ -332,12 +457,26 @@ impl LiveCache {
 
     /// The cached type of `gvk`, if watched.
     pub fn type_of(&self, gvk: &GroupVersionKind) -> Option<Arc<TypeCache>> {
-        self.types.lock().unwrap_or_else(PoisonError::into_inner).get(gvk).cloned()
+        self.types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(gvk)
+            .cloned()
     }
 
     /// Objects held, all types.
     pub fn len(&self) -> usize {
-        self.types.lock().unwrap_or_else(PoisonError::into_inner).values().map(|t| t.objects.read().unwrap_or_else(PoisonError::into_inner).len()).sum()
+        self.types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|t| {
+                t.objects
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len()
+            })
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -349,14 +488,23 @@ impl LiveCache {
 /// others are dropped from the cache.
 fn slim_managed_fields(mf: Value) -> Value {
     match mf {
-        Value::Array(entries) => Value::Array(entries.into_iter().filter(|e| e["manager"] == super::FIELD_MANAGER).collect()),
+        Value::Array(entries) => Value::Array(
+            entries
+                .into_iter()
+                .filter(|e| e["manager"] == super::FIELD_MANAGER)
+                .collect(),
+        ),
         other => other,
     }
 }
 
 /// `Kind (apiVersion)` for messages.
 pub fn describe(gvk: &GroupVersionKind) -> String {
-    if gvk.group.is_empty() { format!("{} ({})", gvk.kind, gvk.version) } else { format!("{} ({}/{})", gvk.kind, gvk.group, gvk.version) }
+    if gvk.group.is_empty() {
+        format!("{} ({})", gvk.kind, gvk.version)
+    } else {
+        format!("{} ({}/{})", gvk.kind, gvk.group, gvk.version)
+    }
 }
 
 /// The GVK of an object as written.

@@ -13,14 +13,32 @@ pub fn observe(engine: &Engine, m: &Metrics) {
         let status = app.status.clone().unwrap_or_default();
         let sync = status.sync.map(|s| s.status).unwrap_or_default();
         let health = status.health.map(|h| h.status).unwrap_or_default();
-        let server = engine.destination(&app).map(|c| c.server().to_string()).or_else(|| app.spec.destination.server.clone()).unwrap_or_default();
+        let server = engine
+            .destination(&app)
+            .map(|c| c.server().to_string())
+            .or_else(|| app.spec.destination.server.clone())
+            .unwrap_or_default();
         let auto = operation::automated(&app.spec).is_some().to_string();
-        m.app_info.with_label_values(&[&app.namespace().unwrap_or_default(), &app.name_any(), &app.spec.project, &server, &sync, &health, &auto]).set(1);
+        m.app_info
+            .with_label_values(&[
+                &app.namespace().unwrap_or_default(),
+                &app.name_any(),
+                &app.spec.project,
+                &server,
+                &sync,
+                &health,
+                &auto,
+            ])
+            .set(1);
     }
     m.queue_depth.reset();
     for pool in engine.pools() {
         let (pending, _, running) = pool.queue.depth();
-        m.queue_depth.with_label_values(&[pool.server.as_str(), "pending"]).set(pending as i64);
-        m.queue_depth.with_label_values(&[pool.server.as_str(), "running"]).set(running as i64);
+        m.queue_depth
+            .with_label_values(&[pool.server.as_str(), "pending"])
+            .set(pending as i64);
+        m.queue_depth
+            .with_label_values(&[pool.server.as_str(), "running"])
+            .set(running as i64);
     }
 }

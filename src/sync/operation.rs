@@ -17,7 +17,11 @@ pub mod phase {
 
 /// The automated policy in force, if any (`enabled: null` means on).
 pub fn automated(spec: &ApplicationSpec) -> Option<&SyncPolicyAutomated> {
-    spec.sync_policy.as_ref()?.automated.as_ref().filter(|a| a.enabled != Some(false))
+    spec.sync_policy
+        .as_ref()?
+        .automated
+        .as_ref()
+        .filter(|a| a.enabled != Some(false))
 }
 
 /// What the comparison found, as the decision needs it.
@@ -48,7 +52,9 @@ pub enum AutoSync {
 /// failed (it is not retried beyond its retry strategy) or succeeded without `selfHeal` (drift
 /// at an already-synced revision is then left alone).
 pub fn auto_sync(app: &Application, observed: &Observed) -> AutoSync {
-    let Some(auto) = automated(&app.spec) else { return AutoSync::No };
+    let Some(auto) = automated(&app.spec) else {
+        return AutoSync::No;
+    };
     if !observed.needs_apply && !observed.needs_prune {
         return AutoSync::No;
     }
@@ -57,8 +63,16 @@ pub fn auto_sync(app: &Application, observed: &Observed) -> AutoSync {
     }
     let last = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
     if let Some(last) = last {
-        let last_revision = last.sync_result.as_ref().map(|r| r.revision.as_str()).unwrap_or_default();
-        let automated_last = last.operation.as_ref().and_then(|o| o.initiated_by.as_ref()).is_some_and(|i| i.automated);
+        let last_revision = last
+            .sync_result
+            .as_ref()
+            .map(|r| r.revision.as_str())
+            .unwrap_or_default();
+        let automated_last = last
+            .operation
+            .as_ref()
+            .and_then(|o| o.initiated_by.as_ref())
+            .is_some_and(|i| i.automated);
         if last_revision == observed.revision && automated_last {
             if last.phase == phase::FAILED || last.phase == phase::ERROR {
                 return AutoSync::FailedBefore(observed.revision.clone());
@@ -68,15 +82,31 @@ pub fn auto_sync(app: &Application, observed: &Observed) -> AutoSync {
             }
         }
     }
-    let self_heal = last.is_some_and(|l| l.sync_result.as_ref().is_some_and(|r| r.revision == observed.revision) && l.phase == phase::SUCCEEDED);
-    AutoSync::Sync { prune: auto.prune, self_heal }
+    let self_heal = last.is_some_and(|l| {
+        l.sync_result
+            .as_ref()
+            .is_some_and(|r| r.revision == observed.revision)
+            && l.phase == phase::SUCCEEDED
+    });
+    AutoSync::Sync {
+        prune: auto.prune,
+        self_heal,
+    }
 }
 
 /// The operation an automated sync records.
 pub fn automated_operation(revision: &str, prune: bool, sync_options: &[String]) -> Operation {
     Operation {
-        sync: Some(SyncOperation { revision: Some(revision.to_string()), prune, sync_options: sync_options.to_vec(), ..Default::default() }),
-        initiated_by: Some(OperationInitiator { username: None, automated: true }),
+        sync: Some(SyncOperation {
+            revision: Some(revision.to_string()),
+            prune,
+            sync_options: sync_options.to_vec(),
+            ..Default::default()
+        }),
+        initiated_by: Some(OperationInitiator {
+            username: None,
+            automated: true,
+        }),
         ..Default::default()
     }
 }
@@ -90,10 +120,14 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let n: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_end] {
             "ms" => 0.001,
             "s" | "" => 1.0,
@@ -117,9 +151,17 @@ pub fn next_retry(strategy: Option<&RetryStrategy>, attempt: i64) -> Option<Dura
         return None;
     }
     let b = s.backoff.clone().unwrap_or_default();
-    let base = b.duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(5));
+    let base = b
+        .duration
+        .as_deref()
+        .and_then(parse_duration)
+        .unwrap_or(Duration::from_secs(5));
     let factor = b.factor.unwrap_or(2).max(1) as f64;
-    let cap = b.max_duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(180));
+    let cap = b
+        .max_duration
+        .as_deref()
+        .and_then(parse_duration)
+        .unwrap_or(Duration::from_secs(180));
     let wait = base.as_secs_f64() * factor.powi((attempt - 1).clamp(0, 62) as i32);
     Some(Duration::from_secs_f64(wait.min(cap.as_secs_f64())))
 }
@@ -131,15 +173,27 @@ mod tests {
     use serde_json::json;
 
     fn app(policy: serde_json::Value, last: Option<(&str, &str, bool)>) -> Application {
-        let spec: ApplicationSpec = serde_json::from_value(json!({"project": "default", "destination": {"name": "dev"}, "syncPolicy": policy})).unwrap();
+        let spec: ApplicationSpec = serde_json::from_value(
+            json!({"project": "default", "destination": {"name": "dev"}, "syncPolicy": policy}),
+        )
+        .unwrap();
         let mut a = Application::new("a", spec);
         if let Some((phase, revision, automated)) = last {
-            let op = Operation { initiated_by: Some(OperationInitiator { username: None, automated }), ..Default::default() };
+            let op = Operation {
+                initiated_by: Some(OperationInitiator {
+                    username: None,
+                    automated,
+                }),
+                ..Default::default()
+            };
             a.status = Some(crate::api::ApplicationStatus {
                 operation_state: Some(OperationState {
                     operation: Some(op),
                     phase: phase.into(),
-                    sync_result: Some(SyncOperationResult { revision: revision.into(), resources: vec![] }),
+                    sync_result: Some(SyncOperationResult {
+                        revision: revision.into(),
+                        resources: vec![],
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -149,37 +203,107 @@ mod tests {
     }
 
     fn observed(rev: &str, apply: bool, prune: bool) -> Observed {
-        Observed { revision: rev.into(), needs_apply: apply, needs_prune: prune }
+        Observed {
+            revision: rev.into(),
+            needs_apply: apply,
+            needs_prune: prune,
+        }
     }
 
     #[test]
     fn automated_rules() {
         let auto = json!({"automated": {"prune": false}});
-        assert_eq!(auto_sync(&app(json!(null), None), &observed("r1", true, false)), AutoSync::No, "manual apps never auto-sync");
-        assert_eq!(auto_sync(&app(json!({"automated": {"enabled": false}}), None), &observed("r1", true, false)), AutoSync::No);
-        assert_eq!(auto_sync(&app(auto.clone(), None), &observed("r1", true, false)), AutoSync::Sync { prune: false, self_heal: false });
-        assert_eq!(auto_sync(&app(auto.clone(), None), &observed("r1", false, false)), AutoSync::No);
-        assert_eq!(auto_sync(&app(auto.clone(), None), &observed("r1", false, true)), AutoSync::PruneDisabled);
+        assert_eq!(
+            auto_sync(&app(json!(null), None), &observed("r1", true, false)),
+            AutoSync::No,
+            "manual apps never auto-sync"
+        );
+        assert_eq!(
+            auto_sync(
+                &app(json!({"automated": {"enabled": false}}), None),
+                &observed("r1", true, false)
+            ),
+            AutoSync::No
+        );
+        assert_eq!(
+            auto_sync(&app(auto.clone(), None), &observed("r1", true, false)),
+            AutoSync::Sync {
+                prune: false,
+                self_heal: false
+            }
+        );
+        assert_eq!(
+            auto_sync(&app(auto.clone(), None), &observed("r1", false, false)),
+            AutoSync::No
+        );
+        assert_eq!(
+            auto_sync(&app(auto.clone(), None), &observed("r1", false, true)),
+            AutoSync::PruneDisabled
+        );
         // Drift at an already-synced revision: only with selfHeal.
         let synced = Some(("Succeeded", "r1", true));
-        assert_eq!(auto_sync(&app(auto.clone(), synced), &observed("r1", true, false)), AutoSync::No);
+        assert_eq!(
+            auto_sync(&app(auto.clone(), synced), &observed("r1", true, false)),
+            AutoSync::No
+        );
         let heal = json!({"automated": {"selfHeal": true, "prune": true}});
-        assert_eq!(auto_sync(&app(heal.clone(), synced), &observed("r1", true, false)), AutoSync::Sync { prune: true, self_heal: true });
+        assert_eq!(
+            auto_sync(&app(heal.clone(), synced), &observed("r1", true, false)),
+            AutoSync::Sync {
+                prune: true,
+                self_heal: true
+            }
+        );
         // A new revision always syncs; a failed one is not tried again.
-        assert_eq!(auto_sync(&app(auto.clone(), synced), &observed("r2", true, false)), AutoSync::Sync { prune: false, self_heal: false });
-        assert_eq!(auto_sync(&app(heal, Some(("Failed", "r1", true))), &observed("r1", true, false)), AutoSync::FailedBefore("r1".into()));
+        assert_eq!(
+            auto_sync(&app(auto.clone(), synced), &observed("r2", true, false)),
+            AutoSync::Sync {
+                prune: false,
+                self_heal: false
+            }
+        );
+        assert_eq!(
+            auto_sync(
+                &app(heal, Some(("Failed", "r1", true))),
+                &observed("r1", true, false)
+            ),
+            AutoSync::FailedBefore("r1".into())
+        );
         // A manual sync to the same revision does not count as an automated attempt.
-        assert_eq!(auto_sync(&app(auto, Some(("Failed", "r1", false))), &observed("r1", true, false)), AutoSync::Sync { prune: false, self_heal: false });
+        assert_eq!(
+            auto_sync(
+                &app(auto, Some(("Failed", "r1", false))),
+                &observed("r1", true, false)
+            ),
+            AutoSync::Sync {
+                prune: false,
+                self_heal: false
+            }
+        );
     }
 
     #[test]
     fn retries_back_off_and_stop_at_the_limit() {
-        let s: RetryStrategy = serde_json::from_value(json!({"limit": 3, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "12s"}})).unwrap();
+        let s: RetryStrategy = serde_json::from_value(
+            json!({"limit": 3, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "12s"}}),
+        )
+        .unwrap();
         let waits: Vec<Option<Duration>> = (1..=4).map(|n| next_retry(Some(&s), n)).collect();
-        assert_eq!(waits, [Some(Duration::from_secs(5)), Some(Duration::from_secs(10)), Some(Duration::from_secs(12)), None]);
+        assert_eq!(
+            waits,
+            [
+                Some(Duration::from_secs(5)),
+                Some(Duration::from_secs(10)),
+                Some(Duration::from_secs(12)),
+                None
+            ]
+        );
         assert_eq!(next_retry(None, 1), None);
         let unlimited: RetryStrategy = serde_json::from_value(json!({"limit": -1})).unwrap();
-        assert_eq!(next_retry(Some(&unlimited), 100), Some(Duration::from_secs(180)));
+        assert_eq!(
+            next_retry(Some(&unlimited), 100),
+            Some(Duration::from_secs(180))
+        );
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("3 days"), None);

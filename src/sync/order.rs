@@ -9,34 +9,78 @@ use serde_json::Value;
 /// The wave annotations, Flotilla's first.
 pub const WAVE_ANNOTATIONS: [&str; 2] = ["flotilla.dev/sync-wave", "argocd.argoproj.io/sync-wave"];
 /// Per-resource sync options (`Prune=false,…`), Flotilla's first.
-pub const OPTIONS_ANNOTATIONS: [&str; 2] = ["flotilla.dev/sync-options", "argocd.argoproj.io/sync-options"];
+pub const OPTIONS_ANNOTATIONS: [&str; 2] = [
+    "flotilla.dev/sync-options",
+    "argocd.argoproj.io/sync-options",
+];
 
 /// kubectl's install order, as Argo CD uses it (`gitops-engine/pkg/sync/sync_tasks.go`).
 const KIND_ORDER: [&str; 36] = [
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget", "ServiceAccount", "Secret",
-    "SecretList", "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole",
-    "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service",
-    "DaemonSet", "Pod", "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob",
-    "IngressClass", "Ingress", "APIService", "MutatingWebhookConfiguration",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
 ];
 
 fn annotation<'a>(obj: &'a Value, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| obj["metadata"]["annotations"][*k].as_str())
+    keys.iter()
+        .find_map(|k| obj["metadata"]["annotations"][*k].as_str())
 }
 
 /// The object's sync wave (an unparsable value counts as 0, as Argo CD does).
 pub fn wave(obj: &Value) -> i64 {
-    annotation(obj, &WAVE_ANNOTATIONS).and_then(|w| w.trim().parse().ok()).unwrap_or(0)
+    annotation(obj, &WAVE_ANNOTATIONS)
+        .and_then(|w| w.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn kind_rank(kind: &str) -> usize {
-    KIND_ORDER.iter().position(|k| *k == kind).unwrap_or(KIND_ORDER.len())
+    KIND_ORDER
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(KIND_ORDER.len())
 }
 
 /// Whether the kind must exist before anything else is applied.
 pub fn is_foundation(obj: &Value) -> bool {
     let kind = obj["kind"].as_str().unwrap_or_default();
-    kind == "Namespace" || (kind == "CustomResourceDefinition" && obj["apiVersion"].as_str().is_some_and(|v| v.starts_with("apiextensions.k8s.io/")))
+    kind == "Namespace"
+        || (kind == "CustomResourceDefinition"
+            && obj["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("apiextensions.k8s.io/")))
 }
 
 /// One step of a sync: a wave and the indexes of its objects, in apply order.
@@ -53,8 +97,20 @@ pub fn steps(objects: &[Value]) -> Vec<Step> {
         .iter()
         .enumerate()
         .map(|(i, o)| {
-            let w = if is_foundation(o) { min_wave.min(wave(o)) } else { wave(o) };
-            (w, kind_rank(o["kind"].as_str().unwrap_or_default()), o["metadata"]["name"].as_str().unwrap_or_default().to_string(), i)
+            let w = if is_foundation(o) {
+                min_wave.min(wave(o))
+            } else {
+                wave(o)
+            };
+            (
+                w,
+                kind_rank(o["kind"].as_str().unwrap_or_default()),
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                i,
+            )
         })
         .collect();
     keyed.sort();
@@ -62,7 +118,10 @@ pub fn steps(objects: &[Value]) -> Vec<Step> {
     for (w, _, _, i) in keyed {
         match out.last_mut() {
             Some(s) if s.wave == w => s.items.push(i),
-            _ => out.push(Step { wave: w, items: vec![i] }),
+            _ => out.push(Step {
+                wave: w,
+                items: vec![i],
+            }),
         }
     }
     out
@@ -70,7 +129,17 @@ pub fn steps(objects: &[Value]) -> Vec<Step> {
 
 /// The order objects are pruned in: highest wave first, reverse kind order within a wave.
 pub fn prune_order(objects: &[Value]) -> Vec<usize> {
-    let mut keyed: Vec<(i64, usize, usize)> = objects.iter().enumerate().map(|(i, o)| (wave(o), kind_rank(o["kind"].as_str().unwrap_or_default()), i)).collect();
+    let mut keyed: Vec<(i64, usize, usize)> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            (
+                wave(o),
+                kind_rank(o["kind"].as_str().unwrap_or_default()),
+                i,
+            )
+        })
+        .collect();
     keyed.sort();
     keyed.reverse();
     keyed.into_iter().map(|(_, _, i)| i).collect()
@@ -118,7 +187,9 @@ impl SyncOptions {
         SyncOptions {
             create_namespace: has_option(opts(), "CreateNamespace", "true"),
             prune_last: has_option(opts(), "PruneLast", "true"),
-            force_conflicts: has_option(opts(), "ForceConflicts", "true") || (has_option(opts(), "ServerSideApply", "true") && has_option(opts(), "Force", "true")),
+            force_conflicts: has_option(opts(), "ForceConflicts", "true")
+                || (has_option(opts(), "ServerSideApply", "true")
+                    && has_option(opts(), "Force", "true")),
             apply_out_of_sync_only: has_option(opts(), "ApplyOutOfSyncOnly", "true"),
             prune_propagation: propagation,
         }
@@ -166,19 +237,40 @@ mod tests {
             obj("ConfigMap", "a-cfg", Some("oops")),
         ];
         let steps = steps(&objects);
-        let names: Vec<(i64, Vec<&str>)> = steps.iter().map(|s| (s.wave, s.items.iter().map(|i| objects[*i]["metadata"]["name"].as_str().unwrap()).collect())).collect();
+        let names: Vec<(i64, Vec<&str>)> = steps
+            .iter()
+            .map(|s| {
+                (
+                    s.wave,
+                    s.items
+                        .iter()
+                        .map(|i| objects[*i]["metadata"]["name"].as_str().unwrap())
+                        .collect(),
+                )
+            })
+            .collect();
         assert_eq!(
             names,
-            [(-1, vec!["shop", "widgets.example.com", "w"]), (0, vec!["a-cfg", "cfg", "web"]), (1, vec!["web"])]
+            [
+                (-1, vec!["shop", "widgets.example.com", "w"]),
+                (0, vec!["a-cfg", "cfg", "web"]),
+                (1, vec!["web"])
+            ]
         );
-        let prune: Vec<&str> = prune_order(&objects).iter().map(|i| objects[*i]["kind"].as_str().unwrap()).collect();
+        let prune: Vec<&str> = prune_order(&objects)
+            .iter()
+            .map(|i| objects[*i]["kind"].as_str().unwrap())
+            .collect();
         assert_eq!(prune[0], "Namespace", "highest wave first");
         assert_eq!(*prune.last().unwrap(), "Widget");
     }
 
     #[test]
     fn options() {
-        let o = SyncOptions::parse(&["CreateNamespace=true".into(), "PruneLast=true, PrunePropagationPolicy=Background".into()]);
+        let o = SyncOptions::parse(&[
+            "CreateNamespace=true".into(),
+            "PruneLast=true, PrunePropagationPolicy=Background".into(),
+        ]);
         assert!(o.create_namespace && o.prune_last && !o.force_conflicts);
         assert_eq!(o.prune_propagation, "background");
         assert!(SyncOptions::parse(&["ServerSideApply=true,Force=true".into()]).force_conflicts);
@@ -186,6 +278,8 @@ mod tests {
         let keep = json!({"metadata": {"annotations": {"argocd.argoproj.io/sync-options": "Prune=false"}}});
         assert!(!may_prune(&keep));
         assert!(may_prune(&json!({"metadata": {}})));
-        assert!(prune_last(&json!({"metadata": {"annotations": {"flotilla.dev/sync-options": "PruneLast=true"}}})));
+        assert!(prune_last(
+            &json!({"metadata": {"annotations": {"flotilla.dev/sync-options": "PruneLast=true"}}})
+        ));
     }
 }

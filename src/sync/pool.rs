@@ -33,8 +33,23 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(cluster: Arc<Cluster>, live: Arc<LiveCache>, queue: Arc<WorkQueue<String>>, base: Duration, cap: Duration) -> Pool {
-        Pool { server: cluster.server().to_string(), cluster, live, queue, backoff: Mutex::default(), base, cap, workers: Mutex::default() }
+    pub fn new(
+        cluster: Arc<Cluster>,
+        live: Arc<LiveCache>,
+        queue: Arc<WorkQueue<String>>,
+        base: Duration,
+        cap: Duration,
+    ) -> Pool {
+        Pool {
+            server: cluster.server().to_string(),
+            cluster,
+            live,
+            queue,
+            backoff: Mutex::default(),
+            base,
+            cap,
+            workers: Mutex::default(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -43,7 +58,10 @@ impl Pool {
 
     /// Adds worker tasks (kept so that dropping the pool stops them).
     pub fn add_workers(&self, tasks: Vec<JoinHandle<()>>) {
-        self.workers.lock().unwrap_or_else(PoisonError::into_inner).extend(tasks);
+        self.workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(tasks);
     }
 
     /// The end of the current backoff and its cause, if the cluster is backing off.
@@ -84,13 +102,21 @@ impl Pool {
     }
 
     pub fn consecutive_failures(&self) -> u32 {
-        self.backoff.lock().unwrap_or_else(PoisonError::into_inner).failures
+        self.backoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .failures
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for t in self.workers.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
+        for t in self
+            .workers
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
             t.abort();
         }
     }
@@ -106,9 +132,22 @@ mod tests {
         let mut s = ClusterSecret::in_cluster();
         s.name = "dev".into();
         let cluster = Arc::new(Cluster::new(s, Err("no client".into()), 1));
-        let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap())).unwrap();
-        let live = LiveCache::new(client, vec![], Arc::new(|_: &str| {}), Duration::from_secs(1));
-        let pool = Pool::new(cluster, live, Arc::new(WorkQueue::default()), Duration::from_secs(1), Duration::from_secs(8));
+        let client =
+            kube::Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap()))
+                .unwrap();
+        let live = LiveCache::new(
+            client,
+            vec![],
+            Arc::new(|_: &str| {}),
+            Duration::from_secs(1),
+        );
+        let pool = Pool::new(
+            cluster,
+            live,
+            Arc::new(WorkQueue::default()),
+            Duration::from_secs(1),
+            Duration::from_secs(8),
+        );
         assert!(pool.backing_off().is_none());
         let mut waits = Vec::new();
         for i in 0..6 {
@@ -118,7 +157,11 @@ mod tests {
             }
             let now = Instant::now();
             let until = pool.failed("refused".into());
-            assert_eq!(pool.failed("refused again".into()), until, "failures inside a window count once");
+            assert_eq!(
+                pool.failed("refused again".into()),
+                until,
+                "failures inside a window count once"
+            );
             waits.push((until - now).as_secs_f64());
         }
         assert!(waits[0] >= 1.0 && waits[0] < 1.3, "{waits:?}");

@@ -26,7 +26,13 @@ pub struct Schedule<K: Ord + Hash + Clone> {
 
 impl<K: Ord + Hash + Clone> Default for Schedule<K> {
     fn default() -> Self {
-        Self { due: BTreeSet::new(), pending: HashMap::new(), running: HashSet::new(), again: HashMap::new(), seq: 0 }
+        Self {
+            due: BTreeSet::new(),
+            pending: HashMap::new(),
+            running: HashSet::new(),
+            again: HashMap::new(),
+            seq: 0,
+        }
     }
 }
 
@@ -59,7 +65,9 @@ impl<K: Ord + Hash + Clone> Schedule<K> {
 
     /// The next key due at `now`, now marked running; or the time the next one is due.
     pub fn pop(&mut self, now: Instant) -> Result<K, Option<Instant>> {
-        let Some((at, seq, key)) = self.due.first().cloned() else { return Err(None) };
+        let Some((at, seq, key)) = self.due.first().cloned() else {
+            return Err(None);
+        };
         if at > now {
             return Err(Some(at));
         }
@@ -112,7 +120,10 @@ pub struct WorkQueue<K: Ord + Hash + Clone> {
 
 impl<K: Ord + Hash + Clone> Default for WorkQueue<K> {
     fn default() -> Self {
-        Self { schedule: Mutex::new(Schedule::default()), notify: Notify::new() }
+        Self {
+            schedule: Mutex::new(Schedule::default()),
+            notify: Notify::new(),
+        }
     }
 }
 
@@ -206,7 +217,11 @@ mod tests {
         assert_eq!(s.pop(t0), Err(None));
         assert!(s.is_pending(&"a"));
         s.done(&"a", Some(t0 + Duration::from_secs(30)));
-        assert_eq!(s.pop(t0), Ok("a"), "re-added while running: due at the earlier time");
+        assert_eq!(
+            s.pop(t0),
+            Ok("a"),
+            "re-added while running: due at the earlier time"
+        );
         s.done(&"a", None);
         s.done(&"b", Some(t0 + Duration::from_secs(3)));
         assert_eq!(s.pop(t0), Err(Some(t0 + Duration::from_secs(3))));

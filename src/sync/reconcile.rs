@@ -43,14 +43,27 @@ pub async fn run(engine: &Engine, pool: &Pool, name: &str) -> Option<Duration> {
         engine.forget(name);
         return None;
     };
-    if engine.destination(&app).map(|c| c.server().to_string()).as_deref() != Some(pool.server.as_str()) {
+    if engine
+        .destination(&app)
+        .map(|c| c.server().to_string())
+        .as_deref()
+        != Some(pool.server.as_str())
+    {
         // Its destination moved: the right pool takes it.
         engine.enqueue(&app, Duration::ZERO);
         return None;
     }
     let started = std::time::Instant::now();
-    let requeue = if app.metadata.deletion_timestamp.is_some() { finalize(engine, pool, &app).await } else { pass(engine, pool, &app).await };
-    engine.metrics.app_reconcile.with_label_values(&[&engine.config.namespace, pool.server.as_str()]).observe(started.elapsed().as_secs_f64());
+    let requeue = if app.metadata.deletion_timestamp.is_some() {
+        finalize(engine, pool, &app).await
+    } else {
+        pass(engine, pool, &app).await
+    };
+    engine
+        .metrics
+        .app_reconcile
+        .with_label_values(&[&engine.config.namespace, pool.server.as_str()])
+        .observe(started.elapsed().as_secs_f64());
     requeue
 }
 
@@ -67,10 +80,24 @@ pub async fn unrouted(engine: &Engine, name: &str) -> Option<Duration> {
         return None;
     }
     let d = &app.spec.destination;
-    let target = d.server.clone().filter(|s| !s.is_empty()).or_else(|| d.name.clone()).unwrap_or_else(|| "(none)".into());
+    let target = d
+        .server
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| d.name.clone())
+        .unwrap_or_else(|| "(none)".into());
     let mut status = app.status.clone().unwrap_or_default();
-    status.sync = Some(SyncStatus { status: UNKNOWN.into(), revision: status.sync.as_ref().and_then(|s| s.revision.clone()), revisions: vec![] });
-    app_status::set_condition(&mut status.conditions, condition::INVALID_SPEC, format!("the destination cluster {target} is not registered"), &now());
+    status.sync = Some(SyncStatus {
+        status: UNKNOWN.into(),
+        revision: status.sync.as_ref().and_then(|s| s.revision.clone()),
+        revisions: vec![],
+    });
+    app_status::set_condition(
+        &mut status.conditions,
+        condition::INVALID_SPEC,
+        format!("the destination cluster {target} is not registered"),
+        &now(),
+    );
     write_status(engine, &app, status).await;
     Some(engine.resync_delay())
 }
@@ -86,7 +113,9 @@ struct Compared {
 
 async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duration> {
     let name = app.name_any();
-    let refresh = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh"].iter().any(|k| app.annotations().contains_key(*k));
+    let refresh = ["flotilla.dev/refresh", "argocd.argoproj.io/refresh"]
+        .iter()
+        .any(|k| app.annotations().contains_key(*k));
     if refresh || app.operation.is_some() {
         // A refresh, or a sync a user asked for, resolves the revisions again now.
         engine.rounds.force();
@@ -99,7 +128,11 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     }
     let mut status = app.status.clone().unwrap_or_default();
     let requested = app.operation.clone();
-    let running = status.operation_state.as_ref().filter(|o| o.phase == phase::RUNNING).cloned();
+    let running = status
+        .operation_state
+        .as_ref()
+        .filter(|o| o.phase == phase::RUNNING)
+        .cloned();
 
     // 1. Desired, at the target revision.
     let desired = match render(engine, app, &[]).await {
@@ -121,7 +154,12 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     if let Err(e) = complete(app, &mut desired.objects, &types) {
         return failed_comparison(engine, app, status, requested, e).await;
     }
-    let ignore: Vec<IgnoreRule> = app.spec.ignore_differences.iter().filter_map(|r| IgnoreRule::from_spec(r).ok()).collect();
+    let ignore: Vec<IgnoreRule> = app
+        .spec
+        .ignore_differences
+        .iter()
+        .filter_map(|r| IgnoreRule::from_spec(r).ok())
+        .collect();
     let mut compared = compare(pool, app, &desired, &types, &ignore);
     app_status::clear_condition(&mut status.conditions, condition::COMPARISON_ERROR);
     app_status::clear_condition(&mut status.conditions, condition::UNKNOWN_ERROR);
@@ -134,7 +172,15 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
         state.operation.clone().map(|o| (o, state))
     } else if let Some(req) = requested {
         cleared_operation = true;
-        Some((req.clone(), OperationState { operation: Some(req), phase: phase::RUNNING.into(), started_at: Some(now()), ..Default::default() }))
+        Some((
+            req.clone(),
+            OperationState {
+                operation: Some(req),
+                phase: phase::RUNNING.into(),
+                started_at: Some(now()),
+                ..Default::default()
+            },
+        ))
     } else {
         match operation::auto_sync(app, &compared.observed) {
             AutoSync::Sync { prune, self_heal } => match self_heal_wait(engine, &name, self_heal) {
@@ -144,19 +190,45 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
                 }
                 None => {
                     app_status::clear_condition(&mut status.conditions, condition::SYNC_ERROR);
-                    let mut options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default();
+                    let mut options = app
+                        .spec
+                        .sync_policy
+                        .as_ref()
+                        .map(|p| p.sync_options.clone())
+                        .unwrap_or_default();
                     // Self-heal reverts drift, and drift made with kubectl took the hub's fields:
                     // reclaiming them is the point, so its applies force the conflicts.
                     if self_heal {
                         options.push("ForceConflicts=true".into());
                     }
-                    let o = operation::automated_operation(&compared.observed.revision, prune, &options);
-                    Some((o.clone(), OperationState { operation: Some(o), phase: phase::RUNNING.into(), started_at: Some(now()), ..Default::default() }))
+                    let o = operation::automated_operation(
+                        &compared.observed.revision,
+                        prune,
+                        &options,
+                    );
+                    Some((
+                        o.clone(),
+                        OperationState {
+                            operation: Some(o),
+                            phase: phase::RUNNING.into(),
+                            started_at: Some(now()),
+                            ..Default::default()
+                        },
+                    ))
                 }
             },
             AutoSync::FailedBefore(rev) => {
-                let msg = status.operation_state.as_ref().and_then(|o| o.message.clone()).unwrap_or_default();
-                app_status::set_condition(&mut status.conditions, condition::SYNC_ERROR, format!("Failed last sync attempt to {rev}: {msg}"), &now());
+                let msg = status
+                    .operation_state
+                    .as_ref()
+                    .and_then(|o| o.message.clone())
+                    .unwrap_or_default();
+                app_status::set_condition(
+                    &mut status.conditions,
+                    condition::SYNC_ERROR,
+                    format!("Failed last sync attempt to {rev}: {msg}"),
+                    &now(),
+                );
                 None
             }
             AutoSync::No | AutoSync::PruneDisabled => None,
@@ -165,7 +237,10 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
 
     // 4. Sync step.
     if let Some((operation, state)) = op {
-        let outcome = sync_step(engine, pool, app, &operation, state, &desired, &types, &compared).await;
+        let outcome = sync_step(
+            engine, pool, app, &operation, state, &desired, &types, &compared,
+        )
+        .await;
         match outcome {
             Step::Running(state, wait) => {
                 status.operation_state = Some(state);
@@ -178,11 +253,32 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
                         s.target_revision = Some(rev.clone());
                         s
                     });
-                    app_status::push_history(&mut status.history, &rev, source, state.started_at.clone(), &now(), limit);
+                    app_status::push_history(
+                        &mut status.history,
+                        &rev,
+                        source,
+                        state.started_at.clone(),
+                        &now(),
+                        limit,
+                    );
                 }
-                if state.phase != phase::SUCCEEDED && state.operation.as_ref().and_then(|o| o.initiated_by.as_ref()).is_some_and(|i| i.automated) {
+                if state.phase != phase::SUCCEEDED
+                    && state
+                        .operation
+                        .as_ref()
+                        .and_then(|o| o.initiated_by.as_ref())
+                        .is_some_and(|i| i.automated)
+                {
                     let msg = state.message.clone().unwrap_or_default();
-                    app_status::set_condition(&mut status.conditions, condition::SYNC_ERROR, format!("Failed sync attempt to {}: {msg}", compared.observed.revision), &now());
+                    app_status::set_condition(
+                        &mut status.conditions,
+                        condition::SYNC_ERROR,
+                        format!(
+                            "Failed sync attempt to {}: {msg}",
+                            compared.observed.revision
+                        ),
+                        &now(),
+                    );
                 }
                 status.operation_state = Some(state);
             }
@@ -204,7 +300,11 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     pool.succeeded();
 
     // 5. Status.
-    status.sync = Some(app_status::sync_status(&compared.views, desired.revision(), &desired.revisions));
+    status.sync = Some(app_status::sync_status(
+        &compared.views,
+        desired.revision(),
+        &desired.revisions,
+    ));
     status.health = Some(compared.health.clone());
     status.resources = app_status::resource_statuses(&compared.views);
     status.reconciled_at = Some(now());
@@ -224,7 +324,9 @@ fn self_heal_wait(engine: &Engine, name: &str, self_heal: bool) -> Option<Durati
         return None;
     }
     let memo = engine.memo(name);
-    let backoff = Duration::from_secs(2).mul_f64(3f64.powi(memo.self_heals.saturating_sub(1).min(10) as i32)).min(Duration::from_secs(300));
+    let backoff = Duration::from_secs(2)
+        .mul_f64(3f64.powi(memo.self_heals.saturating_sub(1).min(10) as i32))
+        .min(Duration::from_secs(300));
     let now = tokio::time::Instant::now();
     if memo.self_heals > 0 {
         if let Some(last) = memo.last_self_heal {
@@ -243,28 +345,44 @@ fn self_heal_wait(engine: &Engine, name: &str, self_heal: bool) -> Option<Durati
     None
 }
 
-async fn render(engine: &Engine, app: &Application, revisions: &[String]) -> Result<Desired, SourceError> {
+async fn render(
+    engine: &Engine,
+    app: &Application,
+    revisions: &[String],
+) -> Result<Desired, SourceError> {
     let git = engine.rounds.cache().clone();
     let renders = engine.renders.clone();
     let app = app.clone();
     let revisions = revisions.to_vec();
     let started = std::time::Instant::now();
-    let result = tokio::task::spawn_blocking(move || source::render(&app, &revisions, &git, &renders))
-        .await
-        .unwrap_or_else(|e| Err(SourceError::Task(e.to_string())));
-    engine.metrics.app_render.observe(started.elapsed().as_secs_f64());
+    let result =
+        tokio::task::spawn_blocking(move || source::render(&app, &revisions, &git, &renders))
+            .await
+            .unwrap_or_else(|e| Err(SourceError::Task(e.to_string())));
+    engine
+        .metrics
+        .app_render
+        .observe(started.elapsed().as_secs_f64());
     result
 }
 
 /// The cached type of every kind desired or previously managed (status.resources), watched.
-async fn ensure_types(pool: &Pool, app: &Application, objects: &[Value]) -> Result<HashMap<GroupVersionKind, Arc<TypeCache>>, String> {
+async fn ensure_types(
+    pool: &Pool,
+    app: &Application,
+    objects: &[Value],
+) -> Result<HashMap<GroupVersionKind, Arc<TypeCache>>, String> {
     let mut gvks: BTreeSet<(String, String, String)> = objects
         .iter()
         .map(gvk_of)
         .map(|g| (g.group, g.version, g.kind))
         .collect();
     for r in app.status.iter().flat_map(|s| s.resources.iter()) {
-        gvks.insert((r.group.clone().unwrap_or_default(), r.version.clone().unwrap_or_else(|| "v1".into()), r.kind.clone()));
+        gvks.insert((
+            r.group.clone().unwrap_or_default(),
+            r.version.clone().unwrap_or_else(|| "v1".into()),
+            r.kind.clone(),
+        ));
     }
     let mut out = HashMap::new();
     for (group, version, kind) in gvks {
@@ -283,18 +401,49 @@ async fn ensure_types(pool: &Pool, app: &Application, objects: &[Value]) -> Resu
 
 /// Namespaces and tracking marks, with each kind's scope from discovery (an unknown kind
 /// keeps its namespace, as written).
-fn complete(app: &Application, objects: &mut [Value], types: &HashMap<GroupVersionKind, Arc<TypeCache>>) -> Result<(), SourceError> {
-    source::complete(app, objects, |o| types.get(&gvk_of(o)).map(|t| t.namespaced).unwrap_or(!o["metadata"]["namespace"].is_null() || !is_cluster_scoped_builtin(o)))
+fn complete(
+    app: &Application,
+    objects: &mut [Value],
+    types: &HashMap<GroupVersionKind, Arc<TypeCache>>,
+) -> Result<(), SourceError> {
+    source::complete(app, objects, |o| {
+        types
+            .get(&gvk_of(o))
+            .map(|t| t.namespaced)
+            .unwrap_or(!o["metadata"]["namespace"].is_null() || !is_cluster_scoped_builtin(o))
+    })
 }
 
 /// Built-in kinds that are cluster-scoped, for objects whose type is not served yet.
 fn is_cluster_scoped_builtin(o: &Value) -> bool {
-    matches!(o["kind"].as_str().unwrap_or_default(), "Namespace" | "CustomResourceDefinition" | "ClusterRole" | "ClusterRoleBinding" | "PersistentVolume" | "StorageClass" | "PriorityClass" | "APIService" | "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" | "IngressClass")
+    matches!(
+        o["kind"].as_str().unwrap_or_default(),
+        "Namespace"
+            | "CustomResourceDefinition"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "PersistentVolume"
+            | "StorageClass"
+            | "PriorityClass"
+            | "APIService"
+            | "ValidatingWebhookConfiguration"
+            | "MutatingWebhookConfiguration"
+            | "IngressClass"
+    )
 }
 
-fn compare(pool: &Pool, app: &Application, desired: &Desired, types: &HashMap<GroupVersionKind, Arc<TypeCache>>, ignore: &[IgnoreRule]) -> Compared {
+fn compare(
+    pool: &Pool,
+    app: &Application,
+    desired: &Desired,
+    types: &HashMap<GroupVersionKind, Arc<TypeCache>>,
+    ignore: &[IgnoreRule],
+) -> Compared {
     let name = app.name_any();
-    let options = CompareOptions { ignore: ignore.to_vec(), ..Default::default() };
+    let options = CompareOptions {
+        ignore: ignore.to_vec(),
+        ..Default::default()
+    };
     let mut views = Vec::new();
     let mut healths = Vec::new();
     let mut needs_apply = false;
@@ -307,23 +456,63 @@ fn compare(pool: &Pool, app: &Application, desired: &Desired, types: &HashMap<Gr
         let c = diff::compare(obj, live.as_ref(), &options);
         needs_apply |= !c.in_sync;
         let h = live.as_ref().and_then(health::resource_health);
-        healths.push(ResourceHealth { kind: key.kind.clone(), name: key.name.clone(), health: h.clone(), live: live.is_some(), ignored: health::is_health_ignored(obj) });
-        views.push(ResourceView { key, version: gvk.version.clone(), synced: c.in_sync, health: if live.is_some() { h } else { Some(HealthStatus { status: "Missing".into(), message: None }) }, requires_pruning: false });
+        healths.push(ResourceHealth {
+            kind: key.kind.clone(),
+            name: key.name.clone(),
+            health: h.clone(),
+            live: live.is_some(),
+            ignored: health::is_health_ignored(obj),
+        });
+        views.push(ResourceView {
+            key,
+            version: gvk.version.clone(),
+            synced: c.in_sync,
+            health: if live.is_some() {
+                h
+            } else {
+                Some(HealthStatus {
+                    status: "Missing".into(),
+                    message: None,
+                })
+            },
+            requires_pruning: false,
+        });
     }
     let orphans = orphans(pool, &name, &keys, types);
     for (t, live) in &orphans {
-        views.push(ResourceView { key: ObjectKey::of(live), version: t.resource.version.clone(), synced: false, health: health::resource_health(live), requires_pruning: true });
+        views.push(ResourceView {
+            key: ObjectKey::of(live),
+            version: t.resource.version.clone(),
+            synced: false,
+            health: health::resource_health(live),
+            requires_pruning: true,
+        });
     }
     let needs_prune = !orphans.is_empty();
-    Compared { views, health: health::app_health(&healths), observed: Observed { revision: desired.revision().to_string(), needs_apply, needs_prune }, orphans }
+    Compared {
+        views,
+        health: health::app_health(&healths),
+        observed: Observed {
+            revision: desired.revision().to_string(),
+            needs_apply,
+            needs_prune,
+        },
+        orphans,
+    }
 }
 
 /// The live objects the Application owns that `keys` (a desired set) no longer names, with
 /// their types: what a prune deletes.
-fn orphans(pool: &Pool, name: &str, keys: &HashSet<ObjectKey>, types: &HashMap<GroupVersionKind, Arc<TypeCache>>) -> Vec<(Arc<TypeCache>, Value)> {
+fn orphans(
+    pool: &Pool,
+    name: &str,
+    keys: &HashSet<ObjectKey>,
+    types: &HashMap<GroupVersionKind, Arc<TypeCache>>,
+) -> Vec<(Arc<TypeCache>, Value)> {
     let mut orphans = Vec::new();
     for (gvk, live) in pool.live.owned_by(name) {
-        if keys.contains(&ObjectKey::of(&live)) || live["metadata"]["deletionTimestamp"].is_string() {
+        if keys.contains(&ObjectKey::of(&live)) || live["metadata"]["deletionTimestamp"].is_string()
+        {
             continue;
         }
         if let Some(t) = types.get(&gvk).cloned().or_else(|| pool.live.type_of(&gvk)) {
@@ -347,10 +536,27 @@ async fn sync_step(
     compared: &Compared,
 ) -> Step {
     let sync = operation.sync.clone().unwrap_or_default();
-    let mut revisions: Vec<String> = if sync.revisions.is_empty() { sync.revision.clone().into_iter().collect() } else { sync.revisions.clone() };
+    let mut revisions: Vec<String> = if sync.revisions.is_empty() {
+        sync.revision.clone().into_iter().collect()
+    } else {
+        sync.revisions.clone()
+    };
     revisions.retain(|r| !r.is_empty());
-    if revisions.is_empty() || revisions == target.revisions || revisions.first().map(String::as_str) == Some(target.revision()) {
-        return sync_run::step(engine, pool, app, operation, state, target, types, &compared.orphans).await;
+    if revisions.is_empty()
+        || revisions == target.revisions
+        || revisions.first().map(String::as_str) == Some(target.revision())
+    {
+        return sync_run::step(
+            engine,
+            pool,
+            app,
+            operation,
+            state,
+            target,
+            types,
+            &compared.orphans,
+        )
+        .await;
     }
     // Another revision (a rollback): its own manifests, types and orphans.
     let mut desired = match render(engine, app, &revisions).await {
@@ -369,13 +575,31 @@ async fn sync_step(
     }
     let keys: HashSet<ObjectKey> = desired.objects.iter().map(ObjectKey::of).collect();
     let orphans = orphans(pool, &app.name_any(), &keys, &own_types);
-    sync_run::step(engine, pool, app, operation, state, &desired, &own_types, &orphans).await
+    sync_run::step(
+        engine, pool, app, operation, state, &desired, &own_types, &orphans,
+    )
+    .await
 }
 
-async fn failed_comparison(engine: &Engine, app: &Application, mut status: ApplicationStatus, requested: Option<Operation>, e: SourceError) -> Option<Duration> {
+async fn failed_comparison(
+    engine: &Engine,
+    app: &Application,
+    mut status: ApplicationStatus,
+    requested: Option<Operation>,
+    e: SourceError,
+) -> Option<Duration> {
     tracing::warn!(app = %app.name_any(), error = %e, "comparison failed; nothing applied or pruned");
-    status.sync = Some(SyncStatus { status: UNKNOWN.into(), revision: status.sync.as_ref().and_then(|s| s.revision.clone()), revisions: vec![] });
-    app_status::set_condition(&mut status.conditions, condition::COMPARISON_ERROR, e.to_string(), &now());
+    status.sync = Some(SyncStatus {
+        status: UNKNOWN.into(),
+        revision: status.sync.as_ref().and_then(|s| s.revision.clone()),
+        revisions: vec![],
+    });
+    app_status::set_condition(
+        &mut status.conditions,
+        condition::COMPARISON_ERROR,
+        e.to_string(),
+        &now(),
+    );
     if let Some(req) = requested {
         status.operation_state = Some(OperationState {
             operation: Some(req),
@@ -389,39 +613,88 @@ async fn failed_comparison(engine: &Engine, app: &Application, mut status: Appli
     }
     status.reconciled_at = Some(now());
     write_status(engine, app, status).await;
-    Some(if e.is_transient() { crate::timing::jittered(Duration::from_secs(30), Duration::from_secs(10)) } else { engine.resync_delay() })
+    Some(if e.is_transient() {
+        crate::timing::jittered(Duration::from_secs(30), Duration::from_secs(10))
+    } else {
+        engine.resync_delay()
+    })
 }
 
-async fn unavailable(engine: &Engine, app: &Application, mut status: ApplicationStatus, err: &str, until: tokio::time::Instant) -> Option<Duration> {
-    status.sync = Some(SyncStatus { status: UNKNOWN.into(), revision: status.sync.as_ref().and_then(|s| s.revision.clone()), revisions: vec![] });
-    let cluster = app.spec.destination.name.clone().or_else(|| app.spec.destination.server.clone()).unwrap_or_default();
-    app_status::set_condition(&mut status.conditions, condition::UNKNOWN_ERROR, format!("cluster {cluster} is unavailable: {err}"), &now());
+async fn unavailable(
+    engine: &Engine,
+    app: &Application,
+    mut status: ApplicationStatus,
+    err: &str,
+    until: tokio::time::Instant,
+) -> Option<Duration> {
+    status.sync = Some(SyncStatus {
+        status: UNKNOWN.into(),
+        revision: status.sync.as_ref().and_then(|s| s.revision.clone()),
+        revisions: vec![],
+    });
+    let cluster = app
+        .spec
+        .destination
+        .name
+        .clone()
+        .or_else(|| app.spec.destination.server.clone())
+        .unwrap_or_default();
+    app_status::set_condition(
+        &mut status.conditions,
+        condition::UNKNOWN_ERROR,
+        format!("cluster {cluster} is unavailable: {err}"),
+        &now(),
+    );
     write_status(engine, app, status).await;
-    Some(until.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(100)))
+    Some(
+        until
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(Duration::from_millis(100)),
+    )
 }
-
 
 /// Writes `status` if it differs from the live one other than in `reconciledAt` (a JSON patch
 /// replacing the whole status, so nothing stale survives).
 pub(super) async fn write_status(engine: &Engine, app: &Application, status: ApplicationStatus) {
-    if app.status.as_ref().is_some_and(|s| app_status::same_ignoring_time(s, &status)) {
+    if app
+        .status
+        .as_ref()
+        .is_some_and(|s| app_status::same_ignoring_time(s, &status))
+    {
         return;
     }
     let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
-    let patch: json_patch::Patch = match serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}])) {
-        Ok(p) => p,
-        Err(_) => return,
-    };
-    match api.patch_status(&app.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await {
+    let patch: json_patch::Patch =
+        match serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}])) {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+    match api
+        .patch_status(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await
+    {
         Ok(_) => engine.metrics.app_status_writes.inc(),
-        Err(e) => tracing::warn!(app = %app.name_any(), error = %crate::cluster::describe_error(&e), "writing the status failed"),
+        Err(e) => {
+            tracing::warn!(app = %app.name_any(), error = %crate::cluster::describe_error(&e), "writing the status failed")
+        }
     }
 }
 
 async fn clear_request(engine: &Engine, app: &Application) {
     let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
     let patch = json!({"operation": null});
-    if let Err(e) = api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    if let Err(e) = api
+        .patch(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         tracing::warn!(app = %app.name_any(), error = %e, "clearing the operation failed");
     }
 }
@@ -429,22 +702,48 @@ async fn clear_request(engine: &Engine, app: &Application) {
 async fn clear_refresh(engine: &Engine, app: &Application) {
     let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
     let patch = json!({"metadata": {"annotations": {"flotilla.dev/refresh": null, "argocd.argoproj.io/refresh": null}}});
-    if let Err(e) = api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    if let Err(e) = api
+        .patch(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         tracing::warn!(app = %app.name_any(), error = %e, "clearing the refresh annotation failed");
     }
 }
 
 async fn remove_finalizer(engine: &Engine, app: &Application) -> Result<(), kube::Error> {
     let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
-    let keep: Vec<String> = app.finalizers().iter().filter(|f| !f.starts_with(RESOURCES_FINALIZER)).cloned().collect();
-    let patch = json!({"metadata": {"finalizers": keep, "resourceVersion": app.resource_version()}});
-    api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ())
+    let keep: Vec<String> = app
+        .finalizers()
+        .iter()
+        .filter(|f| !f.starts_with(RESOURCES_FINALIZER))
+        .cloned()
+        .collect();
+    let patch =
+        json!({"metadata": {"finalizers": keep, "resourceVersion": app.resource_version()}});
+    api.patch(
+        &app.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Deletion of an Application with the resources finalizer: its resources go first (cascade),
 /// then the finalizer.
 async fn finalize(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duration> {
-    let Some(finalizer) = app.finalizers().iter().find(|f| f.starts_with(RESOURCES_FINALIZER)).cloned() else { return None };
+    let Some(finalizer) = app
+        .finalizers()
+        .iter()
+        .find(|f| f.starts_with(RESOURCES_FINALIZER))
+        .cloned()
+    else {
+        return None;
+    };
     let propagation = match finalizer.strip_prefix(RESOURCES_FINALIZER) {
         Some("/background") => "background",
         _ => "foreground",
@@ -469,12 +768,27 @@ async fn finalize(engine: &Engine, pool: &Pool, app: &Application) -> Option<Dur
         if obj["metadata"]["deletionTimestamp"].is_string() {
             continue;
         }
-        let Some(t) = types.get(&gvk).cloned().or_else(|| pool.live.type_of(&gvk)) else { continue };
+        let Some(t) = types.get(&gvk).cloned().or_else(|| pool.live.type_of(&gvk)) else {
+            continue;
+        };
         let key = ObjectKey::of(&obj);
         pool.live.record_delete(&key);
-        if let Err(e) = super::apply::delete(pool.live.client(), &t.resource, t.namespaced, &key, propagation).await {
+        if let Err(e) = super::apply::delete(
+            pool.live.client(),
+            &t.resource,
+            t.namespaced,
+            &key,
+            propagation,
+        )
+        .await
+        {
             let mut status = app.status.clone().unwrap_or_default();
-            app_status::set_condition(&mut status.conditions, condition::DELETION_ERROR, e.to_string(), &now());
+            app_status::set_condition(
+                &mut status.conditions,
+                condition::DELETION_ERROR,
+                e.to_string(),
+                &now(),
+            );
             write_status(engine, app, status).await;
             if e.is_unavailable() {
                 let until = pool.failed(e.to_string());

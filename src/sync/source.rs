@@ -32,7 +32,10 @@ pub enum SourceError {
 impl SourceError {
     /// A retry may help (the Git server is unreachable), as opposed to a broken commit.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SourceError::Git(GitError::Unreachable { .. } | GitError::Cache { .. }))
+        matches!(
+            self,
+            SourceError::Git(GitError::Unreachable { .. } | GitError::Cache { .. })
+        )
     }
 }
 
@@ -50,7 +53,10 @@ pub struct Desired {
 impl Desired {
     /// The revision to report: the first source's.
     pub fn revision(&self) -> &str {
-        self.revisions.first().map(String::as_str).unwrap_or_default()
+        self.revisions
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 }
 
@@ -65,14 +71,24 @@ pub fn sources(app: &Application) -> Vec<ApplicationSource> {
 /// Resolves and renders (blocking: call in `spawn_blocking`). `revisions`: per-source revisions
 /// to use instead of the sources' `targetRevision` (a sync to a revision, a rollback). The
 /// objects are as rendered: see [`complete`].
-pub fn render(app: &Application, revisions: &[String], git: &GitCache, renders: &RenderCache) -> Result<Desired, SourceError> {
+pub fn render(
+    app: &Application,
+    revisions: &[String],
+    git: &GitCache,
+    renders: &RenderCache,
+) -> Result<Desired, SourceError> {
     let sources = sources(app);
     if sources.is_empty() {
         return Err(SourceError::NoSource);
     }
     let mut trees: Vec<Arc<dyn Tree>> = Vec::with_capacity(sources.len());
     for (i, s) in sources.iter().enumerate() {
-        let rev = revisions.get(i).filter(|r| !r.is_empty()).map(String::as_str).or(s.target_revision.as_deref()).unwrap_or("HEAD");
+        let rev = revisions
+            .get(i)
+            .filter(|r| !r.is_empty())
+            .map(String::as_str)
+            .or(s.target_revision.as_deref())
+            .unwrap_or("HEAD");
         trees.push(git.snapshot(&s.repo_url, rev)?);
     }
     let mut objects = Vec::new();
@@ -81,21 +97,40 @@ pub fn render(app: &Application, revisions: &[String], git: &GitCache, renders: 
         if crate::render::is_ref_only(s) {
             continue;
         }
-        let dir = s.path.as_deref().unwrap_or("").trim_matches('/').trim_start_matches("./").to_string();
+        let dir = s
+            .path
+            .as_deref()
+            .unwrap_or("")
+            .trim_matches('/')
+            .trim_start_matches("./")
+            .to_string();
         let dir = if dir == "." { String::new() } else { dir };
-        if s.kustomize.is_some() || crate::render::kustomization_check::kustomization_file(tree.as_ref(), &dir).ok().flatten().is_some() {
+        if s.kustomize.is_some()
+            || crate::render::kustomization_check::kustomization_file(tree.as_ref(), &dir)
+                .ok()
+                .flatten()
+                .is_some()
+        {
             source_type = "Kustomize";
         }
         let manifests = renders.render(Renderer::shared(), tree.as_ref(), s)?;
         objects.extend(manifests.objects());
     }
-    Ok(Desired { revisions: trees.iter().map(|t| t.commit_sha().to_string()).collect(), objects, source_type })
+    Ok(Desired {
+        revisions: trees.iter().map(|t| t.commit_sha().to_string()).collect(),
+        objects,
+        source_type,
+    })
 }
 
 /// Completes rendered objects for the destination: namespaced objects without a namespace get
 /// the destination's, cluster-scoped ones lose theirs; every object gets the tracking label and
 /// annotation. Two objects with one identity are an error.
-pub fn complete(app: &Application, objects: &mut [Value], namespaced: impl Fn(&Value) -> bool) -> Result<(), SourceError> {
+pub fn complete(
+    app: &Application,
+    objects: &mut [Value],
+    namespaced: impl Fn(&Value) -> bool,
+) -> Result<(), SourceError> {
     let app_name = app.metadata.name.as_deref().unwrap_or_default();
     let default_ns = app.spec.destination.namespace.clone().unwrap_or_default();
     let mut seen = std::collections::HashSet::new();
@@ -111,8 +146,14 @@ pub fn complete(app: &Application, objects: &mut [Value], namespaced: impl Fn(&V
         tracking::mark(obj, app_name);
         let key = tracking::ObjectKey::of(obj);
         if !seen.insert(key.clone()) {
-            let path = sources(app).first().and_then(|s| s.path.clone()).unwrap_or_default();
-            return Err(SourceError::Duplicate { path, key: key.to_string() });
+            let path = sources(app)
+                .first()
+                .and_then(|s| s.path.clone())
+                .unwrap_or_default();
+            return Err(SourceError::Duplicate {
+                path,
+                key: key.to_string(),
+            });
         }
     }
     Ok(())

@@ -55,7 +55,9 @@ fn result(key: &ObjectKey, version: &str, status: &str, message: String) -> Reso
 
 /// Replaces the result of the same resource, or adds it.
 fn record(results: &mut Vec<ResourceResult>, r: ResourceResult) {
-    match results.iter_mut().find(|x| x.group == r.group && x.kind == r.kind && x.namespace == r.namespace && x.name == r.name) {
+    match results.iter_mut().find(|x| {
+        x.group == r.group && x.kind == r.kind && x.namespace == r.namespace && x.name == r.name
+    }) {
         Some(x) => *x = r,
         None => results.push(r),
     }
@@ -74,7 +76,11 @@ pub fn failed(mut state: OperationState, message: String) -> Step {
 fn ready(live: Option<&Value>) -> Result<bool, String> {
     let Some(live) = live else { return Ok(false) };
     if live["kind"] == "CustomResourceDefinition" {
-        let established = live["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Established" && c["status"] == "True");
+        let established = live["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Established" && c["status"] == "True");
         return Ok(established);
     }
     match health::resource_health(live).map(|h| h.status) {
@@ -96,16 +102,35 @@ pub async fn step(
     orphans: &[(Arc<TypeCache>, Value)],
 ) -> Step {
     let sync = operation.sync.clone().unwrap_or_default();
-    let mut options: Vec<String> = app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default();
+    let mut options: Vec<String> = app
+        .spec
+        .sync_policy
+        .as_ref()
+        .map(|p| p.sync_options.clone())
+        .unwrap_or_default();
     options.extend(sync.sync_options.iter().cloned());
     let options = SyncOptions::parse(&options);
     let allow_empty = operation::automated(&app.spec).is_some_and(|a| a.allow_empty);
-    let mut results = state.sync_result.as_ref().map(|r| r.resources.clone()).unwrap_or_default();
+    let mut results = state
+        .sync_result
+        .as_ref()
+        .map(|r| r.resources.clone())
+        .unwrap_or_default();
     let revision = desired.revision().to_string();
 
     // Refused outright: a sync that would prune everything.
     if sync.prune && desired.objects.is_empty() && !orphans.is_empty() && !allow_empty {
-        return finish(state, results, &revision, Some(format!("the sync would delete all {} resources of the application (the source renders none); set syncPolicy.automated.allowEmpty to allow it", orphans.len())), app, operation);
+        return finish(
+            state,
+            results,
+            &revision,
+            Some(format!(
+                "the sync would delete all {} resources of the application (the source renders none); set syncPolicy.automated.allowEmpty to allow it",
+                orphans.len()
+            )),
+            app,
+            operation,
+        );
     }
     if sync.dry_run {
         return finish(state, results, &revision, None, app, operation);
@@ -115,7 +140,14 @@ pub async fn step(
             if e.is_unavailable() {
                 return Step::Unavailable(state, e.cause().to_string());
             }
-            return finish(state, results, &revision, Some(e.to_string()), app, operation);
+            return finish(
+                state,
+                results,
+                &revision,
+                Some(e.to_string()),
+                app,
+                operation,
+            );
         }
     }
     let compare = CompareOptions::default();
@@ -126,34 +158,67 @@ pub async fn step(
         for &i in &step.items {
             let obj = &desired.objects[i];
             let gvk = gvk_of(obj);
-            let live = types.get(&gvk).and_then(|_| pool.live.get(&gvk, &ObjectKey::of(obj)));
+            let live = types
+                .get(&gvk)
+                .and_then(|_| pool.live.get(&gvk, &ObjectKey::of(obj)));
             if !diff::compare(obj, live.as_ref(), &compare).in_sync {
                 pending.push(obj);
             }
         }
         if !pending.is_empty() {
-            let applies: Vec<_> = pending.into_iter().map(|obj| Box::pin(apply_one(pool, obj, types, options.force_conflicts))).collect();
-            let outcomes: Vec<(ObjectKey, String, Result<(), WriteError>)> = futures::stream::iter(applies).buffer_unordered(APPLY_CONCURRENCY).collect().await;
+            let applies: Vec<_> = pending
+                .into_iter()
+                .map(|obj| Box::pin(apply_one(pool, obj, types, options.force_conflicts)))
+                .collect();
+            let outcomes: Vec<(ObjectKey, String, Result<(), WriteError>)> =
+                futures::stream::iter(applies)
+                    .buffer_unordered(APPLY_CONCURRENCY)
+                    .collect()
+                    .await;
             let mut failure = None;
             for (key, version, outcome) in outcomes {
                 match outcome {
-                    Ok(()) => record(&mut results, result(&key, &version, "Synced", format!("{} serverside-applied", key.kind.to_lowercase()))),
+                    Ok(()) => record(
+                        &mut results,
+                        result(
+                            &key,
+                            &version,
+                            "Synced",
+                            format!("{} serverside-applied", key.kind.to_lowercase()),
+                        ),
+                    ),
                     Err(e) if e.is_unavailable() => {
-                        state.sync_result = Some(SyncOperationResult { revision: revision.clone(), resources: results });
+                        state.sync_result = Some(SyncOperationResult {
+                            revision: revision.clone(),
+                            resources: results,
+                        });
                         return Step::Unavailable(state, e.cause().to_string());
                     }
                     Err(e) => {
-                        record(&mut results, result(&key, &version, "SyncFailed", e.to_string()));
+                        record(
+                            &mut results,
+                            result(&key, &version, "SyncFailed", e.to_string()),
+                        );
                         failure.get_or_insert(e.to_string());
                     }
                 }
             }
             if let Some(f) = failure {
-                return finish(state, results, &revision, Some(format!("one or more objects failed to apply: {f}")), app, operation);
+                return finish(
+                    state,
+                    results,
+                    &revision,
+                    Some(format!("one or more objects failed to apply: {f}")),
+                    app,
+                    operation,
+                );
             }
             if n < last {
                 state.message = Some(format!("waiting for wave {} to be ready", step.wave));
-                state.sync_result = Some(SyncOperationResult { revision, resources: results });
+                state.sync_result = Some(SyncOperationResult {
+                    revision,
+                    resources: results,
+                });
                 return Step::Running(state, engine.config.wave_delay);
             }
         } else if n < last {
@@ -163,11 +228,27 @@ pub async fn step(
                 match ready(live.as_ref()) {
                     Ok(true) => {}
                     Ok(false) => {
-                        state.message = Some(format!("waiting for {} (wave {}) to be ready", ObjectKey::of(obj), step.wave));
-                        state.sync_result = Some(SyncOperationResult { revision, resources: results });
+                        state.message = Some(format!(
+                            "waiting for {} (wave {}) to be ready",
+                            ObjectKey::of(obj),
+                            step.wave
+                        ));
+                        state.sync_result = Some(SyncOperationResult {
+                            revision,
+                            resources: results,
+                        });
                         return Step::Running(state, engine.config.wave_delay);
                     }
-                    Err(why) => return finish(state, results, &revision, Some(format!("{} (wave {}) {why}", ObjectKey::of(obj), step.wave)), app, operation),
+                    Err(why) => {
+                        return finish(
+                            state,
+                            results,
+                            &revision,
+                            Some(format!("{} (wave {}) {why}", ObjectKey::of(obj), step.wave)),
+                            app,
+                            operation,
+                        );
+                    }
                 }
             }
         }
@@ -180,16 +261,42 @@ pub async fn step(
             let key = ObjectKey::of(obj);
             let version = t.resource.version.clone();
             if !order::may_prune(obj) {
-                record(&mut results, result(&key, &version, "PruneSkipped", "ignored (no prune)".into()));
+                record(
+                    &mut results,
+                    result(&key, &version, "PruneSkipped", "ignored (no prune)".into()),
+                );
                 continue;
             }
             pool.live.record_delete(&key);
-            match apply::delete(pool.live.client(), &t.resource, t.namespaced, &key, &options.prune_propagation).await {
-                Ok(()) => record(&mut results, result(&key, &version, "Pruned", "pruned".into())),
-                Err(e) if e.is_unavailable() => return Step::Unavailable(state, e.cause().to_string()),
+            match apply::delete(
+                pool.live.client(),
+                &t.resource,
+                t.namespaced,
+                &key,
+                &options.prune_propagation,
+            )
+            .await
+            {
+                Ok(()) => record(
+                    &mut results,
+                    result(&key, &version, "Pruned", "pruned".into()),
+                ),
+                Err(e) if e.is_unavailable() => {
+                    return Step::Unavailable(state, e.cause().to_string());
+                }
                 Err(e) => {
-                    record(&mut results, result(&key, &version, "SyncFailed", e.to_string()));
-                    return finish(state, results, &revision, Some(format!("pruning failed: {e}")), app, operation);
+                    record(
+                        &mut results,
+                        result(&key, &version, "SyncFailed", e.to_string()),
+                    );
+                    return finish(
+                        state,
+                        results,
+                        &revision,
+                        Some(format!("pruning failed: {e}")),
+                        app,
+                        operation,
+                    );
                 }
             }
         }
@@ -197,7 +304,12 @@ pub async fn step(
     finish(state, results, &revision, None, app, operation)
 }
 
-async fn apply_one(pool: &Pool, obj: &Value, types: &HashMap<GroupVersionKind, Arc<TypeCache>>, force: bool) -> (ObjectKey, String, Result<(), WriteError>) {
+async fn apply_one(
+    pool: &Pool,
+    obj: &Value,
+    types: &HashMap<GroupVersionKind, Arc<TypeCache>>,
+    force: bool,
+) -> (ObjectKey, String, Result<(), WriteError>) {
     let gvk = gvk_of(obj);
     let key = ObjectKey::of(obj);
     let t = match types.get(&gvk) {
@@ -205,39 +317,95 @@ async fn apply_one(pool: &Pool, obj: &Value, types: &HashMap<GroupVersionKind, A
         // Not served when the pass began (a CRD applied in an earlier step): ask again.
         None => match pool.live.ensure(&gvk).await {
             Ok(t) => t,
-            Err(LiveError::NotServed(what)) => return (key.clone(), gvk.version, Err(WriteError::Rejected { object: key.to_string(), code: 404, message: format!("the cluster does not serve {what}") })),
-            Err(e) => return (key.clone(), gvk.version, Err(WriteError::Unavailable { object: key.to_string(), message: e.to_string() })),
+            Err(LiveError::NotServed(what)) => {
+                return (
+                    key.clone(),
+                    gvk.version,
+                    Err(WriteError::Rejected {
+                        object: key.to_string(),
+                        code: 404,
+                        message: format!("the cluster does not serve {what}"),
+                    }),
+                );
+            }
+            Err(e) => {
+                return (
+                    key.clone(),
+                    gvk.version,
+                    Err(WriteError::Unavailable {
+                        object: key.to_string(),
+                        message: e.to_string(),
+                    }),
+                );
+            }
         },
     };
-    let outcome = match apply::apply(pool.live.client(), &t.resource, t.namespaced, obj, force).await {
-        Ok(live) => {
-            pool.live.record_write(&gvk, live);
-            Ok(())
-        }
-        Err(e) => Err(e),
-    };
+    let outcome =
+        match apply::apply(pool.live.client(), &t.resource, t.namespaced, obj, force).await {
+            Ok(live) => {
+                pool.live.record_write(&gvk, live);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
     (key, gvk.version, outcome)
 }
 
 /// `CreateNamespace=true`: the destination namespace, with `managedNamespaceMetadata`. Not
 /// tracked, so never pruned.
-async fn create_namespace(engine: &Engine, pool: &Pool, app: &Application) -> Result<(), WriteError> {
-    let Some(ns) = app.spec.destination.namespace.clone().filter(|n| !n.is_empty()) else { return Ok(()) };
+async fn create_namespace(
+    engine: &Engine,
+    pool: &Pool,
+    app: &Application,
+) -> Result<(), WriteError> {
+    let Some(ns) = app
+        .spec
+        .destination
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(());
+    };
     let gvk = GroupVersionKind::gvk("", "v1", "Namespace");
-    let meta = app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.clone()).unwrap_or_default();
+    let meta = app
+        .spec
+        .sync_policy
+        .as_ref()
+        .and_then(|p| p.managed_namespace_metadata.clone())
+        .unwrap_or_default();
     let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": meta.labels, "annotations": meta.annotations}});
     let t = match pool.live.type_of(&gvk) {
         Some(t) => t,
-        None => pool.live.ensure(&gvk).await.map_err(|e| WriteError::Unavailable { object: format!("Namespace/{ns}"), message: e.to_string() })?,
+        None => pool
+            .live
+            .ensure(&gvk)
+            .await
+            .map_err(|e| WriteError::Unavailable {
+                object: format!("Namespace/{ns}"),
+                message: e.to_string(),
+            })?,
     };
     let _ = engine;
-    apply::apply(pool.live.client(), &t.resource, false, &obj, false).await.map(|_| ())
+    apply::apply(pool.live.client(), &t.resource, false, &obj, false)
+        .await
+        .map(|_| ())
 }
 
 /// Ends the operation: Succeeded, or — on `failure` — retried after the backoff of its retry
 /// strategy, else Failed.
-fn finish(mut state: OperationState, results: Vec<ResourceResult>, revision: &str, failure: Option<String>, app: &Application, operation: &Operation) -> Step {
-    state.sync_result = Some(SyncOperationResult { revision: revision.to_string(), resources: results });
+fn finish(
+    mut state: OperationState,
+    results: Vec<ResourceResult>,
+    revision: &str,
+    failure: Option<String>,
+    app: &Application,
+    operation: &Operation,
+) -> Step {
+    state.sync_result = Some(SyncOperationResult {
+        revision: revision.to_string(),
+        resources: results,
+    });
     match failure {
         None => {
             state.phase = phase::SUCCEEDED.into();
@@ -247,13 +415,19 @@ fn finish(mut state: OperationState, results: Vec<ResourceResult>, revision: &st
             Step::Done(state, (!dry).then(|| revision.to_string()))
         }
         Some(message) => {
-            let strategy = operation.retry.clone().or_else(|| app.spec.sync_policy.as_ref().and_then(|p| p.retry.clone()));
+            let strategy = operation
+                .retry
+                .clone()
+                .or_else(|| app.spec.sync_policy.as_ref().and_then(|p| p.retry.clone()));
             let attempt = state.retry_count.unwrap_or(0) + 1;
             match operation::next_retry(strategy.as_ref(), attempt) {
                 Some(wait) => {
                     tracing::info!(app = %app.name_any(), attempt, ?wait, "sync failed; retrying: {message}");
                     state.retry_count = Some(attempt);
-                    state.message = Some(format!("retrying attempt #{attempt} in {}s: {message}", wait.as_secs()));
+                    state.message = Some(format!(
+                        "retrying attempt #{attempt} in {}s: {message}",
+                        wait.as_secs()
+                    ));
                     Step::Running(state, wait)
                 }
                 None => {

@@ -27,25 +27,45 @@ impl ObjectKey {
     /// The key of an object as written (apiVersion, kind, metadata).
     pub fn of(obj: &Value) -> ObjectKey {
         let api_version = obj["apiVersion"].as_str().unwrap_or_default();
-        let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or_default();
+        let group = api_version
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or_default();
         ObjectKey {
             group: group.to_string(),
             kind: obj["kind"].as_str().unwrap_or_default().to_string(),
-            namespace: obj["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
-            name: obj["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            namespace: obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            name: obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 
     /// `<group>/<kind>:<namespace>/<name>`, the tail of a tracking id.
     pub fn tracking_suffix(&self) -> String {
-        format!("{}/{}:{}/{}", self.group, self.kind, self.namespace, self.name)
+        format!(
+            "{}/{}:{}/{}",
+            self.group, self.kind, self.namespace, self.name
+        )
     }
 }
 
 impl std::fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) };
-        if self.namespace.is_empty() { write!(f, "{kind}/{}", self.name) } else { write!(f, "{kind} {}/{}", self.namespace, self.name) }
+        let kind = if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        };
+        if self.namespace.is_empty() {
+            write!(f, "{kind}/{}", self.name)
+        } else {
+            write!(f, "{kind} {}/{}", self.namespace, self.name)
+        }
     }
 }
 
@@ -63,13 +83,19 @@ pub fn instance_label(app: &str) -> String {
 /// object's namespace must already be final.
 pub fn mark(obj: &mut Value, app: &str) {
     let key = ObjectKey::of(obj);
-    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else { return };
-    let labels = meta.entry("labels").or_insert_with(|| Value::Object(Map::new()));
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let labels = meta
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !labels.is_object() {
         *labels = json!({});
     }
     labels[INSTANCE_LABEL] = Value::String(instance_label(app));
-    let annotations = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+    let annotations = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !annotations.is_object() {
         *annotations = json!({});
     }
@@ -93,12 +119,24 @@ mod tests {
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "web"}});
         mark(&mut cm, "guestbook");
         assert_eq!(cm["metadata"]["labels"][INSTANCE_LABEL], "guestbook");
-        assert_eq!(cm["metadata"]["annotations"][TRACKING_ANNOTATION], "guestbook:/ConfigMap:web/cfg");
+        assert_eq!(
+            cm["metadata"]["annotations"][TRACKING_ANNOTATION],
+            "guestbook:/ConfigMap:web/cfg"
+        );
         assert_eq!(owner(&cm).as_deref(), Some("guestbook"));
         let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": null}});
         mark(&mut d, &"x".repeat(80));
-        assert_eq!(d["metadata"]["annotations"][TRACKING_ANNOTATION], format!("{}:apps/Deployment:/web", "x".repeat(80)));
-        assert!(d["metadata"]["labels"][INSTANCE_LABEL].as_str().unwrap().len() <= 63);
+        assert_eq!(
+            d["metadata"]["annotations"][TRACKING_ANNOTATION],
+            format!("{}:apps/Deployment:/web", "x".repeat(80))
+        );
+        assert!(
+            d["metadata"]["labels"][INSTANCE_LABEL]
+                .as_str()
+                .unwrap()
+                .len()
+                <= 63
+        );
     }
 
     #[test]
@@ -111,14 +149,21 @@ mod tests {
         copy["metadata"]["name"] = json!("cfg");
         copy["metadata"]["namespace"] = json!("other");
         assert_eq!(owner(&copy), None);
-        assert_eq!(owner(&json!({"metadata": {"annotations": {TRACKING_ANNOTATION: "garbage"}}})), None);
+        assert_eq!(
+            owner(&json!({"metadata": {"annotations": {TRACKING_ANNOTATION: "garbage"}}})),
+            None
+        );
     }
 
     #[test]
     fn keys_display_like_kubectl() {
-        let k = ObjectKey::of(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}));
+        let k = ObjectKey::of(
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}),
+        );
         assert_eq!(k.to_string(), "Deployment.apps shop/web");
-        let n = ObjectKey::of(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
+        let n = ObjectKey::of(
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+        );
         assert_eq!(n.to_string(), "Namespace/shop");
     }
 }

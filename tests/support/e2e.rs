@@ -43,8 +43,14 @@ pub struct E2e {
 }
 
 fn random_id() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:x}", (nanos ^ (std::process::id() as u128) << 40) & 0xff_ffff)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:x}",
+        (nanos ^ (std::process::id() as u128) << 40) & 0xff_ffff
+    )
 }
 
 /// Whether the suite runs against real clusters.
@@ -54,7 +60,15 @@ pub fn real() -> Option<PathBuf> {
 
 async fn context_client(kubeconfig: &std::path::Path, context: &str) -> kube::Client {
     let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig readable");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions { context: Some(context.into()), ..Default::default() }).await.expect("context");
+    let config = kube::Config::from_custom_kubeconfig(
+        kc,
+        &KubeConfigOptions {
+            context: Some(context.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("context");
     kube::Client::try_from(config).expect("client")
 }
 
@@ -74,13 +88,44 @@ impl E2e {
             }
         };
         let hub = context_client(&kubeconfig, "hub").await;
-        let ns = if sim.is_some() { "flotilla".to_string() } else { format!("flotilla-e2e-{id}") };
+        let ns = if sim.is_some() {
+            "flotilla".to_string()
+        } else {
+            format!("flotilla-e2e-{id}")
+        };
         install_crds(&hub).await;
         let namespaces: Api<Namespace> = Api::all(hub.clone());
-        let _ = namespaces.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap()).await;
-        let e = E2e { sim, kubeconfig, hub, ns, id, repo, running: None, limit, git_cache: tempfile::tempdir().unwrap(), target_namespaces: Default::default() };
+        let _ = namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+            )
+            .await;
+        let e = E2e {
+            sim,
+            kubeconfig,
+            hub,
+            ns,
+            id,
+            repo,
+            running: None,
+            limit,
+            git_cache: tempfile::tempdir().unwrap(),
+            target_namespaces: Default::default(),
+        };
         for t in TARGETS {
-            e.flotilla(&["cluster", "add", t, "--hub-context", "hub", "--hub-namespace", &e.ns, "--label", &format!("env={t}")]).await;
+            e.flotilla(&[
+                "cluster",
+                "add",
+                t,
+                "--hub-context",
+                "hub",
+                "--hub-namespace",
+                &e.ns,
+                "--label",
+                &format!("env={t}"),
+            ])
+            .await;
         }
         let mut e = e;
         e.start_hub(tune).await;
@@ -98,8 +143,19 @@ impl E2e {
         config.sync.backoff_cap = Duration::from_secs(5);
         config.controller.git_min_interval = Duration::ZERO;
         tune(&mut config);
-        let mut kube_config = kube::Config::from_custom_kubeconfig(Kubeconfig::read_from(&self.kubeconfig).unwrap(), &KubeConfigOptions { context: Some("hub".into()), ..Default::default() }).await.unwrap();
-        let options = ClientOptions { qps: 0.0, ..ClientOptions::default() };
+        let mut kube_config = kube::Config::from_custom_kubeconfig(
+            Kubeconfig::read_from(&self.kubeconfig).unwrap(),
+            &KubeConfigOptions {
+                context: Some("hub".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let options = ClientOptions {
+            qps: 0.0,
+            ..ClientOptions::default()
+        };
         client::apply_timeouts(&mut kube_config, &options);
         let hub_client = client::build(kube_config, &options, "hub").unwrap();
         self.running = Some(Hub::start(hub_client, config).await.expect("hub starts"));
@@ -122,7 +178,11 @@ impl E2e {
             .await
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "flotilla {args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "flotilla {args:?}: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
     }
 
@@ -133,8 +193,15 @@ impl E2e {
 
     /// A namespace name of this test in a target (deleted at cleanup).
     pub fn target_ns(&self, cluster: &str, base: &str) -> String {
-        let ns = if self.sim.is_some() { base.to_string() } else { format!("{base}-{}", self.id) };
-        self.target_namespaces.lock().unwrap().push((cluster.to_string(), ns.clone()));
+        let ns = if self.sim.is_some() {
+            base.to_string()
+        } else {
+            format!("{base}-{}", self.id)
+        };
+        self.target_namespaces
+            .lock()
+            .unwrap()
+            .push((cluster.to_string(), ns.clone()));
         ns
     }
 
@@ -144,7 +211,14 @@ impl E2e {
 
     /// Creates an Application of `path` in the repository for `cluster`/`namespace`, with
     /// `sync_policy` (JSON) and extra spec fields.
-    pub async fn create_app(&self, name: &str, path: &str, cluster: &str, namespace: &str, sync_policy: Value) -> Application {
+    pub async fn create_app(
+        &self,
+        name: &str,
+        path: &str,
+        cluster: &str,
+        namespace: &str,
+        sync_policy: Value,
+    ) -> Application {
         let app: Application = serde_json::from_value(json!({
             "apiVersion": "flotilla.dev/v1alpha1", "kind": "Application",
             "metadata": {"name": name, "namespace": self.ns, "finalizers": ["flotilla.dev/resources-finalizer"]},
@@ -152,11 +226,19 @@ impl E2e {
                      "destination": {"name": cluster, "namespace": namespace}, "syncPolicy": sync_policy}
         }))
         .unwrap();
-        self.apps().create(&PostParams::default(), &app).await.unwrap()
+        self.apps()
+            .create(&PostParams::default(), &app)
+            .await
+            .unwrap()
     }
 
     /// Waits until `f` holds for Application `name`; returns it.
-    pub async fn wait_app(&self, name: &str, what: &str, f: impl Fn(&Application) -> bool) -> Application {
+    pub async fn wait_app(
+        &self,
+        name: &str,
+        what: &str,
+        f: impl Fn(&Application) -> bool,
+    ) -> Application {
         let start = std::time::Instant::now();
         loop {
             if let Ok(a) = self.apps().get(name).await {
@@ -164,7 +246,10 @@ impl E2e {
                     return a;
                 }
                 if start.elapsed() > self.limit {
-                    panic!("{name}: timed out waiting for {what}; status: {}", serde_json::to_string_pretty(&a.status).unwrap());
+                    panic!(
+                        "{name}: timed out waiting for {what}; status: {}",
+                        serde_json::to_string_pretty(&a.status).unwrap()
+                    );
                 }
             } else if start.elapsed() > self.limit {
                 panic!("{name}: timed out waiting for {what}; no such Application");
@@ -177,7 +262,8 @@ impl E2e {
     pub async fn wait_synced(&self, name: &str, health: Option<&str>) -> Application {
         self.wait_app(name, &format!("Synced/{health:?}"), |a| {
             let s = a.status.clone().unwrap_or_default();
-            s.sync.is_some_and(|x| x.status == "Synced") && health.is_none_or(|h| s.health.is_some_and(|x| x.status == h))
+            s.sync.is_some_and(|x| x.status == "Synced")
+                && health.is_none_or(|h| s.health.is_some_and(|x| x.status == h))
         })
         .await
     }
@@ -185,7 +271,10 @@ impl E2e {
     /// Asks for a refresh (fresh Git data).
     pub async fn refresh(&self, name: &str) {
         let patch = json!({"metadata": {"annotations": {"flotilla.dev/refresh": "normal"}}});
-        self.apps().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        self.apps()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
     }
 
     /// Deletes what the test created: Applications (with their resources), namespaces.
@@ -196,11 +285,22 @@ impl E2e {
         let apps = self.apps();
         if let Ok(list) = apps.list(&ListParams::default()).await {
             for a in list.items {
-                let _ = apps.delete(a.metadata.name.as_deref().unwrap_or_default(), &DeleteParams::default()).await;
+                let _ = apps
+                    .delete(
+                        a.metadata.name.as_deref().unwrap_or_default(),
+                        &DeleteParams::default(),
+                    )
+                    .await;
             }
         }
         let start = std::time::Instant::now();
-        while apps.list(&ListParams::default()).await.map(|l| !l.items.is_empty()).unwrap_or(false) && start.elapsed() < self.limit {
+        while apps
+            .list(&ListParams::default())
+            .await
+            .map(|l| !l.items.is_empty())
+            .unwrap_or(false)
+            && start.elapsed() < self.limit
+        {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         let targets = self.target_namespaces.lock().unwrap().clone();
@@ -216,20 +316,40 @@ impl E2e {
 async fn install_crds(client: &kube::Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for file in ["applications", "applicationsets", "appprojects"] {
-        let text = std::fs::read_to_string(format!("{}/crds/{file}.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let text =
+            std::fs::read_to_string(format!("{}/crds/{file}.yaml", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
         let crd: CustomResourceDefinition = serde_yaml::from_str(&text).unwrap();
         let name = crd.metadata.name.clone().unwrap();
-        let _ = api.patch(&name, &PatchParams::apply("flotilla-e2e").force(), &Patch::Apply(&crd)).await;
+        let _ = api
+            .patch(
+                &name,
+                &PatchParams::apply("flotilla-e2e").force(),
+                &Patch::Apply(&crd),
+            )
+            .await;
     }
     for file in ["applications", "applicationsets"] {
         let name = format!("{file}.flotilla.dev");
         let start = std::time::Instant::now();
         loop {
-            let ok = api.get(&name).await.ok().and_then(|c| c.status).and_then(|s| s.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            let ok = api
+                .get(&name)
+                .await
+                .ok()
+                .and_then(|c| c.status)
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
             if ok {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "CRD {name} not established");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "CRD {name} not established"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

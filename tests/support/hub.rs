@@ -35,7 +35,11 @@ pub async fn start_hub(targets: &[&str], tune: impl FnOnce(&mut HubConfig)) -> H
 }
 
 /// [`start_hub`] with virtual clusters `targets`, of which only `registered` get a Secret.
-pub async fn start_hub_with(targets: &[&str], registered: &[&str], tune: impl FnOnce(&mut HubConfig)) -> HubEnv {
+pub async fn start_hub_with(
+    targets: &[&str],
+    registered: &[&str],
+    tune: impl FnOnce(&mut HubConfig),
+) -> HubEnv {
     super::git_timeouts();
     let mut names = vec!["hub"];
     names.extend_from_slice(targets);
@@ -44,8 +48,16 @@ pub async fn start_hub_with(targets: &[&str], registered: &[&str], tune: impl Fn
     install_crds(&client).await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
-    namespaces.create(&PostParams::default(), &ns).await.unwrap();
-    let mut h = HubEnv { env, hub: None, client, git_cache: tempfile::tempdir().unwrap() };
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let mut h = HubEnv {
+        env,
+        hub: None,
+        client,
+        git_cache: tempfile::tempdir().unwrap(),
+    };
     for t in registered {
         h.register(t, &[("env", t)]).await;
     }
@@ -56,7 +68,9 @@ pub async fn start_hub_with(targets: &[&str], registered: &[&str], tune: impl Fn
 async fn install_crds(client: &kube::Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for file in ["applications", "applicationsets", "appprojects"] {
-        let text = std::fs::read_to_string(format!("{}/crds/{file}.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let text =
+            std::fs::read_to_string(format!("{}/crds/{file}.yaml", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
         let crd: CustomResourceDefinition = serde_yaml::from_str(&text).unwrap();
         api.create(&PostParams::default(), &crd).await.unwrap();
     }
@@ -67,7 +81,11 @@ async fn install_crds(client: &kube::Client) {
             let name = name.clone();
             async move {
                 let crd = api.get(&name).await.ok()?;
-                crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+                crd.status?
+                    .conditions?
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(())
             }
         })
         .await;
@@ -91,7 +109,15 @@ impl HubEnv {
         .await
         .unwrap();
         client::apply_timeouts(&mut kube_config, &options);
-        let hub_client = client::build(kube_config, &ClientOptions { qps: 0.0, ..options }, "hub").unwrap();
+        let hub_client = client::build(
+            kube_config,
+            &ClientOptions {
+                qps: 0.0,
+                ..options
+            },
+            "hub",
+        )
+        .unwrap();
         self.hub = Some(Hub::start(hub_client, config).await.expect("hub starts"));
     }
 
@@ -109,15 +135,32 @@ impl HubEnv {
     /// The cluster Secret registering virtual cluster `name`.
     pub fn cluster_secret(&self, name: &str, labels: &[(&str, &str)]) -> Secret {
         let h = self.env.handle(name);
-        let mut all: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut all: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         all.insert("flotilla.dev/secret-type".into(), "cluster".into());
         let config = json!({
             "bearerToken": h.token(),
             "tlsClientConfig": {"caData": base64::engine::general_purpose::STANDARD.encode(h.ca_pem())}
         });
         Secret {
-            metadata: ObjectMeta { name: Some(format!("cluster-{name}")), namespace: Some(NS.into()), labels: Some(all), ..Default::default() },
-            string_data: Some([("name", name.to_string()), ("server", h.server().to_string()), ("config", config.to_string())].into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            metadata: ObjectMeta {
+                name: Some(format!("cluster-{name}")),
+                namespace: Some(NS.into()),
+                labels: Some(all),
+                ..Default::default()
+            },
+            string_data: Some(
+                [
+                    ("name", name.to_string()),
+                    ("server", h.server().to_string()),
+                    ("config", config.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            ),
             ..Default::default()
         }
     }
@@ -127,12 +170,22 @@ impl HubEnv {
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NS);
         let s = self.cluster_secret(name, labels);
         let params = PatchParams::apply("test").force();
-        secrets.patch(s.metadata.name.as_deref().unwrap(), &params, &Patch::Apply(&s)).await.unwrap();
+        secrets
+            .patch(
+                s.metadata.name.as_deref().unwrap(),
+                &params,
+                &Patch::Apply(&s),
+            )
+            .await
+            .unwrap();
     }
 
     pub async fn unregister(&self, name: &str) {
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NS);
-        secrets.delete(&format!("cluster-{name}"), &DeleteParams::default()).await.unwrap();
+        secrets
+            .delete(&format!("cluster-{name}"), &DeleteParams::default())
+            .await
+            .unwrap();
     }
 
     pub fn appsets(&self) -> Api<ApplicationSet> {
@@ -149,7 +202,10 @@ impl HubEnv {
         manifest["kind"] = json!("ApplicationSet");
         manifest["metadata"]["namespace"] = json!(NS);
         let a: ApplicationSet = serde_json::from_value(manifest).unwrap();
-        self.appsets().create(&PostParams::default(), &a).await.unwrap()
+        self.appsets()
+            .create(&PostParams::default(), &a)
+            .await
+            .unwrap()
     }
 
     /// Names of the Applications in the namespace that exist and are not being deleted.
@@ -187,34 +243,67 @@ impl HubEnv {
 
     /// Waits until ApplicationSet `name` has condition `type_` with `status` (and, if given,
     /// `reason`); returns its message.
-    pub async fn wait_condition(&self, name: &str, type_: &str, status: &str, reason: Option<&str>) -> String {
-        eventually(LIMIT, &format!("{name}: {type_}={status} {reason:?}"), || async {
-            let a = self.appsets().get(name).await.ok()?;
-            let c = a.status?.conditions.into_iter().find(|c| c.type_ == type_)?;
-            (c.status == status && reason.is_none_or(|r| r == c.reason)).then_some(c.message)
-        })
+    pub async fn wait_condition(
+        &self,
+        name: &str,
+        type_: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> String {
+        eventually(
+            LIMIT,
+            &format!("{name}: {type_}={status} {reason:?}"),
+            || async {
+                let a = self.appsets().get(name).await.ok()?;
+                let c = a
+                    .status?
+                    .conditions
+                    .into_iter()
+                    .find(|c| c.type_ == type_)?;
+                (c.status == status && reason.is_none_or(|r| r == c.reason)).then_some(c.message)
+            },
+        )
         .await
     }
 
     /// Asks for a re-evaluation with fresh Git data.
     pub async fn refresh(&self, name: &str) {
         let patch = json!({"metadata": {"annotations": {"flotilla.dev/refresh": "normal"}}});
-        self.appsets().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        self.appsets()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
     }
 
     /// Write requests (create, update, patch, apply, delete) the hub cluster has served for
     /// exactly `resource`: `applications.flotilla.dev` counts the objects the ApplicationSet
     /// controller writes, not the `applications.flotilla.dev/status` writes of the sync engine.
     pub fn hub_writes(&self, resource: &str) -> u64 {
-        const WRITES: [&str; 6] = ["create", "update", "patch", "apply", "delete", "deletecollection"];
-        self.env.handle("hub").requests().iter().filter(|r| WRITES.contains(&r.verb.as_str()) && r.resource == resource).map(|r| r.count).sum()
+        const WRITES: [&str; 6] = [
+            "create",
+            "update",
+            "patch",
+            "apply",
+            "delete",
+            "deletecollection",
+        ];
+        self.env
+            .handle("hub")
+            .requests()
+            .iter()
+            .filter(|r| WRITES.contains(&r.verb.as_str()) && r.resource == resource)
+            .map(|r| r.count)
+            .sum()
     }
 }
 
 /// A list-generator ApplicationSet: one Application per (cluster, app) element, named
 /// `<app>-<cluster>`.
 pub fn list_appset(name: &str, elements: &[(&str, &str)]) -> serde_json::Value {
-    let elements: Vec<serde_json::Value> = elements.iter().map(|(c, a)| json!({"cluster": c, "app": a})).collect();
+    let elements: Vec<serde_json::Value> = elements
+        .iter()
+        .map(|(c, a)| json!({"cluster": c, "app": a}))
+        .collect();
     json!({
         "metadata": {"name": name},
         "spec": {

@@ -2,8 +2,8 @@
 
 #![allow(dead_code)]
 
-pub mod git_repo;
 pub mod e2e;
+pub mod git_repo;
 pub mod git_servers;
 pub mod hub;
 pub mod sim;

@@ -158,7 +158,12 @@ pub fn labelled_cm(name: &str, labels: &[(&str, &str)]) -> k8s_openapi::api::cor
     k8s_openapi::api::core::v1::ConfigMap {
         metadata: kube::api::ObjectMeta {
             name: Some(name.into()),
-            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             ..Default::default()
         },
         data: Some([("k".to_string(), "v".to_string())].into()),

@@ -43,18 +43,43 @@ pub struct ResourceDiff {
 }
 
 /// The differences of Application `name`, sorted by resource.
-pub async fn diff(session: &Session, name: &str, opts: &DiffOptions) -> Result<Vec<ResourceDiff>, AppError> {
+pub async fn diff(
+    session: &Session,
+    name: &str,
+    opts: &DiffOptions,
+) -> Result<Vec<ResourceDiff>, AppError> {
     let app = session.app(name).await?;
-    let git = Arc::new(GitCache::new(opts.git_cache.clone(), session.repositories().await));
-    let desired = render(&app, git).await.map_err(|e| AppError::Desired { name: name.to_string(), cause: e.to_string() })?;
+    let git = Arc::new(GitCache::new(
+        opts.git_cache.clone(),
+        session.repositories().await,
+    ));
+    let desired = render(&app, git).await.map_err(|e| AppError::Desired {
+        name: name.to_string(),
+        cause: e.to_string(),
+    })?;
     let (client, namespaces) = destination(session, &app).await?;
     let destination = destination_of(&app);
     let live = LiveCache::new(client, namespaces, Arc::new(|_: &str| {}), opts.timeout);
-    let types = watch_types(&live, &app, &desired.objects).await.map_err(|(what, cause)| AppError::Live { name: name.to_string(), destination, what, cause })?;
+    let types = watch_types(&live, &app, &desired.objects)
+        .await
+        .map_err(|(what, cause)| AppError::Live {
+            name: name.to_string(),
+            destination,
+            what,
+            cause,
+        })?;
     let mut objects = desired.objects;
     let namespaced = |o: &Value| types.get(&gvk_of(o)).map(|t| t.namespaced).unwrap_or(true);
-    source::complete(&app, &mut objects, namespaced).map_err(|e| AppError::Desired { name: name.to_string(), cause: e.to_string() })?;
-    let ignore: Vec<IgnoreRule> = app.spec.ignore_differences.iter().filter_map(|r| IgnoreRule::from_spec(r).ok()).collect();
+    source::complete(&app, &mut objects, namespaced).map_err(|e| AppError::Desired {
+        name: name.to_string(),
+        cause: e.to_string(),
+    })?;
+    let ignore: Vec<IgnoreRule> = app
+        .spec
+        .ignore_differences
+        .iter()
+        .filter_map(|r| IgnoreRule::from_spec(r).ok())
+        .collect();
     let pairs: Vec<(Value, Option<Value>)> = objects
         .into_iter()
         .map(|d| {
@@ -67,26 +92,54 @@ pub async fn diff(session: &Session, name: &str, opts: &DiffOptions) -> Result<V
         .owned_by(name)
         .into_iter()
         .map(|(_, v)| v)
-        .filter(|v| !keys.contains(&ObjectKey::of(v)) && !v["metadata"]["deletionTimestamp"].is_string())
+        .filter(|v| {
+            !keys.contains(&ObjectKey::of(v)) && !v["metadata"]["deletionTimestamp"].is_string()
+        })
         .collect();
-    Ok(differences(&pairs, &orphans, &CompareOptions { ignore, ..Default::default() }))
+    Ok(differences(
+        &pairs,
+        &orphans,
+        &CompareOptions {
+            ignore,
+            ..Default::default()
+        },
+    ))
 }
 
 async fn render(app: &Application, git: Arc<GitCache>) -> Result<source::Desired, SourceError> {
     let app = app.clone();
-    tokio::task::spawn_blocking(move || source::render(&app, &[], git.as_ref(), &RenderCache::default())).await.unwrap_or_else(|e| Err(SourceError::Task(e.to_string())))
+    tokio::task::spawn_blocking(move || {
+        source::render(&app, &[], git.as_ref(), &RenderCache::default())
+    })
+    .await
+    .unwrap_or_else(|e| Err(SourceError::Task(e.to_string())))
 }
 
 /// A client of the Application's destination, from its cluster Secret (by server, else by
 /// name), and the namespaces the Secret allows; the hub's own cluster for `in-cluster` when
 /// no Secret names it.
-async fn destination(session: &Session, app: &Application) -> Result<(kube::Client, Vec<String>), AppError> {
+async fn destination(
+    session: &Session,
+    app: &Application,
+) -> Result<(kube::Client, Vec<String>), AppError> {
     let name = app.metadata.name.clone().unwrap_or_default();
     let d = &app.spec.destination;
-    let server = d.server.as_deref().map(|s| s.trim_end_matches('/')).filter(|s| !s.is_empty());
+    let server = d
+        .server
+        .as_deref()
+        .map(|s| s.trim_end_matches('/'))
+        .filter(|s| !s.is_empty());
     let cluster_name = d.name.as_deref().filter(|n| !n.is_empty());
     let label = destination_of(app);
-    let err = |cause: String| AppError::Cluster { name: name.clone(), destination: if label.is_empty() { "(none)".into() } else { label.clone() }, cause };
+    let err = |cause: String| AppError::Cluster {
+        name: name.clone(),
+        destination: if label.is_empty() {
+            "(none)".into()
+        } else {
+            label.clone()
+        },
+        cause,
+    };
     if server.is_none() && cluster_name.is_none() {
         return Err(err("spec.destination names no server and no cluster".into()));
     }
@@ -98,21 +151,46 @@ async fn destination(session: &Session, app: &Application) -> Result<(kube::Clie
     };
     match found {
         Some(secret) => {
-            let options = ClientOptions { qps: 0.0, ..ClientOptions::default() };
-            let client = client_for(secret, &options).await.map_err(|e| err(e.to_string()))?;
+            let options = ClientOptions {
+                qps: 0.0,
+                ..ClientOptions::default()
+            };
+            let client = client_for(secret, &options)
+                .await
+                .map_err(|e| err(e.to_string()))?;
             Ok((client, secret.namespaces.clone()))
         }
-        None if server == Some(IN_CLUSTER_SERVER) || (server.is_none() && cluster_name == Some(IN_CLUSTER_NAME)) => Ok((session.hub.client.clone(), Vec::new())),
-        None => Err(err(format!("not registered: no cluster Secret in namespace {} has that {}", session.namespace, if server.is_some() { "server" } else { "name" }))),
+        None if server == Some(IN_CLUSTER_SERVER)
+            || (server.is_none() && cluster_name == Some(IN_CLUSTER_NAME)) =>
+        {
+            Ok((session.hub.client.clone(), Vec::new()))
+        }
+        None => Err(err(format!(
+            "not registered: no cluster Secret in namespace {} has that {}",
+            session.namespace,
+            if server.is_some() { "server" } else { "name" }
+        ))),
     }
 }
 
 /// Watches (lists) every type desired or recorded in `status.resources`, as the hub does; a
 /// type the cluster does not serve has no live objects. The error: what, and why.
-async fn watch_types(live: &Arc<LiveCache>, app: &Application, objects: &[Value]) -> Result<HashMap<GroupVersionKind, Arc<TypeCache>>, (String, String)> {
-    let mut gvks: BTreeSet<(String, String, String)> = objects.iter().map(gvk_of).map(|g| (g.group, g.version, g.kind)).collect();
+async fn watch_types(
+    live: &Arc<LiveCache>,
+    app: &Application,
+    objects: &[Value],
+) -> Result<HashMap<GroupVersionKind, Arc<TypeCache>>, (String, String)> {
+    let mut gvks: BTreeSet<(String, String, String)> = objects
+        .iter()
+        .map(gvk_of)
+        .map(|g| (g.group, g.version, g.kind))
+        .collect();
     for r in app.status.iter().flat_map(|s| s.resources.iter()) {
-        gvks.insert((r.group.clone().unwrap_or_default(), r.version.clone().unwrap_or_else(|| "v1".into()), r.kind.clone()));
+        gvks.insert((
+            r.group.clone().unwrap_or_default(),
+            r.version.clone().unwrap_or_else(|| "v1".into()),
+            r.kind.clone(),
+        ));
     }
     let mut out = HashMap::new();
     for (group, version, kind) in gvks {
@@ -130,13 +208,26 @@ async fn watch_types(live: &Arc<LiveCache>, app: &Application, objects: &[Value]
 
 /// `kind.group/namespace/name`, for diff headers.
 fn label(key: &ObjectKey) -> String {
-    let kind = if key.group.is_empty() { key.kind.clone() } else { format!("{}.{}", key.kind, key.group) };
-    [kind.as_str(), key.namespace.as_str(), key.name.as_str()].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("/")
+    let kind = if key.group.is_empty() {
+        key.kind.clone()
+    } else {
+        format!("{}.{}", key.kind, key.group)
+    };
+    [kind.as_str(), key.namespace.as_str(), key.name.as_str()]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The resources the hub's comparison finds out of sync (desired with its live object, or
 /// `None` when missing), and the orphans (owned, no longer desired) as removed, sorted.
-pub fn differences(pairs: &[(Value, Option<Value>)], orphans: &[Value], opts: &CompareOptions) -> Vec<ResourceDiff> {
+pub fn differences(
+    pairs: &[(Value, Option<Value>)],
+    orphans: &[Value],
+    opts: &CompareOptions,
+) -> Vec<ResourceDiff> {
     let mut out = Vec::new();
     for (desired, live) in pairs {
         let c = diff::compare(desired, live.as_ref(), opts);
@@ -154,7 +245,10 @@ pub fn differences(pairs: &[(Value, Option<Value>)], orphans: &[Value], opts: &C
     }
     for live in orphans {
         let key = ObjectKey::of(live);
-        out.push(ResourceDiff { key: key.clone(), text: removed(&label(&key), live) });
+        out.push(ResourceDiff {
+            key: key.clone(),
+            text: removed(&label(&key), live),
+        });
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));
     out
@@ -164,7 +258,10 @@ pub fn differences(pairs: &[(Value, Option<Value>)], orphans: &[Value], opts: &C
 fn removed(label: &str, live: &Value) -> String {
     let yaml = serde_yaml::to_string(&normalized_for_display(live)).unwrap_or_default();
     let lines: Vec<&str> = yaml.lines().collect();
-    let mut out = format!("--- live/{label}\n+++ desired/{label}\n@@ -1,{} +0,0 @@\n", lines.len());
+    let mut out = format!(
+        "--- live/{label}\n+++ desired/{label}\n@@ -1,{} +0,0 @@\n",
+        lines.len()
+    );
     for l in lines {
         out.push('-');
         out.push_str(l);
@@ -203,12 +300,23 @@ mod tests {
         live["metadata"]["resourceVersion"] = json!("7");
         live["metadata"]["labels"] = json!({"added-by-someone": "x"});
         let same = (cm("blue"), Some(live.clone()));
-        assert!(differences(&[same], &[], &CompareOptions::default()).is_empty(), "server fields and others' labels are no drift");
+        assert!(
+            differences(&[same], &[], &CompareOptions::default()).is_empty(),
+            "server fields and others' labels are no drift"
+        );
         let changed = (cm("green"), Some(live));
         let d = differences(&[changed], &[], &CompareOptions::default());
         assert_eq!(d.len(), 1);
-        assert!(d[0].text.contains("-  color: blue\n+  color: green"), "{}", d[0].text);
-        assert!(!d[0].text.contains("uid") && !d[0].text.contains("added-by-someone"), "{}", d[0].text);
+        assert!(
+            d[0].text.contains("-  color: blue\n+  color: green"),
+            "{}",
+            d[0].text
+        );
+        assert!(
+            !d[0].text.contains("uid") && !d[0].text.contains("added-by-someone"),
+            "{}",
+            d[0].text
+        );
         assert!(render_text(&d).starts_with("===== ConfigMap/web/settings ======\n--- live/ConfigMap/web/settings\n+++ desired/ConfigMap/web/settings\n"));
     }
 
@@ -218,8 +326,18 @@ mod tests {
         orphan["spec"] = json!({"replicas": 1});
         let d = differences(&[(cm("blue"), None)], &[orphan], &CompareOptions::default());
         assert_eq!(d.len(), 2);
-        assert!(d[0].text.contains("+data:\n+  color: blue\n"), "{}", d[0].text);
+        assert!(
+            d[0].text.contains("+data:\n+  color: blue\n"),
+            "{}",
+            d[0].text
+        );
         assert_eq!(label(&d[1].key), "Deployment.apps/web/old");
-        assert!(d[1].text.contains("@@ -1,") && d[1].text.contains("-  replicas: 1\n") && !d[1].text.contains("uid"), "{}", d[1].text);
+        assert!(
+            d[1].text.contains("@@ -1,")
+                && d[1].text.contains("-  replicas: 1\n")
+                && !d[1].text.contains("uid"),
+            "{}",
+            d[1].text
+        );
     }
 }

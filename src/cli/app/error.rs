@@ -14,27 +14,59 @@ pub enum AppError {
     NotFound { name: String, namespace: String },
     /// A request to the hub failed.
     #[error("{action} {object} in the hub: {cause}")]
-    Hub { action: &'static str, object: String, cause: String },
-    #[error("application {name:?}: an operation is already in progress ({what}); wait for it (flotilla app wait {name}) and try again")]
+    Hub {
+        action: &'static str,
+        object: String,
+        cause: String,
+    },
+    #[error(
+        "application {name:?}: an operation is already in progress ({what}); wait for it (flotilla app wait {name}) and try again"
+    )]
     InProgress { name: String, what: String },
-    #[error("application {name:?}: rollback cannot be initiated when auto-sync is enabled (remove spec.syncPolicy.automated first)")]
+    #[error(
+        "application {name:?}: rollback cannot be initiated when auto-sync is enabled (remove spec.syncPolicy.automated first)"
+    )]
     AutoSyncEnabled { name: String },
     #[error("application {name:?}: no history entry with ID {id}; valid IDs: {valid}")]
-    UnknownHistoryId { name: String, id: i64, valid: String },
-    #[error("application {name:?}: timed out after {waited} waiting for {what}; last status: {status}")]
-    Timeout { name: String, what: String, waited: String, status: String },
+    UnknownHistoryId {
+        name: String,
+        id: i64,
+        valid: String,
+    },
+    #[error(
+        "application {name:?}: timed out after {waited} waiting for {what}; last status: {status}"
+    )]
+    Timeout {
+        name: String,
+        what: String,
+        waited: String,
+        status: String,
+    },
     /// The operation ended in `Failed` or `Error`.
     #[error("application {name:?}: the operation ended in phase {phase}: {message}")]
-    OperationFailed { name: String, phase: String, message: String },
+    OperationFailed {
+        name: String,
+        phase: String,
+        message: String,
+    },
     /// The destination cluster is not registered, its Secret is unusable, or it did not answer.
     #[error("application {name:?}: destination cluster {destination}: {cause}")]
-    Cluster { name: String, destination: String, cause: String },
+    Cluster {
+        name: String,
+        destination: String,
+        cause: String,
+    },
     /// Git or rendering failed.
     #[error("application {name:?}: rendering the desired state: {cause}")]
     Desired { name: String, cause: String },
     /// The live objects could not be read.
     #[error("application {name:?}: reading {what} in cluster {destination}: {cause}")]
-    Live { name: String, destination: String, what: String, cause: String },
+    Live {
+        name: String,
+        destination: String,
+        what: String,
+        cause: String,
+    },
     /// The cluster Secrets of the hub could not be listed (the message names them and the hub).
     #[error("{0}")]
     ClusterSecrets(String),
@@ -45,7 +77,11 @@ pub enum AppError {
 impl AppError {
     /// An [`AppError::Hub`] from a kube error.
     pub fn hub(action: &'static str, object: impl Into<String>, e: &kube::Error) -> Self {
-        AppError::Hub { action, object: object.into(), cause: crate::cluster::install::describe_kube(e) }
+        AppError::Hub {
+            action,
+            object: object.into(),
+            cause: crate::cluster::install::describe_kube(e),
+        }
     }
 }
 
@@ -60,12 +96,18 @@ pub struct Exit {
 impl Exit {
     /// `app diff`: there are differences (exit code 1, nothing to print).
     pub fn differs() -> Exit {
-        Exit { code: 1, error: None }
+        Exit {
+            code: 1,
+            error: None,
+        }
     }
 
     /// An error with an exit code other than 1.
     pub fn with_code(code: u8, error: AppError) -> Exit {
-        Exit { code, error: Some(error) }
+        Exit {
+            code,
+            error: Some(error),
+        }
     }
 
     /// The exit code for an error of any command (1 unless it is an [`Exit`]), and whether it
@@ -98,8 +140,18 @@ mod tests {
     fn exit_codes() {
         assert_eq!(Exit::of(&anyhow::anyhow!("plain")), (1, true));
         assert_eq!(Exit::of(&Exit::differs().into()), (1, false));
-        let e: anyhow::Error = Exit::with_code(2, AppError::NotFound { name: "web".into(), namespace: "flotilla".into() }).into();
+        let e: anyhow::Error = Exit::with_code(
+            2,
+            AppError::NotFound {
+                name: "web".into(),
+                namespace: "flotilla".into(),
+            },
+        )
+        .into();
         assert_eq!(Exit::of(&e), (2, true));
-        assert_eq!(format!("{e:#}"), "application \"web\" not found in namespace \"flotilla\"");
+        assert_eq!(
+            format!("{e:#}"),
+            "application \"web\" not found in namespace \"flotilla\""
+        );
     }
 }

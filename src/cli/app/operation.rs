@@ -43,30 +43,62 @@ pub struct WaitFor {
 
 /// The operation of a request, with a fresh id.
 pub fn operation(req: &SyncRequest, request_id: &str) -> Operation {
-    let username = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "flotilla-cli".into());
+    let username = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "flotilla-cli".into());
     Operation {
-        sync: Some(SyncOperation { revision: req.revision.clone(), revisions: req.revisions.clone(), prune: req.prune, ..Default::default() }),
-        initiated_by: Some(OperationInitiator { username: Some(username), automated: false }),
-        info: vec![Info { name: REQUEST_INFO.into(), value: request_id.into() }],
+        sync: Some(SyncOperation {
+            revision: req.revision.clone(),
+            revisions: req.revisions.clone(),
+            prune: req.prune,
+            ..Default::default()
+        }),
+        initiated_by: Some(OperationInitiator {
+            username: Some(username),
+            automated: false,
+        }),
+        info: vec![Info {
+            name: REQUEST_INFO.into(),
+            value: request_id.into(),
+        }],
         ..Default::default()
     }
 }
 
 fn request_id() -> String {
-    format!("{}-{}", Timestamp::now().as_nanosecond(), std::process::id())
+    format!(
+        "{}-{}",
+        Timestamp::now().as_nanosecond(),
+        std::process::id()
+    )
 }
 
 /// `app sync`.
-pub async fn sync(session: &Session, name: &str, req: &SyncRequest, wait: WaitFor) -> Result<(), AppError> {
+pub async fn sync(
+    session: &Session,
+    name: &str,
+    req: &SyncRequest,
+    wait: WaitFor,
+) -> Result<(), AppError> {
     run(session, name, req, wait, |_| Ok(())).await
 }
 
 /// `app rollback`: a sync to the revision(s) of history entry `id`; refused under auto-sync
 /// (it would sync straight back), as Argo CD refuses it.
-pub async fn rollback(session: &Session, name: &str, id: i64, prune: bool, wait: WaitFor) -> Result<(), AppError> {
+pub async fn rollback(
+    session: &Session,
+    name: &str,
+    id: i64,
+    prune: bool,
+    wait: WaitFor,
+) -> Result<(), AppError> {
     let app = session.app(name).await?;
     let req = rollback_request(&app, id, prune)?;
-    run(session, name, &req, wait, |a| rollback_request(a, id, prune).map(|_| ())).await
+    run(session, name, &req, wait, |a| {
+        rollback_request(a, id, prune).map(|_| ())
+    })
+    .await
 }
 
 /// The sync that rolls `app` back to history entry `id`.
@@ -75,20 +107,47 @@ pub fn rollback_request(app: &Application, id: i64, prune: bool) -> Result<SyncR
     if automated(&app.spec).is_some() {
         return Err(AppError::AutoSyncEnabled { name });
     }
-    let history = app.status.as_ref().map(|s| s.history.as_slice()).unwrap_or_default();
+    let history = app
+        .status
+        .as_ref()
+        .map(|s| s.history.as_slice())
+        .unwrap_or_default();
     let Some(entry) = history.iter().find(|h| h.id == id) else {
-        let valid = if history.is_empty() { "none (the application has no history yet)".to_string() } else { history.iter().map(|h| h.id.to_string()).collect::<Vec<_>>().join(", ") };
+        let valid = if history.is_empty() {
+            "none (the application has no history yet)".to_string()
+        } else {
+            history
+                .iter()
+                .map(|h| h.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         return Err(AppError::UnknownHistoryId { name, id, valid });
     };
-    let revision = Some(entry.revision.clone()).filter(|r| !r.is_empty()).or_else(|| entry.revisions.first().cloned());
-    Ok(SyncRequest { revision, revisions: entry.revisions.clone(), prune })
+    let revision = Some(entry.revision.clone())
+        .filter(|r| !r.is_empty())
+        .or_else(|| entry.revisions.first().cloned());
+    Ok(SyncRequest {
+        revision,
+        revisions: entry.revisions.clone(),
+        prune,
+    })
 }
 
-async fn run(session: &Session, name: &str, req: &SyncRequest, wait: WaitFor, check: impl Fn(&Application) -> Result<(), AppError>) -> Result<(), AppError> {
+async fn run(
+    session: &Session,
+    name: &str,
+    req: &SyncRequest,
+    wait: WaitFor,
+    check: impl Fn(&Application) -> Result<(), AppError>,
+) -> Result<(), AppError> {
     let id = request_id();
     session.request(name, &operation(req, &id), check).await?;
     if !wait.wait {
-        println!("application {name}: operation requested (sync to {})", req.revision.as_deref().unwrap_or("the target revision"));
+        println!(
+            "application {name}: operation requested (sync to {})",
+            req.revision.as_deref().unwrap_or("the target revision")
+        );
         return Ok(());
     }
     let state = wait_operation(session, name, &id, wait.timeout).await?;
@@ -96,12 +155,21 @@ async fn run(session: &Session, name: &str, req: &SyncRequest, wait: WaitFor, ch
     if state.phase == phase::SUCCEEDED {
         Ok(())
     } else {
-        Err(AppError::OperationFailed { name: name.to_string(), phase: state.phase.clone(), message: state.message.clone().unwrap_or_default() })
+        Err(AppError::OperationFailed {
+            name: name.to_string(),
+            phase: state.phase.clone(),
+            message: state.message.clone().unwrap_or_default(),
+        })
     }
 }
 
 /// Waits until the state of the operation with request id `id` is terminal.
-async fn wait_operation(session: &Session, name: &str, id: &str, timeout: Duration) -> Result<OperationState, AppError> {
+async fn wait_operation(
+    session: &Session,
+    name: &str,
+    id: &str,
+    timeout: Duration,
+) -> Result<OperationState, AppError> {
     let start = Instant::now();
     loop {
         let app = session.app(name).await?;
@@ -112,29 +180,55 @@ async fn wait_operation(session: &Session, name: &str, id: &str, timeout: Durati
         }
         if start.elapsed() >= timeout {
             let status = match ours {
-                Some(s) => format!("operation {}{}", s.phase, s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()),
+                Some(s) => format!(
+                    "operation {}{}",
+                    s.phase,
+                    s.message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                ),
                 None if app.operation.is_some() => "the hub has not started the operation".into(),
                 None => "the operation is not recorded".into(),
             };
-            return Err(AppError::Timeout { name: name.to_string(), what: "the operation to finish".into(), waited: format!("{timeout:?}"), status });
+            return Err(AppError::Timeout {
+                name: name.to_string(),
+                what: "the operation to finish".into(),
+                waited: format!("{timeout:?}"),
+                status,
+            });
         }
-        tokio::time::sleep(POLL.min(timeout.saturating_sub(start.elapsed())).max(Duration::from_millis(10))).await;
+        tokio::time::sleep(
+            POLL.min(timeout.saturating_sub(start.elapsed()))
+                .max(Duration::from_millis(10)),
+        )
+        .await;
     }
 }
 
 /// Whether `state` records the operation of request `id`.
 pub fn is_request(state: &OperationState, id: &str) -> bool {
-    state.operation.as_ref().is_some_and(|o| o.info.iter().any(|i| i.name == REQUEST_INFO && i.value == id))
+    state.operation.as_ref().is_some_and(|o| {
+        o.info
+            .iter()
+            .any(|i| i.name == REQUEST_INFO && i.value == id)
+    })
 }
 
 /// Phase, message, revision and times, then GROUP KIND NAMESPACE NAME STATUS MESSAGE of each
 /// resource.
 pub fn result(state: &OperationState) -> String {
     let mut out = String::new();
-    let line = |out: &mut String, k: &str, v: &str| out.push_str(format!("{:<14}{v}\n", format!("{k}:")).as_str());
+    let line = |out: &mut String, k: &str, v: &str| {
+        out.push_str(format!("{:<14}{v}\n", format!("{k}:")).as_str())
+    };
     line(&mut out, "Operation", "Sync");
     line(&mut out, "Phase", &state.phase);
-    line(&mut out, "Message", state.message.as_deref().unwrap_or_default());
+    line(
+        &mut out,
+        "Message",
+        state.message.as_deref().unwrap_or_default(),
+    );
     if let Some(r) = &state.sync_result {
         line(&mut out, "Revision", &r.revision);
     }
@@ -148,11 +242,23 @@ pub fn result(state: &OperationState) -> String {
         .sync_result
         .iter()
         .flat_map(|r| r.resources.iter())
-        .map(|r| vec![r.group.clone(), r.kind.clone(), r.namespace.clone(), r.name.clone(), r.status.clone().unwrap_or_default(), r.message.clone().unwrap_or_default()])
+        .map(|r| {
+            vec![
+                r.group.clone(),
+                r.kind.clone(),
+                r.namespace.clone(),
+                r.name.clone(),
+                r.status.clone().unwrap_or_default(),
+                r.message.clone().unwrap_or_default(),
+            ]
+        })
         .collect();
     if !rows.is_empty() {
         out.push('\n');
-        out.push_str(&table(&["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "MESSAGE"], &rows));
+        out.push_str(&table(
+            &["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "MESSAGE"],
+            &rows,
+        ));
     }
     out
 }
@@ -172,22 +278,50 @@ mod tests {
     #[test]
     fn rollback_requests() {
         let e = rollback_request(&app(json!({"automated": {}})), 0, false).unwrap_err();
-        assert!(e.to_string().contains("rollback cannot be initiated when auto-sync is enabled"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("rollback cannot be initiated when auto-sync is enabled"),
+            "{e}"
+        );
         assert!(rollback_request(&app(json!({"automated": {"enabled": false}})), 0, false).is_ok());
         let manual = app(json!({}));
-        assert_eq!(rollback_request(&manual, 0, true).unwrap(), SyncRequest { revision: Some("aaa".into()), revisions: vec![], prune: true });
-        assert_eq!(rollback_request(&manual, 1, false).unwrap().revisions, ["bbb", "ccc"]);
+        assert_eq!(
+            rollback_request(&manual, 0, true).unwrap(),
+            SyncRequest {
+                revision: Some("aaa".into()),
+                revisions: vec![],
+                prune: true
+            }
+        );
+        assert_eq!(
+            rollback_request(&manual, 1, false).unwrap().revisions,
+            ["bbb", "ccc"]
+        );
         let e = rollback_request(&manual, 7, false).unwrap_err();
-        assert_eq!(e.to_string(), "application \"web\": no history entry with ID 7; valid IDs: 0, 1");
+        assert_eq!(
+            e.to_string(),
+            "application \"web\": no history entry with ID 7; valid IDs: 0, 1"
+        );
     }
 
     #[test]
     fn the_operation_carries_its_request_id() {
-        let op = operation(&SyncRequest { revision: Some("abc".into()), prune: true, ..Default::default() }, "42-1");
+        let op = operation(
+            &SyncRequest {
+                revision: Some("abc".into()),
+                prune: true,
+                ..Default::default()
+            },
+            "42-1",
+        );
         let v = serde_json::to_value(&op).unwrap();
         assert_eq!(v["sync"], json!({"revision": "abc", "prune": true}));
         assert!(v["initiatedBy"]["username"].is_string());
-        let state = OperationState { operation: Some(op), phase: "Succeeded".into(), ..Default::default() };
+        let state = OperationState {
+            operation: Some(op),
+            phase: "Succeeded".into(),
+            ..Default::default()
+        };
         assert!(is_request(&state, "42-1") && !is_request(&state, "42-2"));
     }
 }

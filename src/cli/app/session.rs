@@ -23,8 +23,13 @@ pub struct Session {
 impl Session {
     /// Connects as `flotilla cluster` does (kubeconfig, `--hub-context`).
     pub async fn connect(args: &HubArgs) -> Result<Session, AppError> {
-        let (_, hub) = cluster_cli::hub(args).await.map_err(|e| AppError::Connect(format!("{e:#}")))?;
-        Ok(Session { hub, namespace: args.hub_namespace.clone() })
+        let (_, hub) = cluster_cli::hub(args)
+            .await
+            .map_err(|e| AppError::Connect(format!("{e:#}")))?;
+        Ok(Session {
+            hub,
+            namespace: args.hub_namespace.clone(),
+        })
     }
 
     fn api(&self) -> Api<Application> {
@@ -47,24 +52,40 @@ impl Session {
     }
 
     fn not_found(&self, name: &str) -> AppError {
-        AppError::NotFound { name: name.to_string(), namespace: self.namespace.clone() }
+        AppError::NotFound {
+            name: name.to_string(),
+            namespace: self.namespace.clone(),
+        }
     }
 
     /// The Applications of the namespace, by name; one that does not parse is reported on
     /// stderr and left out (it must not hide the others).
     pub async fn apps(&self) -> Result<Vec<Application>, AppError> {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.hub.client.clone(), &self.namespace, &application_resource());
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.hub.client.clone(),
+            &self.namespace,
+            &application_resource(),
+        );
         let list = match api.list(&ListParams::default()).await {
             Ok(l) => l,
             Err(e) if status_code(&e) == Some(404) => return Ok(Vec::new()),
-            Err(e) => return Err(AppError::hub("listing", format!("applications in namespace {}", self.namespace), &e)),
+            Err(e) => {
+                return Err(AppError::hub(
+                    "listing",
+                    format!("applications in namespace {}", self.namespace),
+                    &e,
+                ));
+            }
         };
         let mut apps = Vec::new();
         for item in list.items {
             let name = item.metadata.name.clone().unwrap_or_default();
             match serde_json::to_value(&item).and_then(serde_json::from_value::<Application>) {
                 Ok(app) => apps.push(app),
-                Err(e) => eprintln!("warning: application {}/{name} cannot be read: {e}", self.namespace),
+                Err(e) => eprintln!(
+                    "warning: application {}/{name} cannot be read: {e}",
+                    self.namespace
+                ),
             }
         }
         apps.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
@@ -75,29 +96,56 @@ impl Session {
     /// `check` refuses the Application; returns the Application as it was just before. The
     /// write is conditional on the resourceVersion read, so no concurrent request slips in
     /// between the check and the write.
-    pub async fn request(&self, name: &str, operation: &Operation, check: impl Fn(&Application) -> Result<(), AppError>) -> Result<Application, AppError> {
-        let op = serde_json::to_value(operation).map_err(|e| AppError::Hub { action: "encoding", object: format!("the operation of {}", self.object(name)), cause: e.to_string() })?;
+    pub async fn request(
+        &self,
+        name: &str,
+        operation: &Operation,
+        check: impl Fn(&Application) -> Result<(), AppError>,
+    ) -> Result<Application, AppError> {
+        let op = serde_json::to_value(operation).map_err(|e| AppError::Hub {
+            action: "encoding",
+            object: format!("the operation of {}", self.object(name)),
+            cause: e.to_string(),
+        })?;
         let mut attempts = 0;
         loop {
             let app = self.app(name).await?;
             if let Some(what) = in_progress(&app) {
-                return Err(AppError::InProgress { name: name.to_string(), what });
+                return Err(AppError::InProgress {
+                    name: name.to_string(),
+                    what,
+                });
             }
             check(&app)?;
             let patch = json!({"metadata": {"resourceVersion": app.metadata.resource_version}, "operation": op});
-            match self.api().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            match self
+                .api()
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
                 Ok(_) => return Ok(app),
                 Err(e) if status_code(&e) == Some(409) && attempts < 3 => attempts += 1,
                 Err(e) if status_code(&e) == Some(404) => return Err(self.not_found(name)),
-                Err(e) => return Err(AppError::hub("requesting an operation on", self.object(name), &e)),
+                Err(e) => {
+                    return Err(AppError::hub(
+                        "requesting an operation on",
+                        self.object(name),
+                        &e,
+                    ));
+                }
             }
         }
     }
 
     /// The parsed cluster Secrets of the namespace (those that do not parse are left out).
     pub async fn clusters(&self) -> Result<Vec<ClusterSecret>, AppError> {
-        let secrets = install_hub::cluster_secrets(&self.hub, &self.namespace).await.map_err(|e| AppError::ClusterSecrets(e.to_string()))?;
-        Ok(secrets.iter().filter_map(|s| ClusterSecret::from_secret(&SecretData::from_k8s(s)).ok()).collect())
+        let secrets = install_hub::cluster_secrets(&self.hub, &self.namespace)
+            .await
+            .map_err(|e| AppError::ClusterSecrets(e.to_string()))?;
+        Ok(secrets
+            .iter()
+            .filter_map(|s| ClusterSecret::from_secret(&SecretData::from_k8s(s)).ok())
+            .collect())
     }
 
     /// The repository and repo-creds Secrets of the namespace: credentials for Git. None when
@@ -109,8 +157,13 @@ impl Session {
             let lp = ListParams::default().labels(&format!("{label} in (repository,repo-creds)"));
             for s in api.list(&lp).await.map(|l| l.items).unwrap_or_default() {
                 let data = SecretData::from_k8s(&s);
-                let repo = matches!(data.secret_type(), Some(SecretType::Repository | SecretType::RepoCreds));
-                if let Some(parsed) = repo.then(|| RepositorySecret::from_secret(&data).ok()).flatten()
+                let repo = matches!(
+                    data.secret_type(),
+                    Some(SecretType::Repository | SecretType::RepoCreds)
+                );
+                if let Some(parsed) = repo
+                    .then(|| RepositorySecret::from_secret(&data).ok())
+                    .flatten()
                     && !out.contains(&parsed)
                 {
                     out.push(parsed);
@@ -143,10 +196,22 @@ mod tests {
         let mut app = Application::default();
         assert_eq!(in_progress(&app), None);
         app.status = Some(Default::default());
-        app.status.as_mut().unwrap().operation_state = Some(OperationState { phase: "Succeeded".into(), ..Default::default() });
+        app.status.as_mut().unwrap().operation_state = Some(OperationState {
+            phase: "Succeeded".into(),
+            ..Default::default()
+        });
         assert_eq!(in_progress(&app), None);
-        app.status.as_mut().unwrap().operation_state.as_mut().unwrap().phase = "Running".into();
-        assert_eq!(in_progress(&app).as_deref(), Some("an operation is Running"));
+        app.status
+            .as_mut()
+            .unwrap()
+            .operation_state
+            .as_mut()
+            .unwrap()
+            .phase = "Running".into();
+        assert_eq!(
+            in_progress(&app).as_deref(),
+            Some("an operation is Running")
+        );
         app.operation = Some(Operation::default());
         assert!(in_progress(&app).unwrap().contains("requested"));
     }

@@ -9,7 +9,11 @@ use crate::sync::source::sources;
 /// The destination cluster: its name, else its server.
 pub fn cluster(app: &Application) -> String {
     let d = &app.spec.destination;
-    d.name.clone().filter(|n| !n.is_empty()).or_else(|| d.server.clone()).unwrap_or_default()
+    d.name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| d.server.clone())
+        .unwrap_or_default()
 }
 
 fn status_of(app: &Application) -> (String, String, String) {
@@ -17,7 +21,9 @@ fn status_of(app: &Application) -> (String, String, String) {
     let sync = s.and_then(|s| s.sync.as_ref());
     (
         sync.map(|x| x.status.clone()).unwrap_or_default(),
-        s.and_then(|s| s.health.as_ref()).map(|h| h.status.clone()).unwrap_or_default(),
+        s.and_then(|s| s.health.as_ref())
+            .map(|h| h.status.clone())
+            .unwrap_or_default(),
         sync.and_then(|x| x.revision.clone()).unwrap_or_default(),
     )
 }
@@ -25,7 +31,10 @@ fn status_of(app: &Application) -> (String, String, String) {
 /// The first source with manifests (not only a `ref`), else the first.
 fn main_source(app: &Application) -> Option<ApplicationSource> {
     let all = sources(app);
-    all.iter().find(|s| !crate::render::is_ref_only(s)).or(all.first()).cloned()
+    all.iter()
+        .find(|s| !crate::render::is_ref_only(s))
+        .or(all.first())
+        .cloned()
 }
 
 /// NAME CLUSTER NAMESPACE REPO PATH TARGET SYNC HEALTH REVISION, like `argocd app list`.
@@ -36,7 +45,11 @@ pub fn list(apps: &[Application]) -> String {
             let source = main_source(a).unwrap_or_default();
             let (sync, health, revision) = status_of(a);
             let more = sources(a).len().saturating_sub(1);
-            let repo = if more > 0 { format!("{} (+{more})", source.repo_url) } else { source.repo_url };
+            let repo = if more > 0 {
+                format!("{} (+{more})", source.repo_url)
+            } else {
+                source.repo_url
+            };
             vec![
                 a.metadata.name.clone().unwrap_or_default(),
                 cluster(a),
@@ -50,7 +63,20 @@ pub fn list(apps: &[Application]) -> String {
             ]
         })
         .collect();
-    table(&["NAME", "CLUSTER", "NAMESPACE", "REPO", "PATH", "TARGET", "SYNC", "HEALTH", "REVISION"], &rows)
+    table(
+        &[
+            "NAME",
+            "CLUSTER",
+            "NAMESPACE",
+            "REPO",
+            "PATH",
+            "TARGET",
+            "SYNC",
+            "HEALTH",
+            "REVISION",
+        ],
+        &rows,
+    )
 }
 
 fn field(out: &mut String, name: &str, value: &str) {
@@ -63,12 +89,29 @@ fn field(out: &mut String, name: &str, value: &str) {
 fn sync_policy(app: &Application) -> String {
     let mut text = match automated(&app.spec) {
         Some(a) => {
-            let flags: Vec<&str> = [(a.prune, "Prune"), (a.self_heal, "SelfHeal"), (a.allow_empty, "AllowEmpty")].iter().filter(|f| f.0).map(|f| f.1).collect();
-            if flags.is_empty() { "Automated".to_string() } else { format!("Automated ({})", flags.join(", ")) }
+            let flags: Vec<&str> = [
+                (a.prune, "Prune"),
+                (a.self_heal, "SelfHeal"),
+                (a.allow_empty, "AllowEmpty"),
+            ]
+            .iter()
+            .filter(|f| f.0)
+            .map(|f| f.1)
+            .collect();
+            if flags.is_empty() {
+                "Automated".to_string()
+            } else {
+                format!("Automated ({})", flags.join(", "))
+            }
         }
         None => "Manual".to_string(),
     };
-    let options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.clone()).unwrap_or_default();
+    let options = app
+        .spec
+        .sync_policy
+        .as_ref()
+        .map(|p| p.sync_options.clone())
+        .unwrap_or_default();
     if !options.is_empty() {
         text.push_str(&format!(" [{}]", options.join(", ")));
     }
@@ -92,19 +135,40 @@ fn operation(state: &OperationState) -> String {
 pub fn get(app: &Application) -> String {
     let mut out = String::new();
     let name = app.metadata.name.clone().unwrap_or_default();
-    field(&mut out, "Name", &format!("{}/{name}", app.metadata.namespace.as_deref().unwrap_or_default()));
+    field(
+        &mut out,
+        "Name",
+        &format!(
+            "{}/{name}",
+            app.metadata.namespace.as_deref().unwrap_or_default()
+        ),
+    );
     field(&mut out, "Project", &app.spec.project);
     let d = &app.spec.destination;
     field(&mut out, "Cluster", &cluster(app));
-    if d.name.as_deref().is_some_and(|n| !n.is_empty()) && d.server.as_deref().is_some_and(|s| !s.is_empty()) {
+    if d.name.as_deref().is_some_and(|n| !n.is_empty())
+        && d.server.as_deref().is_some_and(|s| !s.is_empty())
+    {
         field(&mut out, "Server", d.server.as_deref().unwrap_or_default());
     }
-    field(&mut out, "Namespace", d.namespace.as_deref().unwrap_or_default());
+    field(
+        &mut out,
+        "Namespace",
+        d.namespace.as_deref().unwrap_or_default(),
+    );
     let all = sources(app);
-    field(&mut out, if all.len() > 1 { "Sources" } else { "Source" }, if all.is_empty() { "(none)" } else { "" });
+    field(
+        &mut out,
+        if all.len() > 1 { "Sources" } else { "Source" },
+        if all.is_empty() { "(none)" } else { "" },
+    );
     for s in &all {
         field(&mut out, "- Repo", &s.repo_url);
-        field(&mut out, "  Target", s.target_revision.as_deref().unwrap_or("HEAD"));
+        field(
+            &mut out,
+            "  Target",
+            s.target_revision.as_deref().unwrap_or("HEAD"),
+        );
         if let Some(p) = &s.path {
             field(&mut out, "  Path", p);
         }
@@ -115,20 +179,54 @@ pub fn get(app: &Application) -> String {
     field(&mut out, "Sync Policy", &sync_policy(app));
     let status = app.status.clone().unwrap_or_default();
     let (sync, health, revision) = status_of(app);
-    let target = main_source(app).and_then(|s| s.target_revision).unwrap_or_else(|| "HEAD".into());
-    let sync = if sync.is_empty() { "Unknown".to_string() } else { sync };
+    let target = main_source(app)
+        .and_then(|s| s.target_revision)
+        .unwrap_or_else(|| "HEAD".into());
+    let sync = if sync.is_empty() {
+        "Unknown".to_string()
+    } else {
+        sync
+    };
     let preposition = if sync == "Synced" { "to" } else { "from" };
-    let rev = if revision.is_empty() { String::new() } else { format!(" ({})", short_sha(&revision)) };
-    field(&mut out, "Sync Status", &format!("{sync} {preposition} {target}{rev}"));
-    let health_message = status.health.as_ref().and_then(|h| h.message.clone()).map(|m| format!(" ({m})")).unwrap_or_default();
-    field(&mut out, "Health Status", &format!("{}{health_message}", if health.is_empty() { "Unknown" } else { &health }));
+    let rev = if revision.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", short_sha(&revision))
+    };
+    field(
+        &mut out,
+        "Sync Status",
+        &format!("{sync} {preposition} {target}{rev}"),
+    );
+    let health_message = status
+        .health
+        .as_ref()
+        .and_then(|h| h.message.clone())
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default();
+    field(
+        &mut out,
+        "Health Status",
+        &format!(
+            "{}{health_message}",
+            if health.is_empty() {
+                "Unknown"
+            } else {
+                &health
+            }
+        ),
+    );
     if let Some(op) = &status.operation_state {
         field(&mut out, "Last Operation", &operation(op));
     }
     if !status.conditions.is_empty() {
         field(&mut out, "Conditions", "");
         for c in &status.conditions {
-            field(&mut out, &format!("- {}", c.type_), &c.message.replace(['\n', '\r'], " "));
+            field(
+                &mut out,
+                &format!("- {}", c.type_),
+                &c.message.replace(['\n', '\r'], " "),
+            );
         }
     }
     out.push('\n');
@@ -146,22 +244,43 @@ pub fn get(app: &Application) -> String {
                 r.namespace.clone().unwrap_or_default(),
                 r.name.clone(),
                 s,
-                r.health.as_ref().map(|h| h.status.clone()).unwrap_or_default(),
+                r.health
+                    .as_ref()
+                    .map(|h| h.status.clone())
+                    .unwrap_or_default(),
             ]
         })
         .collect();
-    out.push_str(&table(&["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH"], &rows));
+    out.push_str(&table(
+        &["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH"],
+        &rows,
+    ));
     out
 }
 
 /// ID DATE REVISION of `status.history`, oldest first.
 pub fn history(app: &Application) -> String {
-    let history = app.status.as_ref().map(|s| s.history.clone()).unwrap_or_default();
+    let history = app
+        .status
+        .as_ref()
+        .map(|s| s.history.clone())
+        .unwrap_or_default();
     let rows: Vec<Vec<String>> = history
         .iter()
         .map(|h| {
-            let revision = if h.revisions.is_empty() { h.revision.clone() } else { h.revisions.join(",") };
-            vec![h.id.to_string(), h.deployed_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default(), revision]
+            let revision = if h.revisions.is_empty() {
+                h.revision.clone()
+            } else {
+                h.revisions.join(",")
+            };
+            vec![
+                h.id.to_string(),
+                h.deployed_at
+                    .as_ref()
+                    .map(|t| t.0.to_string())
+                    .unwrap_or_default(),
+                revision,
+            ]
         })
         .collect();
     table(&["ID", "DATE", "REVISION"], &rows)
@@ -191,11 +310,23 @@ mod tests {
     #[test]
     fn list_rows() {
         let lines: Vec<String> = list(&[app()]).lines().map(String::from).collect();
-        assert_eq!(lines[0], "NAME   CLUSTER   NAMESPACE   REPO                            PATH       TARGET   SYNC     HEALTH    REVISION");
-        assert_eq!(lines[1], "web    dev       shop        https://git.example.com/r.git   apps/web   main     Synced   Healthy   0123456");
+        assert_eq!(
+            lines[0],
+            "NAME   CLUSTER   NAMESPACE   REPO                            PATH       TARGET   SYNC     HEALTH    REVISION"
+        );
+        assert_eq!(
+            lines[1],
+            "web    dev       shop        https://git.example.com/r.git   apps/web   main     Synced   Healthy   0123456"
+        );
         let mut bare = Application::new("new", Default::default());
         bare.spec.destination.server = Some("https://k8s".into());
-        assert!(list(&[bare]).lines().nth(1).unwrap().starts_with("new    https://k8s   -"));
+        assert!(
+            list(&[bare])
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("new    https://k8s   -")
+        );
     }
 
     #[test]
@@ -214,12 +345,18 @@ mod tests {
             "-       ConfigMap    shop        settings   Synced                         Healthy",
             "apps    Deployment   shop        old        OutOfSync (requires pruning)   -",
         ] {
-            assert!(text.lines().any(|l| l == want), "missing {want:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == want),
+                "missing {want:?} in\n{text}"
+            );
         }
     }
 
     #[test]
     fn history_rows() {
-        assert_eq!(history(&app()), "ID   DATE                   REVISION\n0    2024-01-01T00:00:00Z   0123456789abcdef0123456789abcdef01234567\n");
+        assert_eq!(
+            history(&app()),
+            "ID   DATE                   REVISION\n0    2024-01-01T00:00:00Z   0123456789abcdef0123456789abcdef01234567\n"
+        );
     }
 }

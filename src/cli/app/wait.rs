@@ -21,23 +21,48 @@ pub struct Until {
 /// `sync=… health=… operation=…` of an Application.
 pub fn summary(app: &Application) -> String {
     let s = app.status.as_ref();
-    let sync = s.and_then(|s| s.sync.as_ref()).map(|x| x.status.as_str()).unwrap_or("Unknown");
-    let health = s.and_then(|s| s.health.as_ref()).map(|h| h.status.as_str()).unwrap_or("Unknown");
-    let op = if app.operation.is_some() { "Requested" } else { s.and_then(|s| s.operation_state.as_ref()).map(|o| o.phase.as_str()).unwrap_or("none") };
+    let sync = s
+        .and_then(|s| s.sync.as_ref())
+        .map(|x| x.status.as_str())
+        .unwrap_or("Unknown");
+    let health = s
+        .and_then(|s| s.health.as_ref())
+        .map(|h| h.status.as_str())
+        .unwrap_or("Unknown");
+    let op = if app.operation.is_some() {
+        "Requested"
+    } else {
+        s.and_then(|s| s.operation_state.as_ref())
+            .map(|o| o.phase.as_str())
+            .unwrap_or("none")
+    };
     format!("sync={sync} health={health} operation={op}")
 }
 
 /// Whether the Application is where `until` wants it.
 pub fn reached(app: &Application, until: Until) -> bool {
     let s = app.status.as_ref();
-    let synced = s.and_then(|s| s.sync.as_ref()).is_some_and(|x| x.status == "Synced");
-    let healthy = s.and_then(|s| s.health.as_ref()).is_some_and(|h| h.status == "Healthy");
-    let (sync, health) = if until.sync || until.health { (until.sync, until.health) } else { (true, true) };
+    let synced = s
+        .and_then(|s| s.sync.as_ref())
+        .is_some_and(|x| x.status == "Synced");
+    let healthy = s
+        .and_then(|s| s.health.as_ref())
+        .is_some_and(|h| h.status == "Healthy");
+    let (sync, health) = if until.sync || until.health {
+        (until.sync, until.health)
+    } else {
+        (true, true)
+    };
     in_progress(app).is_none() && (!sync || synced) && (!health || healthy)
 }
 
 /// Waits; prints the final status on stdout.
-pub async fn wait(session: &Session, name: &str, until: Until, timeout: Duration) -> Result<(), AppError> {
+pub async fn wait(
+    session: &Session,
+    name: &str,
+    until: Until,
+    timeout: Duration,
+) -> Result<(), AppError> {
     let terminal = std::io::stderr().is_terminal();
     let start = Instant::now();
     let mut last = String::new();
@@ -54,9 +79,18 @@ pub async fn wait(session: &Session, name: &str, until: Until, timeout: Duration
             break Ok(now);
         }
         if start.elapsed() >= timeout {
-            break Err(AppError::Timeout { name: name.to_string(), what: describe(until), waited: format!("{timeout:?}"), status: now });
+            break Err(AppError::Timeout {
+                name: name.to_string(),
+                what: describe(until),
+                waited: format!("{timeout:?}"),
+                status: now,
+            });
         }
-        tokio::time::sleep(POLL.min(timeout.saturating_sub(start.elapsed())).max(Duration::from_millis(10))).await;
+        tokio::time::sleep(
+            POLL.min(timeout.saturating_sub(start.elapsed()))
+                .max(Duration::from_millis(10)),
+        )
+        .await;
     };
     if terminal {
         eprintln!();
@@ -97,13 +131,40 @@ mod tests {
 
     #[test]
     fn what_counts_as_reached() {
-        let both = Until { sync: false, health: false };
+        let both = Until {
+            sync: false,
+            health: false,
+        };
         assert!(reached(&app("Synced", "Healthy", "Succeeded"), both));
         assert!(!reached(&app("Synced", "Progressing", "Succeeded"), both));
-        assert!(reached(&app("Synced", "Progressing", "Succeeded"), Until { sync: true, health: false }));
-        assert!(reached(&app("OutOfSync", "Healthy", "Succeeded"), Until { sync: false, health: true }));
-        assert!(!reached(&app("Synced", "Healthy", "Running"), both), "an operation in progress is not done");
-        assert!(!reached(&Application::default(), Until { sync: true, health: false }));
-        assert_eq!(summary(&app("Synced", "Healthy", "Succeeded")), "sync=Synced health=Healthy operation=Succeeded");
+        assert!(reached(
+            &app("Synced", "Progressing", "Succeeded"),
+            Until {
+                sync: true,
+                health: false
+            }
+        ));
+        assert!(reached(
+            &app("OutOfSync", "Healthy", "Succeeded"),
+            Until {
+                sync: false,
+                health: true
+            }
+        ));
+        assert!(
+            !reached(&app("Synced", "Healthy", "Running"), both),
+            "an operation in progress is not done"
+        );
+        assert!(!reached(
+            &Application::default(),
+            Until {
+                sync: true,
+                health: false
+            }
+        ));
+        assert_eq!(
+            summary(&app("Synced", "Healthy", "Succeeded")),
+            "sync=Synced health=Healthy operation=Succeeded"
+        );
     }
 }

@@ -50,15 +50,26 @@ pub fn application_resource() -> ApiResource {
 type Destinations = Vec<(Option<String>, Option<String>)>;
 
 /// The rows, sorted by name, each probed within `timeout`.
-pub async fn list_clusters(hub: &Connection, namespace: &str, timeout: Duration) -> Result<Vec<ClusterRow>, InstallError> {
+pub async fn list_clusters(
+    hub: &Connection,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<Vec<ClusterRow>, InstallError> {
     let secrets = hub::cluster_secrets(hub, namespace).await?;
     let destinations = destinations(hub, namespace).await;
-    let options = ClientOptions { qps: 0.0, burst: 0, connect_timeout: timeout, request_timeout: timeout };
+    let options = ClientOptions {
+        qps: 0.0,
+        burst: 0,
+        connect_timeout: timeout,
+        request_timeout: timeout,
+    };
     let rows = futures::future::join_all(secrets.iter().map(|s| row(s, &options, timeout))).await;
     let mut rows: Vec<ClusterRow> = rows
         .into_iter()
         .map(|mut r| {
-            r.apps = destinations.as_ref().map(|d| count_apps(d, &r.server, &r.name));
+            r.apps = destinations
+                .as_ref()
+                .map(|d| count_apps(d, &r.server, &r.name));
             r
         })
         .collect();
@@ -71,8 +82,13 @@ async fn row(secret: &Secret, options: &ClientOptions, timeout: Duration) -> Clu
     let parsed = match ClusterSecret::from_secret(&SecretData::from_k8s(secret)) {
         Ok(p) => p,
         Err(e) => {
-            let server = text(secret, "server").unwrap_or_default().trim_end_matches('/').to_string();
-            let name = text(secret, "name").filter(|n| !n.is_empty()).map(str::to_string);
+            let server = text(secret, "server")
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string();
+            let name = text(secret, "name")
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
             return ClusterRow {
                 name: name.unwrap_or_else(|| secret.metadata.name.clone().unwrap_or_default()),
                 server,
@@ -109,26 +125,40 @@ fn user_labels(secret: &Secret) -> BTreeMap<String, String> {
 }
 
 /// The server's `gitVersion`, or the error in one line.
-async fn probe(secret: &ClusterSecret, options: &ClientOptions, timeout: Duration) -> Result<String, String> {
-    let client = client_for(secret, options).await.map_err(|e| e.to_string())?;
+async fn probe(
+    secret: &ClusterSecret,
+    options: &ClientOptions,
+    timeout: Duration,
+) -> Result<String, String> {
+    let client = client_for(secret, options)
+        .await
+        .map_err(|e| e.to_string())?;
     match tokio::time::timeout(timeout, client.apiserver_version()).await {
         Ok(Ok(v)) => Ok(v.git_version),
         Ok(Err(e)) => Err(describe_kube(&e)),
-        Err(_) => Err(format!("no answer from {} within {timeout:?}", secret.server)),
+        Err(_) => Err(format!(
+            "no answer from {} within {timeout:?}",
+            secret.server
+        )),
     }
 }
 
 /// The destinations of the hub namespace's Applications: none when the CRD is not installed,
 /// `None` when they cannot be listed.
 async fn destinations(hub: &Connection, namespace: &str) -> Option<Destinations> {
-    let api: Api<DynamicObject> = Api::namespaced_with(hub.client.clone(), namespace, &application_resource());
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(hub.client.clone(), namespace, &application_resource());
     match api.list(&ListParams::default()).await {
         Ok(list) => Some(
             list.items
                 .iter()
                 .map(|a| {
                     let d = a.data.pointer("/spec/destination");
-                    let field = |k: &str| d.and_then(|d| d.get(k)).and_then(|v| v.as_str()).map(str::to_string);
+                    let field = |k: &str| {
+                        d.and_then(|d| d.get(k))
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string)
+                    };
                     (field("server"), field("name"))
                 })
                 .collect(),
@@ -143,8 +173,12 @@ pub fn count_apps(destinations: &Destinations, server: &str, name: &str) -> usiz
     destinations
         .iter()
         .filter(|(s, n)| {
-            s.as_deref().filter(|s| !s.is_empty()).is_some_and(|s| s.trim_end_matches('/') == server)
-                || n.as_deref().filter(|n| !n.is_empty()).is_some_and(|n| n == name)
+            s.as_deref()
+                .filter(|s| !s.is_empty())
+                .is_some_and(|s| s.trim_end_matches('/') == server)
+                || n.as_deref()
+                    .filter(|n| !n.is_empty())
+                    .is_some_and(|n| n == name)
         })
         .count()
 }

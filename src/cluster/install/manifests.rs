@@ -4,14 +4,17 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
 use kube::api::ObjectMeta;
 use serde_json::{Map, Value, json};
 
 use super::kubeconfig::{TargetAuth, TargetCluster, b64};
 use super::{
-    InstallError, LONG_LIVED_TOKEN_SECRET, MANAGED_BY_ANNOTATION, MANAGED_BY_FLOTILLA, MANAGER_ROLE, MANAGER_ROLE_BINDING,
-    MANAGER_SERVICE_ACCOUNT, ROTATED_TOKEN_PREFIX, SA_NAME_ANNOTATION, SA_TOKEN_TYPE,
+    InstallError, LONG_LIVED_TOKEN_SECRET, MANAGED_BY_ANNOTATION, MANAGED_BY_FLOTILLA,
+    MANAGER_ROLE, MANAGER_ROLE_BINDING, MANAGER_SERVICE_ACCOUNT, ROTATED_TOKEN_PREFIX,
+    SA_NAME_ANNOTATION, SA_TOKEN_TYPE,
 };
 use crate::api::secret::{ARGOCD_SECRET_TYPE_LABEL, FLOTILLA_SECRET_TYPE_LABEL};
 use crate::api::{ClusterSecret, SecretData, Sensitive};
@@ -19,7 +22,11 @@ use crate::api::{ClusterSecret, SecretData, Sensitive};
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
 fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
-    ObjectMeta { name: Some(name.to_string()), namespace: namespace.map(str::to_string), ..Default::default() }
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: namespace.map(str::to_string),
+        ..Default::default()
+    }
 }
 
 fn all() -> Option<Vec<String>> {
@@ -28,34 +35,62 @@ fn all() -> Option<Vec<String>> {
 
 /// `flotilla-manager` in `namespace`.
 pub fn service_account(namespace: &str) -> ServiceAccount {
-    ServiceAccount { metadata: meta(MANAGER_SERVICE_ACCOUNT, Some(namespace)), ..Default::default() }
+    ServiceAccount {
+        metadata: meta(MANAGER_SERVICE_ACCOUNT, Some(namespace)),
+        ..Default::default()
+    }
 }
 
 /// Everything on every resource; with `non_resource`, every non-resource URL too.
 fn rules(non_resource: bool) -> Vec<PolicyRule> {
-    let mut rules = vec![PolicyRule { api_groups: all(), resources: all(), verbs: vec!["*".into()], ..Default::default() }];
+    let mut rules = vec![PolicyRule {
+        api_groups: all(),
+        resources: all(),
+        verbs: vec!["*".into()],
+        ..Default::default()
+    }];
     if non_resource {
-        rules.push(PolicyRule { non_resource_urls: all(), verbs: vec!["*".into()], ..Default::default() });
+        rules.push(PolicyRule {
+            non_resource_urls: all(),
+            verbs: vec!["*".into()],
+            ..Default::default()
+        });
     }
     rules
 }
 
 /// ClusterRole `flotilla-manager-role`: `*` on all resources and non-resource URLs.
 pub fn cluster_role() -> ClusterRole {
-    ClusterRole { metadata: meta(MANAGER_ROLE, None), rules: Some(rules(true)), ..Default::default() }
+    ClusterRole {
+        metadata: meta(MANAGER_ROLE, None),
+        rules: Some(rules(true)),
+        ..Default::default()
+    }
 }
 
 /// Role `flotilla-manager-role` in `namespace`: `*` on all resources.
 pub fn role(namespace: &str) -> Role {
-    Role { metadata: meta(MANAGER_ROLE, Some(namespace)), rules: Some(rules(false)) }
+    Role {
+        metadata: meta(MANAGER_ROLE, Some(namespace)),
+        rules: Some(rules(false)),
+    }
 }
 
 fn manager_subject(sa_namespace: &str) -> Subject {
-    Subject { kind: "ServiceAccount".into(), name: MANAGER_SERVICE_ACCOUNT.into(), namespace: Some(sa_namespace.into()), api_group: None }
+    Subject {
+        kind: "ServiceAccount".into(),
+        name: MANAGER_SERVICE_ACCOUNT.into(),
+        namespace: Some(sa_namespace.into()),
+        api_group: None,
+    }
 }
 
 fn role_ref(kind: &str) -> RoleRef {
-    RoleRef { api_group: RBAC_GROUP.into(), kind: kind.into(), name: MANAGER_ROLE.into() }
+    RoleRef {
+        api_group: RBAC_GROUP.into(),
+        kind: kind.into(),
+        name: MANAGER_ROLE.into(),
+    }
 }
 
 /// ClusterRoleBinding `flotilla-manager-role-binding` of the ClusterRole to the ServiceAccount.
@@ -88,10 +123,22 @@ pub fn token_secret(sa_namespace: &str) -> Secret {
 /// A new token Secret for the ServiceAccount `sa`, named by the API server (`generateName:
 /// flotilla-manager-token-`, or `<sa>-token-` for another ServiceAccount).
 pub fn rotated_token_secret(sa_namespace: &str, sa: &str) -> Secret {
-    let prefix = if sa == MANAGER_SERVICE_ACCOUNT { ROTATED_TOKEN_PREFIX.to_string() } else { format!("{sa}-token-") };
-    let mut metadata = ObjectMeta { generate_name: Some(prefix), namespace: Some(sa_namespace.into()), ..Default::default() };
+    let prefix = if sa == MANAGER_SERVICE_ACCOUNT {
+        ROTATED_TOKEN_PREFIX.to_string()
+    } else {
+        format!("{sa}-token-")
+    };
+    let mut metadata = ObjectMeta {
+        generate_name: Some(prefix),
+        namespace: Some(sa_namespace.into()),
+        ..Default::default()
+    };
     metadata.annotations = Some([(SA_NAME_ANNOTATION.to_string(), sa.to_string())].into());
-    Secret { metadata, type_: Some(SA_TOKEN_TYPE.into()), ..Default::default() }
+    Secret {
+        metadata,
+        type_: Some(SA_TOKEN_TYPE.into()),
+        ..Default::default()
+    }
 }
 
 /// What an existing object needs to become what `cluster add` wants.
@@ -106,14 +153,21 @@ pub fn cluster_role_update(existing: &ClusterRole, desired: &ClusterRole) -> Upd
     if existing.rules == desired.rules && existing.aggregation_rule.is_none() {
         return Update::Unchanged;
     }
-    Update::Replace(ClusterRole { rules: desired.rules.clone(), aggregation_rule: None, ..existing.clone() })
+    Update::Replace(ClusterRole {
+        rules: desired.rules.clone(),
+        aggregation_rule: None,
+        ..existing.clone()
+    })
 }
 
 pub fn role_update(existing: &Role, desired: &Role) -> Update<Role> {
     if existing.rules == desired.rules {
         return Update::Unchanged;
     }
-    Update::Replace(Role { rules: desired.rules.clone(), ..existing.clone() })
+    Update::Replace(Role {
+        rules: desired.rules.clone(),
+        ..existing.clone()
+    })
 }
 
 /// A binding keeps its other subjects and gains ours if missing. Its roleRef is immutable: a
@@ -130,7 +184,13 @@ fn binding_subjects(
         ));
     }
     let have = existing.1.clone().unwrap_or_default();
-    let missing: Vec<Subject> = desired.1.iter().flatten().filter(|s| !have.iter().any(|h| same_subject(h, s))).cloned().collect();
+    let missing: Vec<Subject> = desired
+        .1
+        .iter()
+        .flatten()
+        .filter(|s| !have.iter().any(|h| same_subject(h, s)))
+        .cloned()
+        .collect();
     if missing.is_empty() {
         return Ok(None);
     }
@@ -145,31 +205,64 @@ fn same_subject(a: &Subject, b: &Subject) -> bool {
         _ if s.kind == "ServiceAccount" => String::new(),
         _ => RBAC_GROUP.to_string(),
     };
-    a.kind == b.kind && a.name == b.name && a.namespace.as_deref().unwrap_or_default() == b.namespace.as_deref().unwrap_or_default() && group(a) == group(b)
+    a.kind == b.kind
+        && a.name == b.name
+        && a.namespace.as_deref().unwrap_or_default() == b.namespace.as_deref().unwrap_or_default()
+        && group(a) == group(b)
 }
 
-pub fn cluster_role_binding_update(existing: &ClusterRoleBinding, desired: &ClusterRoleBinding) -> Result<Update<ClusterRoleBinding>, String> {
+pub fn cluster_role_binding_update(
+    existing: &ClusterRoleBinding,
+    desired: &ClusterRoleBinding,
+) -> Result<Update<ClusterRoleBinding>, String> {
     let object = format!("clusterrolebinding {MANAGER_ROLE_BINDING}");
-    Ok(match binding_subjects(&object, (&existing.role_ref, &existing.subjects), (&desired.role_ref, &desired.subjects))? {
-        None => Update::Unchanged,
-        Some(subjects) => Update::Replace(ClusterRoleBinding { subjects: Some(subjects), ..existing.clone() }),
-    })
+    Ok(
+        match binding_subjects(
+            &object,
+            (&existing.role_ref, &existing.subjects),
+            (&desired.role_ref, &desired.subjects),
+        )? {
+            None => Update::Unchanged,
+            Some(subjects) => Update::Replace(ClusterRoleBinding {
+                subjects: Some(subjects),
+                ..existing.clone()
+            }),
+        },
+    )
 }
 
-pub fn role_binding_update(existing: &RoleBinding, desired: &RoleBinding) -> Result<Update<RoleBinding>, String> {
+pub fn role_binding_update(
+    existing: &RoleBinding,
+    desired: &RoleBinding,
+) -> Result<Update<RoleBinding>, String> {
     let ns = existing.metadata.namespace.as_deref().unwrap_or_default();
     let object = format!("rolebinding {ns}/{MANAGER_ROLE_BINDING}");
-    Ok(match binding_subjects(&object, (&existing.role_ref, &existing.subjects), (&desired.role_ref, &desired.subjects))? {
-        None => Update::Unchanged,
-        Some(subjects) => Update::Replace(RoleBinding { subjects: Some(subjects), ..existing.clone() }),
-    })
+    Ok(
+        match binding_subjects(
+            &object,
+            (&existing.role_ref, &existing.subjects),
+            (&desired.role_ref, &desired.subjects),
+        )? {
+            None => Update::Unchanged,
+            Some(subjects) => Update::Replace(RoleBinding {
+                subjects: Some(subjects),
+                ..existing.clone()
+            }),
+        },
+    )
 }
 
 /// Whether `secret` is a live token Secret of the ServiceAccount `sa`.
 pub fn is_token_secret_of(secret: &Secret, sa: &str) -> bool {
     secret.type_.as_deref() == Some(SA_TOKEN_TYPE)
         && secret.metadata.deletion_timestamp.is_none()
-        && secret.metadata.annotations.as_ref().and_then(|a| a.get(SA_NAME_ANNOTATION)).map(String::as_str) == Some(sa)
+        && secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SA_NAME_ANNOTATION))
+            .map(String::as_str)
+            == Some(sa)
 }
 
 /// The token a token Secret holds, once the token controller has filled it.
@@ -182,21 +275,41 @@ pub fn token_of(secret: &Secret) -> Option<Sensitive<String>> {
 /// The token Secret of `flotilla-manager` that `cluster add` reuses: the long-lived one, else
 /// the newest (e.g. the one `cluster rotate` made).
 pub fn pick_token_secret(secrets: &[Secret]) -> Option<&Secret> {
-    let mine = || secrets.iter().filter(|s| is_token_secret_of(s, MANAGER_SERVICE_ACCOUNT));
-    mine().find(|s| s.metadata.name.as_deref() == Some(LONG_LIVED_TOKEN_SECRET)).or_else(|| {
-        mine().max_by(|a, b| {
-            (a.metadata.creation_timestamp.as_ref().map(|t| t.0), &a.metadata.name)
-                .cmp(&(b.metadata.creation_timestamp.as_ref().map(|t| t.0), &b.metadata.name))
+    let mine = || {
+        secrets
+            .iter()
+            .filter(|s| is_token_secret_of(s, MANAGER_SERVICE_ACCOUNT))
+    };
+    mine()
+        .find(|s| s.metadata.name.as_deref() == Some(LONG_LIVED_TOKEN_SECRET))
+        .or_else(|| {
+            mine().max_by(|a, b| {
+                (
+                    a.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                    &a.metadata.name,
+                )
+                    .cmp(&(
+                        b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                        &b.metadata.name,
+                    ))
+            })
         })
-    })
 }
 
 /// The name of the token Secret of `sa` holding `token`, compared in memory.
-pub fn secret_holding<'a>(secrets: &'a [Secret], sa: &str, token: &Sensitive<String>, except: &str) -> Option<&'a str> {
+pub fn secret_holding<'a>(
+    secrets: &'a [Secret],
+    sa: &str,
+    token: &Sensitive<String>,
+    except: &str,
+) -> Option<&'a str> {
     secrets
         .iter()
         .filter(|s| is_token_secret_of(s, sa) && s.metadata.name.as_deref() != Some(except))
-        .find(|s| token_of(s).is_some_and(|t| constant_time_eq(t.expose().as_bytes(), token.expose().as_bytes())))
+        .find(|s| {
+            token_of(s)
+                .is_some_and(|t| constant_time_eq(t.expose().as_bytes(), token.expose().as_bytes()))
+        })
         .and_then(|s| s.metadata.name.as_deref())
 }
 
@@ -282,7 +395,8 @@ impl Registration {
             data: Some(data),
             ..Default::default()
         };
-        ClusterSecret::from_secret(&SecretData::from_k8s(&secret)).map_err(|e| InstallError::InvalidSecret(e.to_string()))?;
+        ClusterSecret::from_secret(&SecretData::from_k8s(&secret))
+            .map_err(|e| InstallError::InvalidSecret(e.to_string()))?;
         Ok(secret)
     }
 }
@@ -320,7 +434,12 @@ pub fn hub_secret_update(existing: &Secret, desired: &Secret) -> Update<Secret> 
     if !changed {
         return Update::Unchanged;
     }
-    Update::Replace(Secret { metadata: meta, data: Some(data), string_data: None, ..existing.clone() })
+    Update::Replace(Secret {
+        metadata: meta,
+        data: Some(data),
+        string_data: None,
+        ..existing.clone()
+    })
 }
 
 fn same_value(key: &str, have: &ByteString, want: &ByteString) -> bool {
@@ -334,7 +453,10 @@ fn same_value(key: &str, have: &ByteString, want: &ByteString) -> bool {
 }
 
 /// Sets every entry of `want` in `map`; whether anything changed.
-fn merge_map(map: &mut Option<BTreeMap<String, String>>, want: Option<&BTreeMap<String, String>>) -> bool {
+fn merge_map(
+    map: &mut Option<BTreeMap<String, String>>,
+    want: Option<&BTreeMap<String, String>>,
+) -> bool {
     let map = map.get_or_insert_with(BTreeMap::new);
     let mut changed = false;
     for (k, v) in want.into_iter().flatten() {
@@ -347,33 +469,59 @@ fn merge_map(map: &mut Option<BTreeMap<String, String>>, want: Option<&BTreeMap<
 }
 
 /// `secret` with `config.bearerToken` set to `token` (everything else in `config` kept).
-pub fn with_bearer_token(secret: &Secret, token: &Sensitive<String>) -> Result<Secret, InstallError> {
-    let name = format!("{}/{}", secret.metadata.namespace.as_deref().unwrap_or_default(), secret.metadata.name.as_deref().unwrap_or_default());
+pub fn with_bearer_token(
+    secret: &Secret,
+    token: &Sensitive<String>,
+) -> Result<Secret, InstallError> {
+    let name = format!(
+        "{}/{}",
+        secret.metadata.namespace.as_deref().unwrap_or_default(),
+        secret.metadata.name.as_deref().unwrap_or_default()
+    );
     let mut data = secret.data.clone().unwrap_or_default();
     let mut config = match data.get("config") {
         None => Map::new(),
         Some(bytes) => match serde_json::from_slice::<Value>(&bytes.0) {
             Ok(Value::Object(map)) => map,
-            _ => return Err(InstallError::InvalidSecret(format!("Secret {name}: config is not a JSON object"))),
+            _ => {
+                return Err(InstallError::InvalidSecret(format!(
+                    "Secret {name}: config is not a JSON object"
+                )));
+            }
         },
     };
     config.insert("bearerToken".into(), json!(token.expose()));
-    data.insert("config".into(), ByteString(Value::Object(config).to_string().into_bytes()));
-    Ok(Secret { data: Some(data), string_data: None, ..secret.clone() })
+    data.insert(
+        "config".into(),
+        ByteString(Value::Object(config).to_string().into_bytes()),
+    );
+    Ok(Secret {
+        data: Some(data),
+        string_data: None,
+        ..secret.clone()
+    })
 }
 
 /// Whether a cluster Secret was written by flotilla's or Argo CD's CLI (and so may be deleted;
 /// others only lose their `secret-type` labels).
 pub fn is_cli_managed(secret: &Secret) -> bool {
     let a = secret.metadata.annotations.as_ref();
-    a.and_then(|a| a.get(MANAGED_BY_ANNOTATION)).is_some_and(|v| v == MANAGED_BY_FLOTILLA)
-        || a.and_then(|a| a.get(crate::api::secret::MANAGED_BY_ANNOTATION)).is_some_and(|v| v == super::MANAGED_BY_ARGOCD)
+    a.and_then(|a| a.get(MANAGED_BY_ANNOTATION))
+        .is_some_and(|v| v == MANAGED_BY_FLOTILLA)
+        || a.and_then(|a| a.get(crate::api::secret::MANAGED_BY_ANNOTATION))
+            .is_some_and(|v| v == super::MANAGED_BY_ARGOCD)
 }
 
 /// Whether a Secret carries either `secret-type: cluster` label.
 pub fn is_cluster_secret(secret: &Secret) -> bool {
     let labels = secret.metadata.labels.as_ref();
-    [FLOTILLA_SECRET_TYPE_LABEL, ARGOCD_SECRET_TYPE_LABEL].iter().any(|l| labels.and_then(|m| m.get(*l)).is_some_and(|v| v == "cluster"))
+    [FLOTILLA_SECRET_TYPE_LABEL, ARGOCD_SECRET_TYPE_LABEL]
+        .iter()
+        .any(|l| {
+            labels
+                .and_then(|m| m.get(*l))
+                .is_some_and(|v| v == "cluster")
+        })
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ const MAX_NAME: usize = 253;
 
 /// 32-bit FNV-1a, as Go's `hash/fnv.New32a`.
 pub fn fnv32a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// `cluster-<host without port, lowercased>-<fnv32a(server) in decimal>`, as Argo CD names the
@@ -24,7 +26,11 @@ pub fn cluster_secret_name(server: &str) -> String {
     let room = MAX_NAME - "cluster-".len() - suffix.len();
     let host: String = host.chars().take(room).collect();
     let host = host.trim_end_matches(['-', '.']);
-    if host.is_empty() { format!("cluster{suffix}") } else { format!("cluster-{host}{suffix}") }
+    if host.is_empty() {
+        format!("cluster{suffix}")
+    } else {
+        format!("cluster-{host}{suffix}")
+    }
 }
 
 /// The host of an URL, without scheme, user info, port or path. An IPv6 literal loses its
@@ -46,9 +52,20 @@ fn sanitize_host(host: &str) -> String {
     let mapped: String = host
         .chars()
         .map(|c| c.to_ascii_lowercase())
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    mapped.split('.').map(|l| l.trim_matches('-')).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(".")
+    mapped
+        .split('.')
+        .map(|l| l.trim_matches('-'))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Whether `name` is a DNS-1123 subdomain (what Secret and ServiceAccount names must be).
@@ -57,7 +74,9 @@ pub fn is_dns1123_subdomain(name: &str) -> bool {
         && name.len() <= MAX_NAME
         && name.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -73,7 +92,8 @@ pub fn token_service_account(token: &Sensitive<String>) -> Option<(String, Strin
     let sub = claims.get("sub")?.as_str()?;
     let rest = sub.strip_prefix("system:serviceaccount:")?;
     let (ns, name) = rest.split_once(':')?;
-    (is_dns1123_subdomain(ns) && is_dns1123_subdomain(name)).then(|| (ns.to_string(), name.to_string()))
+    (is_dns1123_subdomain(ns) && is_dns1123_subdomain(name))
+        .then(|| (ns.to_string(), name.to_string()))
 }
 
 #[cfg(test)]
@@ -91,11 +111,22 @@ mod tests {
     #[test]
     fn argo_cd_secret_names() {
         let server = "https://mycluster.example.com:6443";
-        assert_eq!(cluster_secret_name(server), format!("cluster-mycluster.example.com-{}", fnv32a(server.as_bytes())));
+        assert_eq!(
+            cluster_secret_name(server),
+            format!(
+                "cluster-mycluster.example.com-{}",
+                fnv32a(server.as_bytes())
+            )
+        );
         let name = cluster_secret_name("https://127.0.0.1:40123/clusters/dev");
         assert!(name.starts_with("cluster-127.0.0.1-"), "{name}");
-        assert_ne!(name, cluster_secret_name("https://127.0.0.1:40123/clusters/staging"));
-        assert!(cluster_secret_name("https://API.Example.COM").starts_with("cluster-api.example.com-"));
+        assert_ne!(
+            name,
+            cluster_secret_name("https://127.0.0.1:40123/clusters/staging")
+        );
+        assert!(
+            cluster_secret_name("https://API.Example.COM").starts_with("cluster-api.example.com-")
+        );
         assert!(cluster_secret_name("https://[fd00::1]:6443").starts_with("cluster-fd00--1-"));
     }
 
@@ -112,7 +143,10 @@ mod tests {
         ] {
             let name = cluster_secret_name(server);
             assert!(is_dns1123_subdomain(&name), "{name}");
-            assert!(!name.contains("hunter2") && !name.contains("admin"), "{name}");
+            assert!(
+                !name.contains("hunter2") && !name.contains("admin"),
+                "{name}"
+            );
         }
         assert_eq!(cluster_secret_name(&long).len(), 253);
     }
@@ -129,11 +163,27 @@ mod tests {
 
     #[test]
     fn service_account_of_a_token() {
-        let jwt = |claims: &str| Sensitive::new(format!("eyJhbGciOiJSUzI1NiJ9.{}.c2ln", URL_SAFE_NO_PAD.encode(claims)));
-        let t = jwt(r#"{"iss":"kubernetes/serviceaccount","sub":"system:serviceaccount:kube-system:flotilla-manager"}"#);
-        assert_eq!(token_service_account(&t), Some(("kube-system".into(), "flotilla-manager".into())));
+        let jwt = |claims: &str| {
+            Sensitive::new(format!(
+                "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+                URL_SAFE_NO_PAD.encode(claims)
+            ))
+        };
+        let t = jwt(
+            r#"{"iss":"kubernetes/serviceaccount","sub":"system:serviceaccount:kube-system:flotilla-manager"}"#,
+        );
+        assert_eq!(
+            token_service_account(&t),
+            Some(("kube-system".into(), "flotilla-manager".into()))
+        );
         assert_eq!(token_service_account(&jwt(r#"{"sub":"jane"}"#)), None);
-        assert_eq!(token_service_account(&jwt(r#"{"sub":"system:serviceaccount:Bad:x"}"#)), None);
-        assert_eq!(token_service_account(&Sensitive::new("opaque".into())), None);
+        assert_eq!(
+            token_service_account(&jwt(r#"{"sub":"system:serviceaccount:Bad:x"}"#)),
+            None
+        );
+        assert_eq!(
+            token_service_account(&Sensitive::new("opaque".into())),
+            None
+        );
     }
 }

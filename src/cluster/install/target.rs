@@ -5,13 +5,16 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::Resource;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::manifests::{self, Update};
-use super::{Action, Change, InstallError, MANAGER_ROLE, MANAGER_ROLE_BINDING, MANAGER_SERVICE_ACCOUNT, Sink, TOKEN_POLL_INTERVAL, status_code};
+use super::{
+    Action, Change, InstallError, MANAGER_ROLE, MANAGER_ROLE_BINDING, MANAGER_SERVICE_ACCOUNT,
+    Sink, TOKEN_POLL_INTERVAL, status_code,
+};
 use crate::api::Sensitive;
 
 /// A cluster to talk to, and how to name it in messages (`context dev`).
@@ -51,7 +54,10 @@ where
 {
     let what = format!("{} {}", o.kind, o.shown);
     for _ in 0..2 {
-        let existing = api.get_opt(o.name).await.map_err(|e| InstallError::api("reading", &what, place, &e))?;
+        let existing = api
+            .get_opt(o.name)
+            .await
+            .map_err(|e| InstallError::api("reading", &what, place, &e))?;
         let Some(existing) = existing else {
             match api.create(&PostParams::default(), desired).await {
                 Ok(_) => {
@@ -63,16 +69,26 @@ where
                 Err(e) => return Err(InstallError::api("creating", &what, place, &e)),
             }
         };
-        match update(&existing).map_err(|what_| InstallError::Conflict { object: what.clone(), place: place.into(), what: what_ })? {
+        match update(&existing).map_err(|what_| InstallError::Conflict {
+            object: what.clone(),
+            place: place.into(),
+            what: what_,
+        })? {
             Update::Unchanged => out(Change::new(Action::Unchanged, o.kind, &o.shown)),
             Update::Replace(obj) => {
-                api.replace(o.name, &PostParams::default(), &obj).await.map_err(|e| InstallError::api("updating", &what, place, &e))?;
+                api.replace(o.name, &PostParams::default(), &obj)
+                    .await
+                    .map_err(|e| InstallError::api("updating", &what, place, &e))?;
                 out(Change::new(Action::Updated, o.kind, &o.shown));
             }
         }
         return Ok(());
     }
-    Err(InstallError::Conflict { object: what, place: place.into(), what: "was created and deleted concurrently; try again".into() })
+    Err(InstallError::Conflict {
+        object: what,
+        place: place.into(),
+        what: "was created and deleted concurrently; try again".into(),
+    })
 }
 
 /// Deletes an object; a missing one is reported as not found.
@@ -82,8 +98,17 @@ where
 {
     match api.delete(o.name, &DeleteParams::background()).await {
         Ok(_) => out(Change::new(Action::Deleted, o.kind, &o.shown)),
-        Err(e) if status_code(&e) == Some(404) => out(Change::new(Action::NotFound, o.kind, &o.shown)),
-        Err(e) => return Err(InstallError::api("deleting", format!("{} {}", o.kind, o.shown), place, &e)),
+        Err(e) if status_code(&e) == Some(404) => {
+            out(Change::new(Action::NotFound, o.kind, &o.shown))
+        }
+        Err(e) => {
+            return Err(InstallError::api(
+                "deleting",
+                format!("{} {}", o.kind, o.shown),
+                place,
+                &e,
+            ));
+        }
     }
     Ok(())
 }
@@ -98,34 +123,83 @@ pub struct ManagerScope<'a> {
 
 /// Ensures the ServiceAccount, its RBAC and a token Secret; returns the token once the token
 /// controller has filled it.
-pub async fn install_manager(c: &Connection, scope: &ManagerScope<'_>, timeout: Duration, out: Sink<'_>) -> Result<Sensitive<String>, InstallError> {
+pub async fn install_manager(
+    c: &Connection,
+    scope: &ManagerScope<'_>,
+    timeout: Duration,
+    out: Sink<'_>,
+) -> Result<Sensitive<String>, InstallError> {
     let sa_ns = scope.sa_namespace;
     let sas: Api<ServiceAccount> = Api::namespaced(c.client.clone(), sa_ns);
     let o = obj("serviceaccount", Some(sa_ns), MANAGER_SERVICE_ACCOUNT);
-    ensure(&sas, o, &c.place, &manifests::service_account(sa_ns), |_| Ok(Update::Unchanged), out).await?;
+    ensure(
+        &sas,
+        o,
+        &c.place,
+        &manifests::service_account(sa_ns),
+        |_| Ok(Update::Unchanged),
+        out,
+    )
+    .await?;
     if scope.namespaces.is_empty() {
         let roles: Api<ClusterRole> = Api::all(c.client.clone());
         let want = manifests::cluster_role();
-        ensure(&roles, obj("clusterrole", None, MANAGER_ROLE), &c.place, &want, |e| Ok(manifests::cluster_role_update(e, &want)), out).await?;
+        ensure(
+            &roles,
+            obj("clusterrole", None, MANAGER_ROLE),
+            &c.place,
+            &want,
+            |e| Ok(manifests::cluster_role_update(e, &want)),
+            out,
+        )
+        .await?;
         let bindings: Api<ClusterRoleBinding> = Api::all(c.client.clone());
         let want = manifests::cluster_role_binding(sa_ns);
         let o = obj("clusterrolebinding", None, MANAGER_ROLE_BINDING);
-        ensure(&bindings, o, &c.place, &want, |e| manifests::cluster_role_binding_update(e, &want), out).await?;
+        ensure(
+            &bindings,
+            o,
+            &c.place,
+            &want,
+            |e| manifests::cluster_role_binding_update(e, &want),
+            out,
+        )
+        .await?;
     }
     for ns in scope.namespaces {
         let roles: Api<Role> = Api::namespaced(c.client.clone(), ns);
         let want = manifests::role(ns);
-        ensure(&roles, obj("role", Some(ns), MANAGER_ROLE), &c.place, &want, |e| Ok(manifests::role_update(e, &want)), out).await?;
+        ensure(
+            &roles,
+            obj("role", Some(ns), MANAGER_ROLE),
+            &c.place,
+            &want,
+            |e| Ok(manifests::role_update(e, &want)),
+            out,
+        )
+        .await?;
         let bindings: Api<RoleBinding> = Api::namespaced(c.client.clone(), ns);
         let want = manifests::role_binding(ns, sa_ns);
         let o = obj("rolebinding", Some(ns), MANAGER_ROLE_BINDING);
-        ensure(&bindings, o, &c.place, &want, |e| manifests::role_binding_update(e, &want), out).await?;
+        ensure(
+            &bindings,
+            o,
+            &c.place,
+            &want,
+            |e| manifests::role_binding_update(e, &want),
+            out,
+        )
+        .await?;
     }
     let secrets: Api<Secret> = Api::namespaced(c.client.clone(), sa_ns);
     let listed = token_secrets(c, sa_ns).await?;
     let name = match manifests::pick_token_secret(&listed).and_then(|s| s.metadata.name.clone()) {
         Some(name) => {
-            out(Change::new(Action::Unchanged, "secret", format!("{sa_ns}/{name}")));
+            out(Change::new(
+                Action::Unchanged,
+                "secret",
+                format!("{sa_ns}/{name}"),
+            ));
             name
         }
         None => {
@@ -133,12 +207,18 @@ pub async fn install_manager(c: &Connection, scope: &ManagerScope<'_>, timeout: 
             let name = want.metadata.name.clone().unwrap_or_default();
             let shown = format!("secret {sa_ns}/{name}");
             match secrets.create(&PostParams::default(), &want).await {
-                Ok(_) => out(Change::new(Action::Created, "secret", format!("{sa_ns}/{name}"))),
+                Ok(_) => out(Change::new(
+                    Action::Created,
+                    "secret",
+                    format!("{sa_ns}/{name}"),
+                )),
                 Err(e) if status_code(&e) == Some(409) => {
                     return Err(InstallError::Conflict {
                         object: shown,
                         place: c.place.clone(),
-                        what: format!("exists and is not a token Secret of serviceaccount {sa_ns}/{MANAGER_SERVICE_ACCOUNT}"),
+                        what: format!(
+                            "exists and is not a token Secret of serviceaccount {sa_ns}/{MANAGER_SERVICE_ACCOUNT}"
+                        ),
                     });
                 }
                 Err(e) => return Err(InstallError::api("creating", shown, &c.place, &e)),
@@ -152,65 +232,142 @@ pub async fn install_manager(c: &Connection, scope: &ManagerScope<'_>, timeout: 
 /// The Secrets of `namespace` (token Secrets are filtered by the callers).
 pub async fn token_secrets(c: &Connection, namespace: &str) -> Result<Vec<Secret>, InstallError> {
     let secrets: Api<Secret> = Api::namespaced(c.client.clone(), namespace);
-    let list = secrets.list(&ListParams::default()).await.map_err(|e| InstallError::api("listing", format!("secrets in namespace {namespace}"), &c.place, &e))?;
+    let list = secrets.list(&ListParams::default()).await.map_err(|e| {
+        InstallError::api(
+            "listing",
+            format!("secrets in namespace {namespace}"),
+            &c.place,
+            &e,
+        )
+    })?;
     Ok(list.items)
 }
 
 /// Polls a token Secret every 500 ms until `data.token` is filled.
-pub async fn wait_for_token(c: &Connection, namespace: &str, name: &str, timeout: Duration) -> Result<Sensitive<String>, InstallError> {
+pub async fn wait_for_token(
+    c: &Connection,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<Sensitive<String>, InstallError> {
     let secrets: Api<Secret> = Api::namespaced(c.client.clone(), namespace);
     let shown = format!("{namespace}/{name}");
     let start = Instant::now();
     loop {
-        let secret = secrets.get_opt(name).await.map_err(|e| InstallError::api("reading", format!("secret {shown}"), &c.place, &e))?;
+        let secret = secrets
+            .get_opt(name)
+            .await
+            .map_err(|e| InstallError::api("reading", format!("secret {shown}"), &c.place, &e))?;
         if let Some(token) = secret.as_ref().and_then(manifests::token_of) {
             return Ok(token);
         }
         if start.elapsed() >= timeout {
-            return Err(InstallError::TokenTimeout { secret: shown, place: c.place.clone(), waited: timeout });
+            return Err(InstallError::TokenTimeout {
+                secret: shown,
+                place: c.place.clone(),
+                waited: timeout,
+            });
         }
         tokio::time::sleep(TOKEN_POLL_INTERVAL).await;
     }
 }
 
 /// Creates a new token Secret for `sa` and waits for its token; returns its name and token.
-pub async fn issue_token(c: &Connection, sa_namespace: &str, sa: &str, timeout: Duration, out: Sink<'_>) -> Result<(String, Sensitive<String>), InstallError> {
+pub async fn issue_token(
+    c: &Connection,
+    sa_namespace: &str,
+    sa: &str,
+    timeout: Duration,
+    out: Sink<'_>,
+) -> Result<(String, Sensitive<String>), InstallError> {
     let secrets: Api<Secret> = Api::namespaced(c.client.clone(), sa_namespace);
     let want = manifests::rotated_token_secret(sa_namespace, sa);
     let created = secrets
         .create(&PostParams::default(), &want)
         .await
-        .map_err(|e| InstallError::api("creating", format!("a token secret for serviceaccount {sa_namespace}/{sa}"), &c.place, &e))?;
+        .map_err(|e| {
+            InstallError::api(
+                "creating",
+                format!("a token secret for serviceaccount {sa_namespace}/{sa}"),
+                &c.place,
+                &e,
+            )
+        })?;
     let name = created.metadata.name.unwrap_or_default();
-    out(Change::new(Action::Created, "secret", format!("{sa_namespace}/{name}")));
+    out(Change::new(
+        Action::Created,
+        "secret",
+        format!("{sa_namespace}/{name}"),
+    ));
     let token = wait_for_token(c, sa_namespace, &name, timeout).await?;
     Ok((name, token))
 }
 
 /// Deletes one Secret.
-pub async fn delete_secret(c: &Connection, namespace: &str, name: &str, out: Sink<'_>) -> Result<(), InstallError> {
+pub async fn delete_secret(
+    c: &Connection,
+    namespace: &str,
+    name: &str,
+    out: Sink<'_>,
+) -> Result<(), InstallError> {
     let secrets: Api<Secret> = Api::namespaced(c.client.clone(), namespace);
-    delete(&secrets, obj("secret", Some(namespace), name), &c.place, out).await
+    delete(
+        &secrets,
+        obj("secret", Some(namespace), name),
+        &c.place,
+        out,
+    )
+    .await
 }
 
 /// Removes what `cluster add` installed: the bindings and roles (cluster-wide and in every
 /// namespace), the token Secrets of flotilla-manager and its ServiceAccount.
-pub async fn remove_manager(c: &Connection, sa_ns: &str, out: Sink<'_>) -> Result<(), InstallError> {
+pub async fn remove_manager(
+    c: &Connection,
+    sa_ns: &str,
+    out: Sink<'_>,
+) -> Result<(), InstallError> {
     let crbs: Api<ClusterRoleBinding> = Api::all(c.client.clone());
-    delete(&crbs, obj("clusterrolebinding", None, MANAGER_ROLE_BINDING), &c.place, out).await?;
+    delete(
+        &crbs,
+        obj("clusterrolebinding", None, MANAGER_ROLE_BINDING),
+        &c.place,
+        out,
+    )
+    .await?;
     let crs: Api<ClusterRole> = Api::all(c.client.clone());
     delete(&crs, obj("clusterrole", None, MANAGER_ROLE), &c.place, out).await?;
     let listing = |kind: &str| format!("{kind} named {MANAGER_ROLE_BINDING} in all namespaces");
     let rbs: Api<RoleBinding> = Api::all(c.client.clone());
-    let found = rbs.list(&ListParams::default()).await.map_err(|e| InstallError::api("listing", listing("rolebindings"), &c.place, &e))?;
-    for rb in found.items.iter().filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE_BINDING)) {
+    let found = rbs
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| InstallError::api("listing", listing("rolebindings"), &c.place, &e))?;
+    for rb in found
+        .items
+        .iter()
+        .filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE_BINDING))
+    {
         let ns = rb.metadata.namespace.clone().unwrap_or_default();
         let api: Api<RoleBinding> = Api::namespaced(c.client.clone(), &ns);
-        delete(&api, obj("rolebinding", Some(&ns), MANAGER_ROLE_BINDING), &c.place, out).await?;
+        delete(
+            &api,
+            obj("rolebinding", Some(&ns), MANAGER_ROLE_BINDING),
+            &c.place,
+            out,
+        )
+        .await?;
     }
     let roles: Api<Role> = Api::all(c.client.clone());
-    let found = roles.list(&ListParams::default()).await.map_err(|e| InstallError::api("listing", listing("roles"), &c.place, &e))?;
-    for r in found.items.iter().filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE)) {
+    let found = roles
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| InstallError::api("listing", listing("roles"), &c.place, &e))?;
+    for r in found
+        .items
+        .iter()
+        .filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE))
+    {
         let ns = r.metadata.namespace.clone().unwrap_or_default();
         let api: Api<Role> = Api::namespaced(c.client.clone(), &ns);
         delete(&api, obj("role", Some(&ns), MANAGER_ROLE), &c.place, out).await?;
@@ -222,11 +379,21 @@ pub async fn remove_manager(c: &Connection, sa_ns: &str, out: Sink<'_>) -> Resul
         .filter_map(|s| s.metadata.name.clone())
         .collect();
     if tokens.is_empty() {
-        out(Change::new(Action::NotFound, "secret", format!("{sa_ns}/{}", super::LONG_LIVED_TOKEN_SECRET)));
+        out(Change::new(
+            Action::NotFound,
+            "secret",
+            format!("{sa_ns}/{}", super::LONG_LIVED_TOKEN_SECRET),
+        ));
     }
     for name in tokens {
         delete_secret(c, sa_ns, &name, out).await?;
     }
     let sas: Api<ServiceAccount> = Api::namespaced(c.client.clone(), sa_ns);
-    delete(&sas, obj("serviceaccount", Some(sa_ns), MANAGER_SERVICE_ACCOUNT), &c.place, out).await
+    delete(
+        &sas,
+        obj("serviceaccount", Some(sa_ns), MANAGER_SERVICE_ACCOUNT),
+        &c.place,
+        out,
+    )
+    .await
 }

@@ -47,8 +47,12 @@ pub fn default(obj: &mut Value, schema: &Value) {
         Value::Object(map) => {
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (k, prop) in props {
-                    let Some(d) = prop.get("default") else { continue };
-                    let missing = map.get(k).is_none_or(|v| is_non_nullable_null(v, Some(prop)));
+                    let Some(d) = prop.get("default") else {
+                        continue;
+                    };
+                    let missing = map
+                        .get(k)
+                        .is_none_or(|v| is_non_nullable_null(v, Some(prop)));
                     if missing {
                         map.insert(k.clone(), d.clone());
                     }
@@ -94,7 +98,11 @@ pub fn prune(obj: &mut Value, schema: &Value) -> Vec<String> {
 }
 
 fn child_path(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 fn prune_at(obj: &mut Value, schema: Option<&Value>, path: &str, unknown: &mut Vec<String>) {
@@ -179,7 +187,8 @@ pub fn prune_nulls(obj: &mut Value, schema: &Value) {
             let extra = additional(schema).flatten();
             map.retain(|k, v| {
                 let s = property(schema, k).or(extra);
-                !(v.is_null() && s.is_some_and(|s| !is_true(s, "nullable") && s.get("default").is_none()))
+                !(v.is_null()
+                    && s.is_some_and(|s| !is_true(s, "nullable") && s.get("default").is_none()))
             });
             for (k, v) in map.iter_mut() {
                 if let Some(s) = property(schema, k).or(extra) {
@@ -231,7 +240,9 @@ fn show(v: &Value) -> String {
 
 fn type_matches(want: &str, v: &Value) -> bool {
     match (want, v) {
-        ("integer", Value::Number(n)) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+        ("integer", Value::Number(n)) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         ("number", Value::Number(_)) => true,
         ("string", Value::String(_)) => true,
         ("boolean", Value::Bool(_)) => true,
@@ -264,43 +275,90 @@ fn validate_at(v: &Value, s: &Value, path: &str, problems: &mut Vec<(String, Str
             return;
         }
         if let Some(t) = s.get("type").and_then(Value::as_str) {
-            problems.push((path.to_string(), format!("Invalid value: \"null\": {shown_path} in body must be of type {t}: \"null\"")));
+            problems.push((
+                path.to_string(),
+                format!(
+                    "Invalid value: \"null\": {shown_path} in body must be of type {t}: \"null\""
+                ),
+            ));
         }
         return;
     }
     let wanted = if is_true(s, "x-kubernetes-int-or-string") {
-        Some(("integer,string", matches!(v, Value::String(_)) || type_matches("integer", v)))
+        Some((
+            "integer,string",
+            matches!(v, Value::String(_)) || type_matches("integer", v),
+        ))
     } else {
-        s.get("type").and_then(Value::as_str).map(|t| (t, type_matches(t, v)))
+        s.get("type")
+            .and_then(Value::as_str)
+            .map(|t| (t, type_matches(t, v)))
     };
     if let Some((t, false)) = wanted {
         let actual = type_of(v);
-        problems.push((path.to_string(), format!("Invalid value: {actual:?}: {shown_path} in body must be of type {t}: {actual:?}")));
+        problems.push((
+            path.to_string(),
+            format!(
+                "Invalid value: {actual:?}: {shown_path} in body must be of type {t}: {actual:?}"
+            ),
+        ));
         return;
     }
     if let Some(allowed) = s.get("enum").and_then(Value::as_array)
         && !allowed.contains(v)
     {
-        let values: Vec<String> = allowed.iter().map(|a| match a {
-            Value::String(s) => format!("{s:?}"),
-            other => format!("{:?}", other.to_string()),
-        }).collect();
-        problems.push((path.to_string(), format!("Unsupported value: {}: supported values: {}", show(v), values.join(", "))));
+        let values: Vec<String> = allowed
+            .iter()
+            .map(|a| match a {
+                Value::String(s) => format!("{s:?}"),
+                other => format!("{:?}", other.to_string()),
+            })
+            .collect();
+        problems.push((
+            path.to_string(),
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                show(v),
+                values.join(", ")
+            ),
+        ));
     }
     if let Some(n) = v.as_f64() {
         let exclusive = |k: &str| is_true(s, k);
         if let Some(min) = s.get("minimum").filter(|m| m.is_number()) {
             let m = min.as_f64().unwrap_or(f64::MIN);
             if n < m || (exclusive("exclusiveMinimum") && n == m) {
-                let rel = if exclusive("exclusiveMinimum") { "greater than" } else { "greater than or equal to" };
-                problems.push((path.to_string(), format!("Invalid value: {}: {shown_path} in body should be {rel} {}", show(v), show_bound(min))));
+                let rel = if exclusive("exclusiveMinimum") {
+                    "greater than"
+                } else {
+                    "greater than or equal to"
+                };
+                problems.push((
+                    path.to_string(),
+                    format!(
+                        "Invalid value: {}: {shown_path} in body should be {rel} {}",
+                        show(v),
+                        show_bound(min)
+                    ),
+                ));
             }
         }
         if let Some(max) = s.get("maximum").filter(|m| m.is_number()) {
             let m = max.as_f64().unwrap_or(f64::MAX);
             if n > m || (exclusive("exclusiveMaximum") && n == m) {
-                let rel = if exclusive("exclusiveMaximum") { "less than" } else { "less than or equal to" };
-                problems.push((path.to_string(), format!("Invalid value: {}: {shown_path} in body should be {rel} {}", show(v), show_bound(max))));
+                let rel = if exclusive("exclusiveMaximum") {
+                    "less than"
+                } else {
+                    "less than or equal to"
+                };
+                problems.push((
+                    path.to_string(),
+                    format!(
+                        "Invalid value: {}: {shown_path} in body should be {rel} {}",
+                        show(v),
+                        show_bound(max)
+                    ),
+                ));
             }
         }
     }
@@ -373,13 +431,20 @@ mod tests {
         let mut obj = json!({"spec": {"engine": "mysql", "ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
         default(&mut obj, &schema());
         assert_eq!(obj["spec"]["sizeGi"], 10);
-        assert_eq!(obj["spec"]["backup"], json!({"enabled": true}), "a defaulted object gets its own defaults");
+        assert_eq!(
+            obj["spec"]["backup"],
+            json!({"enabled": true}),
+            "a defaulted object gets its own defaults"
+        );
         assert_eq!(obj["spec"]["ports"][0]["protocol"], "TCP");
         assert_eq!(obj["spec"]["ports"][1]["protocol"], "UDP");
         assert!(obj.get("status").is_none(), "no default, no field");
         let mut explicit = json!({"spec": {"sizeGi": null, "backup": {"enabled": false}}});
         default(&mut explicit, &schema());
-        assert_eq!(explicit["spec"]["sizeGi"], 10, "non-nullable nulls are defaulted");
+        assert_eq!(
+            explicit["spec"]["sizeGi"], 10,
+            "non-nullable nulls are defaulted"
+        );
         assert_eq!(explicit["spec"]["backup"]["enabled"], false);
     }
 
@@ -392,20 +457,35 @@ mod tests {
                      "labels": {"a": "b"}, "raw": {"anything": [1], "known": {"a": "x", "b": "y"}}},
         });
         let unknown = prune(&mut obj, &schema());
-        assert_eq!(unknown, ["spec.extra", "spec.ports[0].bogus", "spec.raw.known.b", "top"]);
+        assert_eq!(
+            unknown,
+            [
+                "spec.extra",
+                "spec.ports[0].bogus",
+                "spec.raw.known.b",
+                "top"
+            ]
+        );
         assert_eq!(obj["metadata"]["name"], "x");
         assert!(obj["spec"].get("extra").is_none() && obj.get("top").is_none());
         assert_eq!(obj["spec"]["ports"], json!([{"port": 1}]));
         assert_eq!(obj["spec"]["labels"], json!({"a": "b"}));
-        assert_eq!(obj["spec"]["raw"], json!({"anything": [1], "known": {"a": "x"}}));
+        assert_eq!(
+            obj["spec"]["raw"],
+            json!({"anything": [1], "known": {"a": "x"}})
+        );
     }
 
     #[test]
     fn coerce_removes_non_nullable_nulls() {
-        let mut obj = json!({"spec": {"engine": "mysql", "tags": null, "backup": {"schedule": null}}});
+        let mut obj =
+            json!({"spec": {"engine": "mysql", "tags": null, "backup": {"schedule": null}}});
         assert!(coerce(&mut obj, &schema()).is_empty());
         assert!(obj["spec"].get("tags").is_none());
-        assert_eq!(obj["spec"]["backup"], json!({"enabled": true, "schedule": null}));
+        assert_eq!(
+            obj["spec"]["backup"],
+            json!({"enabled": true, "schedule": null})
+        );
     }
 
     #[test]
@@ -418,7 +498,16 @@ mod tests {
         assert!(text.contains(&"spec.tags[1]: Invalid value: \"integer\": spec.tags[1] in body must be of type string: \"integer\"".to_string()), "{text:?}");
         assert!(text.contains(&"spec.port: Invalid value: \"boolean\": spec.port in body must be of type integer,string: \"boolean\"".to_string()), "{text:?}");
         let missing = validate(&json!({"spec": {}}), &schema());
-        assert_eq!(missing, [("spec.engine".to_string(), "Required value".to_string())]);
-        assert!(validate(&json!({"spec": {"engine": "mysql", "sizeGi": 5, "port": "http"}}), &schema()).is_empty());
+        assert_eq!(
+            missing,
+            [("spec.engine".to_string(), "Required value".to_string())]
+        );
+        assert!(
+            validate(
+                &json!({"spec": {"engine": "mysql", "sizeGi": 5, "port": "http"}}),
+                &schema()
+            )
+            .is_empty()
+        );
     }
 }

@@ -312,7 +312,10 @@ mod tests {
         };
         assert_eq!(spec_patch, json!({"nodeName": "kind-control-plane"}));
         assert_eq!(status["phase"], "Pending");
-        assert_eq!(cond(&json!({"status": status}), "PodScheduled")["status"], "True");
+        assert_eq!(
+            cond(&json!({"status": status}), "PodScheduled")["status"],
+            "True"
+        );
     }
 
     #[test]
