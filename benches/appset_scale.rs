@@ -20,82 +20,20 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn proc_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (t(11) + t(12)) / 100.0
-}
-
-async fn client(kubeconfig: &str) -> kube::Client {
-    let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
-
-/// An admin API call to the simulator: (method, path, body) → JSON.
-fn admin(dir: &Path, method: &str, path: &str) -> Value {
-    let info: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("admin.json")).expect("admin.json"))
-            .expect("json");
-    let url = info["url"].as_str().expect("url").to_string();
-    let token = info["token"].as_str().expect("token").to_string();
-    // The admin API is HTTPS; use curl rather than a TLS client in the bench.
-    let out = Command::new("curl")
-        .args([
-            "-sk",
-            "-X",
-            method,
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            &format!("{url}{path}"),
-        ])
-        .output()
-        .expect("curl runs");
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
+mod common;
+use common::{Proc, client, cpu_seconds, env_usize, proc_kib};
 
 /// Write calls on Applications and ApplicationSets served by the hub virtual cluster.
 fn hub_writes(dir: &Path) -> u64 {
-    let counts = admin(dir, "GET", "/clusters/hub/requests");
+    let counts = common::admin(dir, "GET", "/clusters/hub/requests", None);
     counts["requests"]
         .as_array()
         .into_iter()

@@ -12,61 +12,24 @@
 //! Environment: `SIM_CLUSTERS`, `SIM_OBJECTS`, `SIM_CONCURRENCY` override the sizes.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::json;
 
+mod common;
+use common::{Proc, cpu_seconds, env_usize, proc_kib};
+
 const UPDATE_SECONDS: u64 = 10;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
 
 async fn client(dir: &Path, name: &str) -> kube::Client {
     let yaml =
         std::fs::read_to_string(dir.join(format!("{name}.yaml"))).expect("kubeconfig written");
-    let kc = Kubeconfig::from_yaml(&yaml).expect("kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
+    common::client(&yaml).await
 }
 
 fn main() {
@@ -88,7 +51,7 @@ fn main() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("flotilla sim starts");
-    let sim = Sim(child);
+    let sim = Proc(child);
     let pid = sim.0.id();
     let start = Instant::now();
     while !dir.path().join("admin.json").exists() {
@@ -101,7 +64,7 @@ fn main() {
     println!(
         "sim_scale: {clusters} virtual clusters up in {:.2} s; idle RSS {} MiB",
         start.elapsed().as_secs_f64(),
-        proc_status_kib(pid, "VmRSS:") / 1024
+        proc_kib(pid, "VmRSS:") / 1024
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -150,7 +113,7 @@ fn main() {
             objects as f64 / secs,
             cpu * 1e6 / objects as f64
         );
-        println!("after create: RSS {} MiB, peak {} MiB", proc_status_kib(pid, "VmRSS:") / 1024, proc_status_kib(pid, "VmHWM:") / 1024);
+        println!("after create: RSS {} MiB, peak {} MiB", proc_kib(pid, "VmRSS:") / 1024, proc_kib(pid, "VmHWM:") / 1024);
 
         // 2. updates for a fixed time
         let done = Arc::new(AtomicUsize::new(0));
@@ -178,7 +141,7 @@ fn main() {
         let n = done.load(Ordering::Relaxed);
         println!("update: {n} merge patches in {secs:.2} s = {:.0} writes/s", n as f64 / secs);
     });
-    let rss = proc_status_kib(pid, "VmRSS:") / 1024;
-    let hwm = proc_status_kib(pid, "VmHWM:") / 1024;
+    let rss = proc_kib(pid, "VmRSS:") / 1024;
+    let hwm = proc_kib(pid, "VmHWM:") / 1024;
     println!("final: RSS {rss} MiB, peak {hwm} MiB (target < 1024 MiB)");
 }

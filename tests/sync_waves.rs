@@ -77,7 +77,10 @@ async fn a_wave_waits_for_the_previous_one() {
         if !available && deployments.get_opt("db").await.ok().flatten().is_some() {
             saw_waiting = true;
         }
-        assert!(start.elapsed() < e.limit, "wave 1 never applied");
+        if start.elapsed() > e.limit {
+            let app = e.apps().get("w").await.ok().map(|a| a.status);
+            panic!("wave 1 never applied; the Application's status: {app:#?}");
+        }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(

@@ -30,7 +30,7 @@ pub struct SimArgs {
     /// How long workloads take to become ready (e.g. 1s, 250ms).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub ready_after: Duration,
-    /// Watch events kept per cluster; older resourceVersions get 410 Gone.
+    /// Watch events kept per resource type of each cluster; older resourceVersions get 410 Gone.
     #[arg(long, default_value_t = 2000)]
     pub watch_history: usize,
     /// Interval of watch bookmarks.

@@ -17,7 +17,7 @@ use super::workload::WorkloadConfig;
 /// Settings shared by the virtual clusters of one simulator.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
-    /// Watch history kept per cluster (events); a watch from an older resourceVersion gets 410.
+    /// Watch history kept per resource type (events); a watch from an older resourceVersion gets 410.
     pub watch_history: usize,
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,

@@ -98,10 +98,17 @@ type Table = BTreeMap<ObjectKey, Doc>;
 struct Inner {
     rv: u64,
     tables: HashMap<StorageKey, Table>,
-    history: VecDeque<Arc<Record>>,
-    /// Every event with rv > compacted is still in `history`.
-    compacted: u64,
+    /// The recent changes of each resource type, as kube-apiserver's watch cache keeps one
+    /// window per type: a busy type never expires the watches of a quiet one.
+    history: HashMap<StorageKey, History>,
     history_limit: usize,
+}
+
+#[derive(Default)]
+struct History {
+    events: VecDeque<Arc<Record>>,
+    /// Every event of the type with rv > compacted is still in `events`.
+    compacted: u64,
 }
 
 /// The store of one virtual cluster.
@@ -162,8 +169,7 @@ impl Store {
             inner: Mutex::new(Inner {
                 rv: 1,
                 tables: HashMap::new(),
-                history: VecDeque::new(),
-                compacted: 1,
+                history: HashMap::new(),
                 history_limit: history_limit.max(1),
             }),
             events,
@@ -366,36 +372,42 @@ impl Store {
             prev,
             rv,
         });
-        inner.history.push_back(event.clone());
-        while inner.history.len() > inner.history_limit {
-            if let Some(old) = inner.history.pop_front() {
-                inner.compacted = old.rv;
+        let limit = inner.history_limit;
+        let history = inner.history.entry(key.clone()).or_insert_with(|| History {
+            events: VecDeque::new(),
+            compacted: 1,
+        });
+        history.events.push_back(event.clone());
+        while history.events.len() > limit {
+            if let Some(old) = history.events.pop_front() {
+                history.compacted = old.rv;
             }
         }
         // No receivers is fine.
         let _ = self.events.send(event);
     }
 
-    /// Starts a feed of every change after `from` (history replayed, then live), or fails if
-    /// `from` is older than the kept history.
-    pub fn subscribe_from(&self, from: u64) -> Result<Subscription, TooOld> {
+    /// Starts a feed of every change after `from` (the type's history replayed, then live), or
+    /// fails if `from` is older than the type's kept history.
+    pub fn subscribe_from(&self, key: &StorageKey, from: u64) -> Result<Subscription, TooOld> {
         let inner = self.lock();
-        if from < inner.compacted {
+        let (replay, compacted) = match inner.history.get(key) {
+            Some(h) => (
+                h.events.iter().filter(|e| e.rv > from).cloned().collect(),
+                h.compacted,
+            ),
+            None => (Vec::new(), 1),
+        };
+        if from < compacted {
             return Err(TooOld {
                 requested: from,
-                oldest: inner.compacted,
+                oldest: compacted,
             });
         }
-        let replay = inner
-            .history
-            .iter()
-            .filter(|e| e.rv > from)
-            .cloned()
-            .collect();
         Ok(Subscription {
             replay,
             feed: self.events.subscribe(),
-            rv: from.max(inner.compacted),
+            rv: from.max(compacted),
         })
     }
 
@@ -501,8 +513,8 @@ mod tests {
         for i in 0..10 {
             put(&s, "a", &format!("o{i}"));
         }
-        assert!(s.subscribe_from(2).is_err());
-        let sub = s.subscribe_from(8).unwrap();
+        assert!(s.subscribe_from(&key(), 2).is_err());
+        let sub = s.subscribe_from(&key(), 8).unwrap();
         assert_eq!(
             sub.replay.iter().map(|e| e.rv).collect::<Vec<_>>(),
             [9, 10, 11]

@@ -132,7 +132,7 @@ pub async fn run(cluster: Arc<VirtualCluster>, req: WatchRequest, tx: FrameSende
                 .subscribe_now(&req.rt.storage_key(), req.namespace.as_deref());
             (Some(objects), sub)
         }
-        Some(rv) => match cluster.store.subscribe_from(rv) {
+        Some(rv) => match cluster.store.subscribe_from(&req.rt.storage_key(), rv) {
             Ok(sub) => (None, sub),
             Err(too_old) => {
                 let status = ApiError::gone(format!(

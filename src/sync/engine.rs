@@ -63,6 +63,9 @@ pub struct Memo {
     /// Consecutive self-heals and when the last started.
     pub self_heals: u32,
     pub last_self_heal: Option<tokio::time::Instant>,
+    /// The resourceVersion of the hub's last write to the Application, and when it was made:
+    /// a cached copy older than it is stale (the watch has not delivered the write yet).
+    pub written: Option<(u64, tokio::time::Instant)>,
 }
 
 pub struct Engine {
@@ -112,6 +115,51 @@ impl Engine {
     pub fn app(&self, name: &str) -> Option<Arc<Application>> {
         self.apps
             .get(&ObjectRef::new(name).within(&self.config.namespace))
+    }
+
+    /// The Application as a pass must see it: the cached copy, unless it predates the hub's own
+    /// last write to it (the watch lags), in which case the pass waits for the cache briefly,
+    /// then reads the object from the API. A pass on a stale copy would write a status that
+    /// drops what the last pass recorded (operation state, history) and run a finished
+    /// operation again.
+    /// `Err(None)`: it is gone; `Err(Some(wait))`: try again after `wait`.
+    pub async fn current_app(&self, name: &str) -> Result<Arc<Application>, Option<Duration>> {
+        let cached = self.app(name);
+        let Some((written, at)) = self.memo(name).written else {
+            return cached.ok_or(None);
+        };
+        let seen = cached.as_ref().and_then(|a| resource_version(a));
+        if seen.is_some_and(|rv| rv >= written) {
+            self.update_memo(name, |m| m.written = None);
+            return cached.ok_or(None);
+        }
+        if at.elapsed() < Duration::from_secs(5) {
+            return Err(Some(Duration::from_millis(25)));
+        }
+        let api: kube::Api<Application> =
+            kube::Api::namespaced(self.hub.clone(), &self.config.namespace);
+        match api.get_opt(name).await {
+            Ok(Some(app)) => {
+                self.update_memo(name, |m| m.written = None);
+                Ok(Arc::new(app))
+            }
+            Ok(None) => Err(None),
+            Err(e) => {
+                tracing::warn!(app = %name, error = %crate::cluster::describe_error(&e), "reading the Application failed");
+                Err(Some(Duration::from_secs(1)))
+            }
+        }
+    }
+
+    /// Records the hub's write to Application `name` that produced `written`.
+    pub fn wrote(&self, name: &str, written: &Application) {
+        if let Some(rv) = resource_version(written) {
+            self.update_memo(name, |m| {
+                if m.written.is_none_or(|(w, _)| rv > w) {
+                    m.written = Some((rv, tokio::time::Instant::now()));
+                }
+            });
+        }
     }
 
     pub fn memo(&self, name: &str) -> Memo {
@@ -380,4 +428,9 @@ async fn unrouted_worker(engine: Weak<Engine>) {
         let requeue = super::reconcile::unrouted(&e, &name).await;
         queue.done(&name, requeue);
     }
+}
+
+/// An object's resourceVersion as a number (etcd revisions are; an opaque one is not compared).
+fn resource_version(app: &Application) -> Option<u64> {
+    app.metadata.resource_version.as_deref()?.parse().ok()
 }

@@ -87,23 +87,28 @@ pub fn is_foundation(obj: &Value) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub wave: i64,
+    /// Namespaces and CRDs: a step of their own, ready before anything that may need them is
+    /// applied (applies within a step run in parallel).
+    pub foundation: bool,
     pub items: Vec<usize>,
 }
 
-/// The apply steps of `objects`: foundations in the first step, then by wave.
+/// The apply steps of `objects`: foundations in a step of their own first, then by wave.
 pub fn steps(objects: &[Value]) -> Vec<Step> {
     let min_wave = objects.iter().map(wave).min().unwrap_or(0);
-    let mut keyed: Vec<(i64, usize, String, usize)> = objects
+    let mut keyed: Vec<(i64, bool, usize, String, usize)> = objects
         .iter()
         .enumerate()
         .map(|(i, o)| {
-            let w = if is_foundation(o) {
+            let foundation = is_foundation(o);
+            let w = if foundation {
                 min_wave.min(wave(o))
             } else {
                 wave(o)
             };
             (
                 w,
+                !foundation,
                 kind_rank(o["kind"].as_str().unwrap_or_default()),
                 o["metadata"]["name"]
                     .as_str()
@@ -115,11 +120,12 @@ pub fn steps(objects: &[Value]) -> Vec<Step> {
         .collect();
     keyed.sort();
     let mut out: Vec<Step> = Vec::new();
-    for (w, _, _, i) in keyed {
+    for (w, later, _, _, i) in keyed {
         match out.last_mut() {
-            Some(s) if s.wave == w => s.items.push(i),
+            Some(s) if s.wave == w && s.foundation != later => s.items.push(i),
             _ => out.push(Step {
                 wave: w,
+                foundation: !later,
                 items: vec![i],
             }),
         }
@@ -252,7 +258,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                (-1, vec!["shop", "widgets.example.com", "w"]),
+                (-1, vec!["shop", "widgets.example.com"]),
+                (-1, vec!["w"]),
                 (0, vec!["a-cfg", "cfg", "web"]),
                 (1, vec!["web"])
             ]

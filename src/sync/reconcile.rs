@@ -39,9 +39,13 @@ pub(super) fn now() -> Time {
 
 /// The pass of Application `name` in `pool`; returns when to run it again.
 pub async fn run(engine: &Engine, pool: &Pool, name: &str) -> Option<Duration> {
-    let Some(app) = engine.app(name) else {
-        engine.forget(name);
-        return None;
+    let app = match engine.current_app(name).await {
+        Ok(app) => app,
+        Err(Some(wait)) => return Some(wait),
+        Err(None) => {
+            engine.forget(name);
+            return None;
+        }
     };
     if engine
         .destination(&app)
@@ -69,7 +73,10 @@ pub async fn run(engine: &Engine, pool: &Pool, name: &str) -> Option<Duration> {
 
 /// An Application whose destination is not registered: `Unknown`, and why.
 pub async fn unrouted(engine: &Engine, name: &str) -> Option<Duration> {
-    let app = engine.app(name)?;
+    let app = match engine.current_app(name).await {
+        Ok(app) => app,
+        Err(wait) => return wait,
+    };
     if engine.destination(&app).is_some() {
         engine.enqueue(&app, Duration::ZERO);
         return None;
@@ -600,7 +607,7 @@ async fn failed_comparison(
         e.to_string(),
         &now(),
     );
-    if let Some(req) = requested {
+    if let Some(req) = requested.clone() {
         status.operation_state = Some(OperationState {
             operation: Some(req),
             phase: phase::ERROR.into(),
@@ -609,10 +616,13 @@ async fn failed_comparison(
             finished_at: Some(now()),
             ..Default::default()
         });
-        clear_request(engine, app).await;
     }
     status.reconciled_at = Some(now());
+    // The operation's state is recorded before the request is cleared.
     write_status(engine, app, status).await;
+    if requested.is_some() {
+        clear_request(engine, app).await;
+    }
     Some(if e.is_transient() {
         crate::timing::jittered(Duration::from_secs(30), Duration::from_secs(10))
     } else {
@@ -677,7 +687,10 @@ pub(super) async fn write_status(engine: &Engine, app: &Application, status: App
         )
         .await
     {
-        Ok(_) => engine.metrics.app_status_writes.inc(),
+        Ok(written) => {
+            engine.wrote(&app.name_any(), &written);
+            engine.metrics.app_status_writes.inc()
+        }
         Err(e) => {
             tracing::warn!(app = %app.name_any(), error = %crate::cluster::describe_error(&e), "writing the status failed")
         }
@@ -687,7 +700,7 @@ pub(super) async fn write_status(engine: &Engine, app: &Application, status: App
 async fn clear_request(engine: &Engine, app: &Application) {
     let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
     let patch = json!({"operation": null});
-    if let Err(e) = api
+    match api
         .patch(
             &app.name_any(),
             &PatchParams::default(),
@@ -695,14 +708,17 @@ async fn clear_request(engine: &Engine, app: &Application) {
         )
         .await
     {
-        tracing::warn!(app = %app.name_any(), error = %e, "clearing the operation failed");
+        Ok(written) => engine.wrote(&app.name_any(), &written),
+        Err(e) => {
+            tracing::warn!(app = %app.name_any(), error = %e, "clearing the operation failed")
+        }
     }
 }
 
 async fn clear_refresh(engine: &Engine, app: &Application) {
     let api: Api<Application> = Api::namespaced(engine.hub.clone(), &engine.config.namespace);
     let patch = json!({"metadata": {"annotations": {"flotilla.dev/refresh": null, "argocd.argoproj.io/refresh": null}}});
-    if let Err(e) = api
+    match api
         .patch(
             &app.name_any(),
             &PatchParams::default(),
@@ -710,7 +726,10 @@ async fn clear_refresh(engine: &Engine, app: &Application) {
         )
         .await
     {
-        tracing::warn!(app = %app.name_any(), error = %e, "clearing the refresh annotation failed");
+        Ok(written) => engine.wrote(&app.name_any(), &written),
+        Err(e) => {
+            tracing::warn!(app = %app.name_any(), error = %e, "clearing the refresh annotation failed")
+        }
     }
 }
 
