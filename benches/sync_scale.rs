@@ -15,7 +15,8 @@
 //!    Applications of the 9 others are synced, against the same 9 in step 3 (target ≤ +20%).
 //!
 //! `BENCH_CLUSTERS`, `BENCH_APPS`, `BENCH_STEADY_SECONDS` override the sizes; `BENCH_PERF=FILE`
-//! records a CPU profile of the hub during the first sync.
+//! records a CPU profile of the hub during the first sync; `BENCH_HEAPTRACK=FILE` runs the hub
+//! under heaptrack.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -251,8 +252,17 @@ fn main() {
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let cache = tempfile::tempdir().unwrap();
+        // BENCH_HEAPTRACK=FILE: the hub runs under heaptrack (allocations by call site).
+        let mut hub_cmd = match std::env::var("BENCH_HEAPTRACK") {
+            Ok(out) => {
+                let mut c = Command::new("heaptrack");
+                c.args(["-o", &out, env!("CARGO_BIN_EXE_flotilla")]);
+                c
+            }
+            Err(_) => Command::new(env!("CARGO_BIN_EXE_flotilla")),
+        };
         let hub_proc = Proc(
-            Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            hub_cmd
                 .args(["hub", "--in-cluster=false", "--listen", &format!("127.0.0.1:{port}"), "--kubeconfig"])
                 .arg(kdir.join("hub.yaml"))
                 .arg("--git-cache")

@@ -1,5 +1,5 @@
 //! First sync: an Application's manifests reach its cluster, its status says Synced and
-//! Healthy, and its history records the revision.
+//! Healthy, its history records the revision, and `/metrics` reports it (`flotilla_app_info`).
 
 mod support;
 
@@ -13,7 +13,10 @@ const CM: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sync_applies_and_reports() {
-    let e = E2e::start(&[("apps/web/cm.yaml", CM)], |_| {}).await;
+    let e = E2e::start(&[("apps/web/cm.yaml", CM)], |c| {
+        c.listen = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
     let ns = e.target_ns("dev", "web");
     e.create_app(
         "web",
@@ -42,5 +45,27 @@ async fn first_sync_applies_and_reports() {
         format!("web:/ConfigMap:{ns}/settings")
     );
     assert_eq!(cm.metadata.labels.unwrap()["flotilla.dev/instance"], "web");
+
+    let addr = e.running.as_ref().unwrap().addr().unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut metrics = String::new();
+    s.read_to_string(&mut metrics).await.unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("flotilla_app_info{") && l.contains("name=\"web\""))
+        .unwrap_or_else(|| panic!("no flotilla_app_info for web in\n{metrics}"));
+    assert!(
+        line.contains("sync_status=\"Synced\"")
+            && line.contains("health_status=\"Healthy\"")
+            && line.contains("autosync_enabled=\"true\"")
+            && line.contains("project=\"default\"")
+            && line.ends_with("} 1"),
+        "{line}"
+    );
+    assert_eq!(metrics.matches("# TYPE flotilla_app_info gauge").count(), 1);
     e.cleanup().await;
 }

@@ -56,6 +56,13 @@ pub struct HubArgs {
     /// Requests at once above --hub-qps.
     #[arg(long, default_value_t = 1000)]
     pub hub_burst: u32,
+    /// Requests in flight at once to each registered cluster, watches aside (0: no cap). Each
+    /// is one HTTP/1.1 connection: this bounds the hub's connections and memory per cluster.
+    #[arg(long, default_value_t = 4)]
+    pub max_in_flight: usize,
+    /// Requests in flight at once to the hub cluster's API, watches aside (0: no cap).
+    #[arg(long, default_value_t = 32)]
+    pub hub_max_in_flight: usize,
     /// Time to connect to a cluster's API.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
@@ -66,7 +73,7 @@ pub struct HubArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub probe_interval: Duration,
     /// Reconcile workers per registered cluster.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 4)]
     pub sync_workers: usize,
     /// Periodic resync of every Application (plus up to --resync-jitter).
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
@@ -126,6 +133,7 @@ pub fn run(args: &HubArgs) -> anyhow::Result<()> {
             burst: args.hub_burst,
             connect_timeout: args.connect_timeout,
             request_timeout: args.request_timeout,
+            max_in_flight: args.hub_max_in_flight,
         };
         client::apply_timeouts(&mut config, &hub_options);
         let hub_client = client::build(config, &hub_options, "the hub cluster")?;
@@ -136,6 +144,7 @@ pub fn run(args: &HubArgs) -> anyhow::Result<()> {
             burst: args.burst,
             connect_timeout: args.connect_timeout,
             request_timeout: args.request_timeout,
+            max_in_flight: args.max_in_flight,
         };
         hub_config.probe_interval = args.probe_interval;
         hub_config.listen = Some(args.listen);

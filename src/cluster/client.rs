@@ -11,6 +11,7 @@ use kube::config::{
     NamedContext,
 };
 
+use super::in_flight::InFlightLayer;
 use super::rate_limit::{LimitLayer, Limits};
 use crate::api::ClusterSecret;
 
@@ -24,16 +25,19 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Time to the response headers of one request (a watch's body may stream far longer).
     pub request_timeout: Duration,
+    /// Requests in flight at once, watches aside (each is one HTTP/1.1 connection). 0: no cap.
+    pub max_in_flight: usize,
 }
 
 impl Default for ClientOptions {
-    /// Argo CD's 50 QPS / 100 burst; 10 s to connect, 30 s to answer.
+    /// Argo CD's 50 QPS / 100 burst; 10 s to connect, 30 s to answer; 4 requests in flight.
     fn default() -> Self {
         Self {
             qps: 50.0,
             burst: 100,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            max_in_flight: 4,
         }
     }
 }
@@ -141,7 +145,7 @@ pub fn apply_timeouts(config: &mut kube::Config, options: &ClientOptions) {
     config.read_timeout = Some(Duration::from_secs(295));
 }
 
-/// A client for `config` with the rate limit and response timeout of `options`.
+/// A client for `config` with the rate limit, response timeout and in-flight cap of `options`.
 pub fn build(
     config: kube::Config,
     options: &ClientOptions,
@@ -157,7 +161,9 @@ pub fn build(
             secret: secret.to_string(),
             what: e.to_string(),
         })?;
-    Ok(builder.with_layer(&layer).build())
+    let cap = InFlightLayer::new(options.max_in_flight);
+    // Outermost first: a request waits for its rate token, then for an in-flight permit.
+    Ok(builder.with_layer(&cap).with_layer(&layer).build())
 }
 
 /// [`config_for`] then [`build`].

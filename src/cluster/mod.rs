@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod events;
+pub mod in_flight;
 pub mod install;
 pub mod rate_limit;
 pub mod registry;

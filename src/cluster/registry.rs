@@ -132,7 +132,8 @@ impl Registry {
             in_cluster.map(|c| Arc::new(Cluster::new(ClusterSecret::in_cluster(), Ok(c), 0)));
         Self {
             index: RwLock::new(Index::default()),
-            changes: broadcast::channel(4096).0,
+            // Each slot is preallocated (about 1 KiB); a reader that lags re-reads the index.
+            changes: broadcast::channel(1024).0,
             in_cluster,
             synced: watch::channel(false).0,
         }

@@ -52,9 +52,12 @@ fn is_regular_blob(mode: i32) -> bool {
     mode == i32::from(FileMode::Blob) || mode == i32::from(FileMode::BlobExecutable)
 }
 
+/// Directories, files, and the blob of each file.
+type TreeIndex = (Vec<String>, Vec<String>, Vec<Oid>);
+
 /// Sorted directories (hidden ones and everything below them left out) and sorted regular files
 /// (all of them) of `tree`. Entries whose names are not UTF-8 are left out.
-fn index_tree(tree: &git2::Tree<'_>) -> Result<(Vec<String>, Vec<String>, Vec<Oid>), git2::Error> {
+fn index_tree(tree: &git2::Tree<'_>) -> Result<TreeIndex, git2::Error> {
     let mut dirs = Vec::new();
     let mut files: Vec<(String, Oid)> = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |parent, entry| {

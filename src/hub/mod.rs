@@ -2,6 +2,7 @@
 //! endpoint (metrics, probes, the Git webhook), started together against a hub cluster.
 //! `flotilla hub` runs it; tests start it in-process.
 
+mod memory;
 pub mod webhook;
 
 use std::net::SocketAddr;
@@ -112,6 +113,9 @@ impl Hub {
             on_repositories: Some(Arc::new(move |repos| git_for_repos.set_repo_secrets(repos))),
         };
         tasks.push(tokio::spawn(watch::run(registry.clone(), watch_config)));
+        tasks.push(tokio::spawn(memory::trim_periodically(
+            Duration::from_secs(30),
+        )));
         let rounds = Arc::new(GitRounds::new(git.clone()));
         // One watch of the Applications feeds both controllers.
         let (apps, apps_writer) = reflector::store_shared::<Application>(APP_EVENT_BUFFER);
@@ -158,9 +162,9 @@ impl Hub {
         let mut addr = None;
         if let Some(listen) = config.listen {
             let collect_engine = Arc::downgrade(&engine);
-            let collector: server::Collector = Arc::new(move |m: &Metrics| {
+            let collector: server::Collector = Arc::new(move |m: &Metrics, out: &mut String| {
                 if let Some(e) = collect_engine.upgrade() {
-                    sync::metrics::observe(&e, m);
+                    sync::metrics::observe(&e, m, out);
                 }
             });
             let routes = vec![(

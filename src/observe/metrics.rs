@@ -30,8 +30,6 @@ pub struct Metrics {
     pub app_status_writes: IntCounter,
     /// Completed syncs, `namespace, name, project, dest_server, phase`.
     pub app_sync_total: IntCounterVec,
-    /// `namespace, name, project, dest_server, sync_status, health_status, autosync_enabled`, = 1.
-    pub app_info: IntGaugeVec,
     /// Requests to target clusters, `server, verb, response_code`.
     pub k8s_requests: IntCounterVec,
     /// Reconcile queue depth per cluster, `server, state` (pending, running).
@@ -159,20 +157,6 @@ impl Metrics {
             app_render,
             app_status_writes,
             app_sync_total,
-            app_info: gauge(
-                &registry,
-                "flotilla_app_info",
-                "Applications, with their sync and health status.",
-                &[
-                    "namespace",
-                    "name",
-                    "project",
-                    "dest_server",
-                    "sync_status",
-                    "health_status",
-                    "autosync_enabled",
-                ],
-            ),
             k8s_requests,
             queue_depth: gauge(
                 &registry,
@@ -205,5 +189,70 @@ impl Metrics {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Appends a gauge family whose every series is 1 (an `_info` metric) in the text exposition
+/// format, one line per row of label values. For families of one series per object (10,000
+/// Applications), written straight from the cache at scrape time: the registry would build and
+/// keep a labelled child per series, several times the memory of the text.
+pub fn write_info_family<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    rows: impl IntoIterator<Item = Vec<&'a str>>,
+) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for row in rows {
+        out.push_str(name);
+        out.push('{');
+        for (i, (label, value)) in labels.iter().zip(row).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(label);
+            out.push_str("=\"");
+            escape_label_value(out, value);
+            out.push('"');
+        }
+        out.push_str("} 1\n");
+    }
+}
+
+/// The exposition format's label value escapes: backslash, double quote, line feed.
+fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_family_is_exposition_text_with_escaped_values() {
+        let mut out = String::new();
+        write_info_family(
+            &mut out,
+            "flotilla_app_info",
+            "Applications.",
+            &["name", "sync_status"],
+            vec![vec!["a\"b", "Synced"], vec!["c\\d\ne", ""]],
+        );
+        assert_eq!(
+            out,
+            "# HELP flotilla_app_info Applications.\n# TYPE flotilla_app_info gauge\n\
+             flotilla_app_info{name=\"a\\\"b\",sync_status=\"Synced\"} 1\n\
+             flotilla_app_info{name=\"c\\\\d\\ne\",sync_status=\"\"} 1\n"
+        );
     }
 }

@@ -35,8 +35,8 @@ pub type Route = Arc<dyn Fn(RouteRequest) -> RouteFuture + Send + Sync>;
 /// Largest request body accepted (GitHub caps webhook payloads at 25 MB).
 const MAX_BODY: usize = 32 << 20;
 
-/// Refreshes gauges at scrape time.
-pub type Collector = Arc<dyn Fn(&Metrics) + Send + Sync>;
+/// Runs at scrape time: updates registered metrics, and may append whole families as text.
+pub type Collector = Arc<dyn Fn(&Metrics, &mut String) + Send + Sync>;
 
 /// What the endpoint serves.
 #[derive(Clone)]
@@ -81,10 +81,13 @@ async fn handle(endpoint: &Endpoint, req: Request<Incoming>) -> Response<Full<By
     let (status, body) = match (req.method().clone(), path.as_str()) {
         (Method::GET, "/metrics") => {
             endpoint.metrics.observe_clusters(&endpoint.registry);
+            let mut families = String::new();
             for c in &endpoint.collectors {
-                c(&endpoint.metrics);
+                c(&endpoint.metrics, &mut families);
             }
-            (StatusCode::OK, endpoint.metrics.render())
+            let mut body = endpoint.metrics.render();
+            body.push_str(&families);
+            (StatusCode::OK, body)
         }
         (Method::GET, "/healthz") => (StatusCode::OK, "ok\n".into()),
         (Method::GET, "/readyz") if endpoint.registry.is_synced() => {

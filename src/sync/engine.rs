@@ -44,7 +44,7 @@ impl Default for SyncConfig {
     fn default() -> Self {
         Self {
             namespace: "flotilla".into(),
-            workers: 8,
+            workers: 4,
             resync: Duration::from_secs(120),
             resync_jitter: Duration::from_secs(60),
             list_timeout: Duration::from_secs(30),
@@ -413,7 +413,9 @@ async fn worker(engine: Weak<Engine>, pool: Weak<Pool>) {
         let (Some(e), Some(p)) = (engine.upgrade(), pool.upgrade()) else {
             return;
         };
-        let requeue = super::reconcile::run(&e, &p, &name).await;
+        // Boxed: an idle worker then holds a few bytes, not the largest state of a pass
+        // (8 KiB × workers × every cluster).
+        let requeue = Box::pin(super::reconcile::run(&e, &p, &name)).await;
         queue.done(&name, requeue);
     }
 }

@@ -86,7 +86,9 @@ pub struct LiveCache {
     namespaces: Vec<String>,
     types: Mutex<HashMap<GroupVersionKind, Arc<TypeCache>>>,
     groups: Mutex<HashMap<(String, String), Arc<ApiGroup>>>,
-    by_app: RwLock<HashMap<String, HashSet<(GroupVersionKind, ObjectKey)>>>,
+    /// Application → its objects. A `Vec` (most Applications own a handful of objects): a
+    /// one-element `HashSet` of these keys takes four times the memory.
+    by_app: RwLock<HashMap<String, Vec<(GroupVersionKind, ObjectKey)>>>,
     /// resourceVersions the hub itself produced, so their watch events notify nobody.
     own: Mutex<HashMap<ObjectKey, u64>>,
     on_change: OnChange,
@@ -256,11 +258,10 @@ impl LiveCache {
                     match event {
                         Ok(Event::Init) => listing = Some(HashSet::new()),
                         Ok(Event::InitApply(o)) => {
-                            if let Some(key) = me.apply(&cache, &o, false) {
-                                if let Some(l) = listing.as_mut() {
+                            if let Some(key) = me.apply(&cache, &o, false)
+                                && let Some(l) = listing.as_mut() {
                                     l.insert(key);
                                 }
-                            }
                         }
                         Ok(Event::Apply(o)) => {
                             me.apply(&cache, &o, true);
@@ -302,25 +303,29 @@ impl LiveCache {
                 .objects
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some((_, have)) = objects.get(&key) {
-                if rv != 0 && *have > rv {
-                    return Some(key); // an older event than what an apply already returned
-                }
+            if let Some((_, have)) = objects.get(&key)
+                && rv != 0
+                && *have > rv
+            {
+                return Some(key); // an older event than what an apply already returned
             }
-            if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-                if let Some(mf) = m.remove("managedFields") {
-                    m.insert("managedFields".into(), slim_managed_fields(mf));
-                }
+            if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut)
+                && let Some(mf) = m.remove("managedFields")
+            {
+                m.insert("managedFields".into(), slim_managed_fields(mf));
             }
             objects.insert(key.clone(), (Doc::of(&value), rv));
         }
         if let Some(app) = &owner {
-            self.by_app
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(app.clone())
-                .or_default()
-                .insert((cache.gvk(), key.clone()));
+            let gvk = cache.gvk();
+            let mut by_app = self.by_app.write().unwrap_or_else(PoisonError::into_inner);
+            let owned = by_app.entry(app.clone()).or_default();
+            if !owned.iter().any(|(g, k)| *k == key && *g == gvk) {
+                if owned.capacity() == 0 {
+                    owned.reserve_exact(1); // then doubling, as usual
+                }
+                owned.push((gvk, key.clone()));
+            }
         }
         let own = self
             .own
@@ -329,10 +334,11 @@ impl LiveCache {
             .get(&key)
             .copied()
             == Some(rv);
-        if notify && !own {
-            if let Some(app) = owner {
-                (self.on_change)(&app);
-            }
+        if notify
+            && !own
+            && let Some(app) = owner
+        {
+            (self.on_change)(&app);
         }
         Some(key)
     }
@@ -352,25 +358,26 @@ impl LiveCache {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&key);
-        if removed.is_some() {
-            if let Some(app) = tracking::owner(&value) {
-                if let Some(set) = self
-                    .by_app
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get_mut(&app)
-                {
-                    set.remove(&(cache.gvk(), key.clone()));
-                }
-                let own = self
-                    .own
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&key)
-                    .is_some_and(|rv| rv == u64::MAX);
-                if !own {
-                    (self.on_change)(&app);
-                }
+        if removed.is_some()
+            && let Some(app) = tracking::owner(&value)
+        {
+            if let Some(set) = self
+                .by_app
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_mut(&app)
+            {
+                let gvk = cache.gvk();
+                set.retain(|(g, k)| !(*k == key && *g == gvk));
+            }
+            let own = self
+                .own
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key)
+                .is_some_and(|rv| rv == u64::MAX);
+            if !own {
+                (self.on_change)(&app);
             }
         }
     }
@@ -441,14 +448,14 @@ impl LiveCache {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(app)
-            .map(|s| s.iter().cloned().collect())
+            .map(|s| s.to_vec())
             .unwrap_or_default();
         let mut out = Vec::new();
         for (gvk, key) in keys {
-            if let Some(v) = self.get(&gvk, &key) {
-                if tracking::owner(&v).as_deref() == Some(app) {
-                    out.push((gvk, v));
-                }
+            if let Some(v) = self.get(&gvk, &key)
+                && tracking::owner(&v).as_deref() == Some(app)
+            {
+                out.push((gvk, v));
             }
         }
         out.sort_by(|a, b| ObjectKey::of(&a.1).cmp(&ObjectKey::of(&b.1)));

@@ -335,14 +335,14 @@ fn self_heal_wait(engine: &Engine, name: &str, self_heal: bool) -> Option<Durati
         .mul_f64(3f64.powi(memo.self_heals.saturating_sub(1).min(10) as i32))
         .min(Duration::from_secs(300));
     let now = tokio::time::Instant::now();
-    if memo.self_heals > 0 {
-        if let Some(last) = memo.last_self_heal {
-            if now < last + backoff {
-                return Some(last + backoff - now);
-            }
-            if now > last + Duration::from_secs(300) {
-                engine.update_memo(name, |m| m.self_heals = 0);
-            }
+    if memo.self_heals > 0
+        && let Some(last) = memo.last_self_heal
+    {
+        if now < last + backoff {
+            return Some(last + backoff - now);
+        }
+        if now > last + Duration::from_secs(300) {
+            engine.update_memo(name, |m| m.self_heals = 0);
         }
     }
     engine.update_memo(name, |m| {
@@ -755,14 +755,11 @@ async fn remove_finalizer(engine: &Engine, app: &Application) -> Result<(), kube
 /// Deletion of an Application with the resources finalizer: its resources go first (cascade),
 /// then the finalizer.
 async fn finalize(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duration> {
-    let Some(finalizer) = app
+    let finalizer = app
         .finalizers()
         .iter()
         .find(|f| f.starts_with(RESOURCES_FINALIZER))
-        .cloned()
-    else {
-        return None;
-    };
+        .cloned()?;
     let propagation = match finalizer.strip_prefix(RESOURCES_FINALIZER) {
         Some("/background") => "background",
         _ => "foreground",

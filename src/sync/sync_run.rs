@@ -135,20 +135,20 @@ pub async fn step(
     if sync.dry_run {
         return finish(state, results, &revision, None, app, operation);
     }
-    if options.create_namespace {
-        if let Err(e) = create_namespace(engine, pool, app).await {
-            if e.is_unavailable() {
-                return Step::Unavailable(state, e.cause().to_string());
-            }
-            return finish(
-                state,
-                results,
-                &revision,
-                Some(e.to_string()),
-                app,
-                operation,
-            );
+    if options.create_namespace
+        && let Err(e) = create_namespace(engine, pool, app).await
+    {
+        if e.is_unavailable() {
+            return Step::Unavailable(state, e.cause().to_string());
         }
+        return finish(
+            state,
+            results,
+            &revision,
+            Some(e.to_string()),
+            app,
+            operation,
+        );
     }
     let compare = CompareOptions::default();
     let steps = order::steps(&desired.objects);

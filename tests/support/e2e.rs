@@ -154,6 +154,7 @@ impl E2e {
         .unwrap();
         let options = ClientOptions {
             qps: 0.0,
+            max_in_flight: 32,
             ..ClientOptions::default()
         };
         client::apply_timeouts(&mut kube_config, &options);

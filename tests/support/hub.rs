@@ -113,6 +113,7 @@ impl HubEnv {
             kube_config,
             &ClientOptions {
                 qps: 0.0,
+                max_in_flight: 32,
                 ..options
             },
             "hub",

@@ -62,6 +62,7 @@ pub async fn list_clusters(
         burst: 0,
         connect_timeout: timeout,
         request_timeout: timeout,
+        max_in_flight: 0,
     };
     let rows = futures::future::join_all(secrets.iter().map(|s| row(s, &options, timeout))).await;
     let mut rows: Vec<ClusterRow> = rows
