@@ -192,34 +192,30 @@ impl Metrics {
     }
 }
 
-/// Appends a gauge family whose every series is 1 (an `_info` metric) in the text exposition
-/// format, one line per row of label values. For families of one series per object (10,000
-/// Applications), written straight from the cache at scrape time: the registry would build and
-/// keep a labelled child per series, several times the memory of the text.
-pub fn write_info_family<'a>(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-    rows: impl IntoIterator<Item = Vec<&'a str>>,
-) {
+/// `_info` gauge families (every series is 1) in the text exposition format. For families of one
+/// series per object (10,000 Applications), written straight from the cache at scrape time: the
+/// registry would build and keep a labelled child per series, several times the memory of the
+/// text. This writes the family's `# HELP` and `# TYPE` lines; [`write_info_series`] its series.
+pub fn write_info_header(out: &mut String, name: &str, help: &str) {
     use std::fmt::Write;
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} gauge");
-    for row in rows {
-        out.push_str(name);
-        out.push('{');
-        for (i, (label, value)) in labels.iter().zip(row).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(label);
-            out.push_str("=\"");
-            escape_label_value(out, value);
-            out.push('"');
+}
+
+/// One series of an `_info` gauge family: `name{label="value",...} 1`.
+pub fn write_info_series(out: &mut String, name: &str, labels: &[&str], values: &[&str]) {
+    out.push_str(name);
+    out.push('{');
+    for (i, (label, value)) in labels.iter().zip(values).enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        out.push_str("} 1\n");
+        out.push_str(label);
+        out.push_str("=\"");
+        escape_label_value(out, value);
+        out.push('"');
     }
+    out.push_str("} 1\n");
 }
 
 /// The exposition format's label value escapes: backslash, double quote, line feed.
@@ -241,13 +237,10 @@ mod tests {
     #[test]
     fn info_family_is_exposition_text_with_escaped_values() {
         let mut out = String::new();
-        write_info_family(
-            &mut out,
-            "flotilla_app_info",
-            "Applications.",
-            &["name", "sync_status"],
-            vec![vec!["a\"b", "Synced"], vec!["c\\d\ne", ""]],
-        );
+        let labels = ["name", "sync_status"];
+        write_info_header(&mut out, "flotilla_app_info", "Applications.");
+        write_info_series(&mut out, "flotilla_app_info", &labels, &["a\"b", "Synced"]);
+        write_info_series(&mut out, "flotilla_app_info", &labels, &["c\\d\ne", ""]);
         assert_eq!(
             out,
             "# HELP flotilla_app_info Applications.\n# TYPE flotilla_app_info gauge\n\

@@ -2,12 +2,10 @@
 //! written as text straight from the Application cache (one series per Application), and the
 //! queue depth of each cluster's pool.
 
-use kube::ResourceExt;
-
 use super::engine::Engine;
 use super::operation;
 use crate::observe::Metrics;
-use crate::observe::metrics::write_info_family;
+use crate::observe::metrics::{write_info_header, write_info_series};
 
 const APP_INFO_LABELS: [&str; 7] = [
     "namespace",
@@ -20,49 +18,46 @@ const APP_INFO_LABELS: [&str; 7] = [
 ];
 
 pub fn observe(engine: &Engine, m: &Metrics, out: &mut String) {
+    const NAME: &str = "flotilla_app_info";
     let mut apps = engine.apps.state();
     apps.sort_by(|a, b| {
         (a.metadata.namespace.as_deref(), a.metadata.name.as_deref())
             .cmp(&(b.metadata.namespace.as_deref(), b.metadata.name.as_deref()))
     });
-    let rows: Vec<[String; 3]> = apps
-        .iter()
-        .map(|app| {
-            let server = engine
-                .destination(app)
-                .map(|c| c.server().to_string())
-                .or_else(|| app.spec.destination.server.clone())
-                .unwrap_or_default();
-            let auto = operation::automated(&app.spec).is_some().to_string();
-            [app.namespace().unwrap_or_default(), server, auto]
-        })
-        .collect();
-    write_info_family(
+    write_info_header(
         out,
-        "flotilla_app_info",
+        NAME,
         "Applications, with their sync and health status.",
-        &APP_INFO_LABELS,
-        apps.iter()
-            .zip(&rows)
-            .map(|(app, [namespace, server, auto])| {
-                let status = app.status.as_ref();
-                let sync = status
-                    .and_then(|s| s.sync.as_ref())
-                    .map_or("", |s| s.status.as_str());
-                let health = status
-                    .and_then(|s| s.health.as_ref())
-                    .map_or("", |h| h.status.as_str());
-                vec![
-                    namespace.as_str(),
-                    app.metadata.name.as_deref().unwrap_or_default(),
-                    app.spec.project.as_str(),
-                    server.as_str(),
-                    sync,
-                    health,
-                    auto.as_str(),
-                ]
-            }),
     );
+    for app in &apps {
+        let server = engine
+            .destination(app)
+            .map(|c| c.server().to_string())
+            .or_else(|| app.spec.destination.server.clone())
+            .unwrap_or_default();
+        let status = app.status.as_ref();
+        let sync = status
+            .and_then(|s| s.sync.as_ref())
+            .map_or("", |s| s.status.as_str());
+        let health = status
+            .and_then(|s| s.health.as_ref())
+            .map_or("", |h| h.status.as_str());
+        let auto = if operation::automated(&app.spec).is_some() {
+            "true"
+        } else {
+            "false"
+        };
+        let values = [
+            app.metadata.namespace.as_deref().unwrap_or_default(),
+            app.metadata.name.as_deref().unwrap_or_default(),
+            app.spec.project.as_str(),
+            server.as_str(),
+            sync,
+            health,
+            auto,
+        ];
+        write_info_series(out, NAME, &APP_INFO_LABELS, &values);
+    }
     m.queue_depth.reset();
     for pool in engine.pools() {
         let (pending, _, running) = pool.queue.depth();
