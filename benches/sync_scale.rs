@@ -35,7 +35,7 @@ use kube::runtime::watcher;
 use serde_json::{Value, json};
 
 mod common;
-use common::{Proc, admin, client, cpu_seconds, env_usize, proc_kib};
+use common::{Proc, admin, client, cpu_seconds, env_usize, proc_kib, sockets};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -348,7 +348,14 @@ fn main() {
             reconciles() - r0,
             status_writes() - w0
         );
-        println!("hub at {apps} Applications: RSS {} MiB, peak {} MiB  [target <= 150]", proc_kib(pid, "VmRSS:") / 1024, proc_kib(pid, "VmHWM:") / 1024);
+        println!(
+            "hub at {apps} Applications: RSS {} MiB (anonymous {} MiB, file {} MiB), peak {} MiB  [target <= 150]",
+            proc_kib(pid, "VmRSS:") / 1024,
+            proc_kib(pid, "RssAnon:") / 1024,
+            proc_kib(pid, "RssFile:") / 1024,
+            proc_kib(pid, "VmHWM:") / 1024
+        );
+        println!("hub sockets (connections and listeners): {}", sockets(pid));
 
         // 3. Webhook: a commit touching the Applications of 10 clusters.
         let push = |touched: &[usize], color: &str| {

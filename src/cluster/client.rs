@@ -25,7 +25,7 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Time to the response headers of one request (a watch's body may stream far longer).
     pub request_timeout: Duration,
-    /// Requests in flight at once, watches aside (each is one HTTP/1.1 connection). 0: no cap.
+    /// Requests in flight at once, watches aside. 0: no cap.
     pub max_in_flight: usize,
 }
 
@@ -156,11 +156,10 @@ pub fn build(
         burst: options.burst,
         timeout: options.request_timeout,
     });
-    let builder =
-        kube::client::ClientBuilder::try_from(config).map_err(|e| ClientError::Config {
-            secret: secret.to_string(),
-            what: e.to_string(),
-        })?;
+    let builder = super::transport::builder(&config).map_err(|e| ClientError::Config {
+        secret: secret.to_string(),
+        what: e.to_string(),
+    })?;
     let cap = InFlightLayer::new(options.max_in_flight);
     // Outermost first: a request waits for its rate token, then for an in-flight permit.
     Ok(builder.with_layer(&cap).with_layer(&layer).build())

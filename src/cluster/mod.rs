@@ -8,6 +8,7 @@ pub mod in_flight;
 pub mod install;
 pub mod rate_limit;
 pub mod registry;
+pub mod transport;
 pub mod watch;
 
 pub use client::{ClientError, ClientOptions};

@@ -3,15 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -30,6 +32,8 @@ pub struct Entry {
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The cluster's own port; `None` while it is down (closed).
     pub listener: Mutex<Option<TcpListener>>,
+    /// Connections accepted on the cluster's own port.
+    pub connections: AtomicU64,
 }
 
 impl Entry {
@@ -39,6 +43,7 @@ impl Entry {
             port,
             tasks: Mutex::new(Vec::new()),
             listener: Mutex::new(Some(listener)),
+            connections: AtomicU64::new(0),
         }
     }
 
@@ -141,6 +146,7 @@ pub async fn serve_cluster(shared: Arc<Shared>, entry: Arc<Entry>) {
         tokio::select! {
             acc = accept(&entry) => {
                 let Ok((stream, _)) = acc else { continue };
+                entry.connections.fetch_add(1, Ordering::Relaxed);
                 let (shared, entry) = (shared.clone(), entry.clone());
                 tokio::spawn(async move {
                     let mut watch = entry.cluster.faults.watch();
@@ -188,15 +194,39 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, _own: Option<Arc<Ent
         cert,
         server_address,
     };
+    // HTTP/2 when the client offers it (kubectl and Flotilla do), as kube-apiserver serves.
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    // A request that hits a blackholed cluster ends its connection, whichever the protocol.
+    let dropped = Arc::new(Notify::new());
+    let on_dropped = dropped.clone();
     let svc = service_fn(move |req: Request<Incoming>| {
         let shared = shared.clone();
         let caller = caller.clone();
-        async move { route(shared, req, caller).await }
+        let on_dropped = on_dropped.clone();
+        async move {
+            let answer = route(shared, req, caller).await;
+            if answer.is_err() {
+                on_dropped.notify_one();
+            }
+            answer
+        }
     });
-    let _ = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(tls), svc)
-        .await;
+    let io = TokioIo::new(tls);
+    if h2 {
+        let conn = http2::Builder::new(TokioExecutor::new())
+            // kube-apiserver's --http2-max-streams-per-connection default.
+            .max_concurrent_streams(1000)
+            .serve_connection(io, svc);
+        tokio::select! {
+            _ = conn => {}
+            _ = dropped.notified() => {}
+        }
+    } else {
+        let _ = http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, svc)
+            .await;
+    }
 }
 
 /// The connection is closed (never answered) when a request hits a blackholed cluster.

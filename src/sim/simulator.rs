@@ -324,6 +324,13 @@ impl ClusterHandle {
         self.entry.cluster.counters.count(verb, resource)
     }
 
+    /// TCP connections accepted on the cluster's own port ([`Self::server`]) since it started.
+    pub fn connections(&self) -> u64 {
+        self.entry
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn reset_requests(&self) {
         self.entry.cluster.counters.reset();
     }
