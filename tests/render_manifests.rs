@@ -176,14 +176,14 @@ fn kustomize_options_edit_the_application_kustomization() {
     let _guard = lock();
     let t = repo("2222222222222222222222222222222222222222");
     let mut s = source("apps/web/overlays/prod");
-    s.kustomize = Some(json!({
+    s.kustomize = Some(Box::new(json!({
         "namePrefix": "eu-",
         "nameSuffix": "-v2",
         "namespace": "web-eu",
         "images": ["nginx=registry.local/nginx:1.27"],
         "commonLabels": {"region": "eu"},
         "commonAnnotations": {"owner": "platform"},
-    }));
+    })));
     let objects = render(&t, &s).unwrap();
     let deployment = find(&objects, "Deployment");
     assert_eq!(
@@ -201,7 +201,7 @@ fn kustomize_options_edit_the_application_kustomization() {
         assert_eq!(object["metadata"]["namespace"], "web-eu", "{object}");
     }
     let mut unknown = source("apps/web/overlays/prod");
-    unknown.kustomize = Some(json!({"namePrefx": "x-"}));
+    unknown.kustomize = Some(Box::new(json!({"namePrefx": "x-"})));
     let e = render(&t, &unknown).unwrap_err().to_string();
     assert!(
         e.starts_with("apps/web/overlays/prod: kustomize options: unknown option \"namePrefx\""),

@@ -94,3 +94,63 @@ async fn a_wave_waits_for_the_previous_one() {
     );
     e.cleanup().await;
 }
+
+/// A CRD and a custom resource of it in one Application: the CRD is applied first and the
+/// resource once the CRD is Established (before, the cluster does not serve its kind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_goes_before_its_custom_resources() {
+    let (ns_name, plural, kind) = if support::e2e::real().is_some() {
+        let id = std::process::id();
+        (
+            format!("crds-{id}"),
+            format!("widget{id}s"),
+            format!("Widget{id}"),
+        )
+    } else {
+        (
+            "crds".to_string(),
+            "widgets".to_string(),
+            "Widget".to_string(),
+        )
+    };
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {plural}.example.flotilla.dev\nspec:\n  group: example.flotilla.dev\n  names:\n    kind: {kind}\n    plural: {plural}\n    singular: {}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n",
+        kind.to_lowercase()
+    );
+    // The custom resource sorts first by file name and has the lower wave: the CRD still goes
+    // before it.
+    let widget = format!(
+        "apiVersion: example.flotilla.dev/v1\nkind: {kind}\nmetadata:\n  name: w1\n  namespace: {ns_name}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-5\"\nspec:\n  size: 3\n"
+    );
+    let files = [
+        ("apps/c/0-widget.yaml", widget),
+        ("apps/c/1-crd.yaml", crd),
+        ("apps/c/2-ns.yaml", namespace(&ns_name)),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let e = E2e::start(&refs, |_| {}).await;
+    let ns = e.target_ns("dev", &ns_name);
+    e.create_app(
+        "c",
+        "apps/c",
+        "dev",
+        &ns,
+        json!({"automated": {"prune": true}}),
+    )
+    .await;
+    let app = e.wait_synced("c", Some("Healthy")).await;
+    let status = app.status.unwrap();
+    assert_eq!(status.operation_state.unwrap().phase, "Succeeded");
+    let kinds: Vec<&str> = status.resources.iter().map(|r| r.kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"CustomResourceDefinition") && kinds.contains(&kind.as_str()),
+        "{kinds:?}"
+    );
+    let gvk = kube::api::GroupVersionKind::gvk("example.flotilla.dev", "v1", &kind);
+    let resource = kube::api::ApiResource::from_gvk_with_plural(&gvk, &plural);
+    let widgets: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(e.target("dev").await, &ns, &resource);
+    let w = widgets.get("w1").await.expect("the custom resource exists");
+    assert_eq!(w.data["spec"]["size"], 3);
+    e.cleanup().await;
+}

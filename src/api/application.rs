@@ -92,19 +92,19 @@ pub struct ApplicationSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub directory: Option<ApplicationSourceDirectory>,
+    pub directory: Option<Box<ApplicationSourceDirectory>>,
     /// Kustomize options, in Argo CD's shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::api::schema::preserved_object")]
-    pub kustomize: Option<Value>,
+    pub kustomize: Option<Box<Value>>,
     /// Helm options, in Argo CD's shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::api::schema::preserved_object")]
-    pub helm: Option<Value>,
+    pub helm: Option<Box<Value>>,
     /// Config management plugin options, in Argo CD's shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::api::schema::preserved_object")]
-    pub plugin: Option<Value>,
+    pub plugin: Option<Box<Value>>,
 }
 
 /// Options of a plain directory of YAML/JSON manifests.

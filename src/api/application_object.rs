@@ -17,8 +17,9 @@ use super::operation::Operation;
 pub struct Application {
     pub metadata: ObjectMeta,
     pub spec: ApplicationSpec,
-    /// A requested operation (a sync); the hub clears it when it starts it.
-    pub operation: Option<Operation>,
+    /// A requested operation (a sync); the hub clears it when it starts it. Boxed: most
+    /// Applications have none, and every cached one would carry its size.
+    pub operation: Option<Box<Operation>>,
     pub status: Option<ApplicationStatus>,
 }
 
@@ -107,7 +108,7 @@ struct Repr<'a> {
     metadata: &'a ObjectMeta,
     spec: &'a ApplicationSpec,
     #[serde(skip_serializing_if = "Option::is_none")]
-    operation: &'a Option<Operation>,
+    operation: &'a Option<Box<Operation>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: &'a Option<ApplicationStatus>,
 }
@@ -133,7 +134,7 @@ struct Owned {
     #[serde(default)]
     spec: ApplicationSpec,
     #[serde(default)]
-    operation: Option<Operation>,
+    operation: Option<Box<Operation>>,
     #[serde(default)]
     status: Option<ApplicationStatus>,
 }

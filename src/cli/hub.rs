@@ -56,8 +56,8 @@ pub struct HubArgs {
     /// Requests at once above --hub-qps.
     #[arg(long, default_value_t = 1000)]
     pub hub_burst: u32,
-    /// Requests in flight at once to each registered cluster, watches aside (0: no cap). Each
-    /// is one HTTP/1.1 connection: this bounds the hub's connections and memory per cluster.
+    /// Requests in flight at once to each registered cluster, watches aside (0: no cap). They
+    /// share one HTTP/2 connection; to a server without HTTP/2 each is one HTTP/1.1 connection.
     #[arg(long, default_value_t = 4)]
     pub max_in_flight: usize,
     /// Requests in flight at once to the hub cluster's API, watches aside (0: no cap).

@@ -30,10 +30,10 @@ fn renders_once_per_key_and_again_for_a_new_commit() {
     cache.get_or_render(key("b"), || Ok(objects(1))).unwrap();
     assert_eq!(cache.renders(), 2);
     let mut other_options = source("apps/web");
-    other_options.directory = Some(ApplicationSourceDirectory {
+    other_options.directory = Some(Box::new(ApplicationSourceDirectory {
         recurse: true,
         ..Default::default()
-    });
+    }));
     cache
         .get_or_render(RenderKey::new(&other_options, "a"), || Ok(objects(1)))
         .unwrap();

@@ -106,10 +106,10 @@ fn recurse_reads_subdirectories_but_not_hidden_ones() {
     let flat = render(&t, &source("app")).unwrap();
     assert_eq!(names(&flat), ["ConfigMap/top"]);
     let mut s = source("app");
-    s.directory = Some(ApplicationSourceDirectory {
+    s.directory = Some(Box::new(ApplicationSourceDirectory {
         recurse: true,
         ..Default::default()
-    });
+    }));
     assert_eq!(
         names(&render(&t, &s).unwrap()),
         ["Secret/x", "ConfigMap/top"]
@@ -132,12 +132,12 @@ fn include_and_exclude_match_relative_paths_and_exclude_wins() {
     let t = tree(&files);
     let with = |include: Option<&str>, exclude: Option<&str>| {
         let mut s = source("app");
-        s.directory = Some(ApplicationSourceDirectory {
+        s.directory = Some(Box::new(ApplicationSourceDirectory {
             recurse: true,
             include: include.map(Into::into),
             exclude: exclude.map(Into::into),
             jsonnet: None,
-        });
+        }));
         names(&render(&t, &s).unwrap())
     };
     assert_eq!(
@@ -154,10 +154,10 @@ fn include_and_exclude_match_relative_paths_and_exclude_wins() {
     );
     assert_eq!(with(Some("*.yaml"), Some("*.yaml")), Vec::<String>::new());
     let mut s = source("app");
-    s.directory = Some(ApplicationSourceDirectory {
+    s.directory = Some(Box::new(ApplicationSourceDirectory {
         include: Some("{a,b".into()),
         ..Default::default()
-    });
+    }));
     assert_eq!(
         render(&t, &s).unwrap_err().to_string(),
         "app: directory.include: invalid glob \"{a,b\": unterminated '{'"
@@ -320,13 +320,13 @@ fn missing_or_escaping_paths_are_errors() {
 fn unsupported_source_types_are_errors() {
     let files = [("apps/web/a.yaml", cm("a").leak() as &str)];
     let mut helm = source("apps/web");
-    helm.helm = Some(json!({"valueFiles": ["values.yaml"]}));
+    helm.helm = Some(Box::new(json!({"valueFiles": ["values.yaml"]})));
     assert_eq!(
         err(&files, &helm),
         "apps/web: helm sources are not supported"
     );
     let mut empty_helm = source("apps/web");
-    empty_helm.helm = Some(json!({}));
+    empty_helm.helm = Some(Box::new(json!({})));
     assert!(render(&tree(&files), &empty_helm).is_ok());
     let mut chart = source("apps/web");
     chart.chart = Some("nginx".into());
@@ -335,16 +335,16 @@ fn unsupported_source_types_are_errors() {
         "apps/web: Helm repository chart sources are not supported"
     );
     let mut plugin = source("apps/web");
-    plugin.plugin = Some(json!({}));
+    plugin.plugin = Some(Box::new(json!({})));
     assert_eq!(
         err(&files, &plugin),
         "apps/web: config management plugin sources are not supported"
     );
     let mut jsonnet = source("apps/web");
-    jsonnet.directory = Some(ApplicationSourceDirectory {
+    jsonnet.directory = Some(Box::new(ApplicationSourceDirectory {
         jsonnet: Some(json!({"tlas": [{"name": "a", "value": "b"}]})),
         ..Default::default()
-    });
+    }));
     assert_eq!(
         err(&files, &jsonnet),
         "apps/web: jsonnet sources are not supported"
@@ -374,25 +374,25 @@ fn conflicting_source_types_are_errors() {
         ("app/a.yaml", cm("a").leak() as &str),
     ];
     let mut dir = source("app");
-    dir.directory = Some(ApplicationSourceDirectory {
+    dir.directory = Some(Box::new(ApplicationSourceDirectory {
         recurse: true,
         ..Default::default()
-    });
+    }));
     assert!(err(&kustomized, &dir).contains("app/kustomization.yaml makes it a kustomization"));
     let mut both = dir.clone();
-    both.kustomize = Some(json!({"namePrefix": "x-"}));
+    both.kustomize = Some(Box::new(json!({"namePrefix": "x-"})));
     assert_eq!(
         err(&kustomized, &both),
         "app: both directory and kustomize options are set; use one"
     );
     let plain = [("app/a.yaml", kustomized[1].1)];
     let mut kustomize = source("app");
-    kustomize.kustomize = Some(json!({"namePrefix": "x-"}));
+    kustomize.kustomize = Some(Box::new(json!({"namePrefix": "x-"})));
     assert_eq!(
         err(&plain, &kustomize),
         "app: kustomize options are set, but it has no kustomization file"
     );
-    kustomize.kustomize = Some(json!({"replicas": [{"name": "web", "count": 2}]}));
+    kustomize.kustomize = Some(Box::new(json!({"replicas": [{"name": "web", "count": 2}]})));
     assert!(
         err(&kustomized, &kustomize)
             .starts_with("app: kustomize options: replicas is not supported")

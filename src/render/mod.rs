@@ -95,8 +95,11 @@ impl Renderer {
                 commit: tree.commit_sha().chars().take(12).collect(),
             });
         }
-        let directory = source.directory.as_ref().filter(|d| !directory_is_zero(d));
-        let options = KustomizeOptions::parse(source.kustomize.as_ref()).map_err(|reason| {
+        let directory = source
+            .directory
+            .as_deref()
+            .filter(|d| !directory_is_zero(d));
+        let options = KustomizeOptions::parse(source.kustomize.as_deref()).map_err(|reason| {
             RenderError::KustomizeOptions {
                 path: label.clone(),
                 reason,

@@ -134,7 +134,7 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
         engine.rounds.refresh_if_older(engine.config.resync);
     }
     let mut status = app.status.clone().unwrap_or_default();
-    let requested = app.operation.clone();
+    let requested = app.operation.as_deref().cloned();
     let running = status
         .operation_state
         .as_ref()

@@ -212,7 +212,7 @@ mod tests {
             in_progress(&app).as_deref(),
             Some("an operation is Running")
         );
-        app.operation = Some(Operation::default());
+        app.operation = Some(Box::default());
         assert!(in_progress(&app).unwrap().contains("requested"));
     }
 }
