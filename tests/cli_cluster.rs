@@ -958,3 +958,134 @@ fn every_cluster_command_and_flag_has_help() {
         }
     }
 }
+
+/// A re-run of `cluster add` with another scope leaves flotilla-manager exactly the rights it
+/// asks for: the new ones are granted first, then what the earlier run granted beyond them is
+/// revoked (after the hub's Secret names the new scope).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_with_another_scope_revokes_what_it_leaves_out() {
+    let env = start(&["hub", "staging"]).await;
+    let staging = env.client("staging").await;
+    let namespaces: Api<Namespace> = Api::all(staging.clone());
+    for ns in ["apps", "tools"] {
+        let n: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+        namespaces.create(&PostParams::default(), &n).await.unwrap();
+    }
+    let add = |extra: &'static [&'static str]| {
+        let env = &env;
+        async move {
+            let mut args = vec!["cluster", "add", "staging", "--hub-context", "hub"];
+            args.extend_from_slice(extra);
+            let run = flotilla(env, &args).await;
+            run.assert_ok();
+            run.lines()
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        }
+    };
+    let cluster_roles: Api<ClusterRole> = Api::all(staging.clone());
+    let cluster_bindings: Api<ClusterRoleBinding> = Api::all(staging.clone());
+    let role_in = |ns: &str| Api::<Role>::namespaced(staging.clone(), ns);
+    let binding_in = |ns: &str| Api::<RoleBinding>::namespaced(staging.clone(), ns);
+
+    add(&[]).await;
+    cluster_roles.get("flotilla-manager-role").await.unwrap();
+
+    // Cluster-wide → one namespace: the ClusterRole and its binding go.
+    let lines = add(&["--namespace", "apps"]).await;
+    for line in [
+        "created role apps/flotilla-manager-role",
+        "deleted clusterrolebinding flotilla-manager-role-binding",
+        "deleted clusterrole flotilla-manager-role",
+    ] {
+        assert!(lines.iter().any(|l| l == line), "{lines:?}");
+    }
+    assert_eq!(
+        status(
+            cluster_roles
+                .get("flotilla-manager-role")
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    assert_eq!(
+        status(
+            cluster_bindings
+                .get("flotilla-manager-role-binding")
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    let c = parse(&hub_secrets(&env).await[0]);
+    assert_eq!(c.namespaces, ["apps"]);
+    let client = client_for(&c, &ClientOptions::default()).await.unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), "apps")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let everywhere = Api::<ConfigMap>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status(everywhere), 403);
+
+    // Another namespace: the first one's Role and binding go.
+    let lines = add(&["--namespace", "tools"]).await;
+    for line in [
+        "created role tools/flotilla-manager-role",
+        "deleted rolebinding apps/flotilla-manager-role-binding",
+        "deleted role apps/flotilla-manager-role",
+    ] {
+        assert!(lines.iter().any(|l| l == line), "{lines:?}");
+    }
+    assert!(
+        !lines.iter().any(|l| l.contains("clusterrole")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        status(
+            role_in("apps")
+                .get("flotilla-manager-role")
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    role_in("tools").get("flotilla-manager-role").await.unwrap();
+    let forbidden = Api::<ConfigMap>::namespaced(client.clone(), "apps")
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status(forbidden), 403);
+
+    // Back to cluster-wide: the namespaced pair goes; a re-run changes nothing more.
+    let lines = add(&[]).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "created clusterrole flotilla-manager-role")
+            && lines
+                .iter()
+                .any(|l| l == "deleted role tools/flotilla-manager-role"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        status(
+            binding_in("tools")
+                .get("flotilla-manager-role-binding")
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    let lines = add(&[]).await;
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("deleted") || l.starts_with("created")),
+        "{lines:?}"
+    );
+}

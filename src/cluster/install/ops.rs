@@ -33,7 +33,8 @@ pub struct AddOptions {
     pub token_timeout: Duration,
 }
 
-/// `cluster add`: flotilla-manager in the target, then the cluster Secret in the hub.
+/// `cluster add`: flotilla-manager in the target, then the cluster Secret in the hub, then the
+/// revocation of whatever rights of an earlier run the new scope leaves out.
 pub async fn add(
     target: &Connection,
     cluster: &TargetCluster,
@@ -55,7 +56,10 @@ pub async fn add(
         annotations: opts.annotations.clone(),
     };
     hub::ensure_namespace(hub, &opts.hub_namespace, out).await?;
-    hub::upsert_cluster_secret(hub, &opts.hub_namespace, &reg, out).await
+    hub::upsert_cluster_secret(hub, &opts.hub_namespace, &reg, out).await?;
+    // Once the hub's Secret names the new scope: the rights an earlier run granted beyond it
+    // (the cluster-wide pair after a switch to namespaces, a namespace no longer listed).
+    target::revoke_outside(target, Some(&scope), out).await
 }
 
 #[derive(Debug, Clone)]

@@ -229,6 +229,88 @@ pub async fn install_manager(
     wait_for_token(c, sa_ns, &name, timeout).await
 }
 
+/// Revokes flotilla-manager's rights outside `keep`: every binding and role `cluster add` may
+/// have installed (the cluster-wide pair, the pair in each namespace) that `keep` does not ask
+/// for. `None` revokes them all. A re-run of `cluster add` with a narrower scope calls it after
+/// installing the new scope, so the manager has exactly the rights asked for, and never fewer
+/// in between.
+pub async fn revoke_outside(
+    c: &Connection,
+    keep: Option<&ManagerScope<'_>>,
+    out: Sink<'_>,
+) -> Result<(), InstallError> {
+    let cluster_wide = keep.is_some_and(|k| k.namespaces.is_empty());
+    let kept = |ns: &str| keep.is_some_and(|k| k.namespaces.iter().any(|n| n == ns));
+    if !cluster_wide {
+        let crbs: Api<ClusterRoleBinding> = Api::all(c.client.clone());
+        let o = obj("clusterrolebinding", None, MANAGER_ROLE_BINDING);
+        delete_quietly(&crbs, o, &c.place, keep.is_some(), out).await?;
+        let crs: Api<ClusterRole> = Api::all(c.client.clone());
+        let o = obj("clusterrole", None, MANAGER_ROLE);
+        delete_quietly(&crs, o, &c.place, keep.is_some(), out).await?;
+    }
+    let listing = |kind: &str| format!("{kind} named {MANAGER_ROLE_BINDING} in all namespaces");
+    let rbs: Api<RoleBinding> = Api::all(c.client.clone());
+    let found = rbs
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| InstallError::api("listing", listing("rolebindings"), &c.place, &e))?;
+    for rb in found
+        .items
+        .iter()
+        .filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE_BINDING))
+    {
+        let ns = rb.metadata.namespace.clone().unwrap_or_default();
+        if kept(&ns) {
+            continue;
+        }
+        let api: Api<RoleBinding> = Api::namespaced(c.client.clone(), &ns);
+        let o = obj("rolebinding", Some(&ns), MANAGER_ROLE_BINDING);
+        delete(&api, o, &c.place, out).await?;
+    }
+    let roles: Api<Role> = Api::all(c.client.clone());
+    let found = roles
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| InstallError::api("listing", listing("roles"), &c.place, &e))?;
+    for r in found
+        .items
+        .iter()
+        .filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE))
+    {
+        let ns = r.metadata.namespace.clone().unwrap_or_default();
+        if kept(&ns) {
+            continue;
+        }
+        let api: Api<Role> = Api::namespaced(c.client.clone(), &ns);
+        delete(&api, obj("role", Some(&ns), MANAGER_ROLE), &c.place, out).await?;
+    }
+    Ok(())
+}
+
+/// [`delete`], but an object already absent is reported only when `quiet` is false.
+async fn delete_quietly<K>(
+    api: &Api<K>,
+    o: Obj<'_>,
+    place: &str,
+    quiet: bool,
+    out: Sink<'_>,
+) -> Result<(), InstallError>
+where
+    K: Resource + Clone + Debug + DeserializeOwned,
+{
+    if quiet {
+        let mut seen = None;
+        delete(api, o, place, &mut |change: Change| seen = Some(change)).await?;
+        if let Some(change) = seen.filter(|c| c.action != Action::NotFound) {
+            out(change);
+        }
+        Ok(())
+    } else {
+        delete(api, o, place, out).await
+    }
+}
+
 /// The Secrets of `namespace` (token Secrets are filtered by the callers).
 pub async fn token_secrets(c: &Connection, namespace: &str) -> Result<Vec<Secret>, InstallError> {
     let secrets: Api<Secret> = Api::namespaced(c.client.clone(), namespace);
@@ -327,51 +409,7 @@ pub async fn remove_manager(
     sa_ns: &str,
     out: Sink<'_>,
 ) -> Result<(), InstallError> {
-    let crbs: Api<ClusterRoleBinding> = Api::all(c.client.clone());
-    delete(
-        &crbs,
-        obj("clusterrolebinding", None, MANAGER_ROLE_BINDING),
-        &c.place,
-        out,
-    )
-    .await?;
-    let crs: Api<ClusterRole> = Api::all(c.client.clone());
-    delete(&crs, obj("clusterrole", None, MANAGER_ROLE), &c.place, out).await?;
-    let listing = |kind: &str| format!("{kind} named {MANAGER_ROLE_BINDING} in all namespaces");
-    let rbs: Api<RoleBinding> = Api::all(c.client.clone());
-    let found = rbs
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| InstallError::api("listing", listing("rolebindings"), &c.place, &e))?;
-    for rb in found
-        .items
-        .iter()
-        .filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE_BINDING))
-    {
-        let ns = rb.metadata.namespace.clone().unwrap_or_default();
-        let api: Api<RoleBinding> = Api::namespaced(c.client.clone(), &ns);
-        delete(
-            &api,
-            obj("rolebinding", Some(&ns), MANAGER_ROLE_BINDING),
-            &c.place,
-            out,
-        )
-        .await?;
-    }
-    let roles: Api<Role> = Api::all(c.client.clone());
-    let found = roles
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| InstallError::api("listing", listing("roles"), &c.place, &e))?;
-    for r in found
-        .items
-        .iter()
-        .filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE))
-    {
-        let ns = r.metadata.namespace.clone().unwrap_or_default();
-        let api: Api<Role> = Api::namespaced(c.client.clone(), &ns);
-        delete(&api, obj("role", Some(&ns), MANAGER_ROLE), &c.place, out).await?;
-    }
+    revoke_outside(c, None, out).await?;
     let tokens: Vec<String> = token_secrets(c, sa_ns)
         .await?
         .iter()
