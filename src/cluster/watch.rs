@@ -185,21 +185,26 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
     let client = client_for(&parsed, &config.client_options)
         .await
         .map_err(|e| e.to_string());
-    if let Err(e) = &client {
-        report(config, state, secret, "InvalidClusterSecret", e).await;
-    } else {
-        state.reported.remove(&name);
-    }
-    if let Some(first) = registry.shadowing(&name, &parsed.server) {
-        let msg = format!(
+    let invalid = client.as_ref().err().cloned();
+    let shadowed = registry.shadowing(&name, &parsed.server).map(|first| {
+        format!(
             "cluster Secret {name}: server {} is already registered by {first}; this Secret is ignored until that one goes",
             parsed.server
-        );
-        report(config, state, secret, "DuplicateClusterServer", &msg).await;
-    }
+        )
+    });
+    // Registered before it is reported: whoever sees the Event finds the registry up to date.
     let (cluster, server) = (parsed.name.clone(), parsed.server.clone());
     if registry.upsert(parsed, client) {
         tracing::info!(secret = %name, cluster = %cluster, server = %server, "cluster registered");
+    }
+    match invalid {
+        Some(e) => report(config, state, secret, "InvalidClusterSecret", &e).await,
+        None => {
+            state.reported.remove(&name);
+        }
+    }
+    if let Some(msg) = shadowed {
+        report(config, state, secret, "DuplicateClusterServer", &msg).await;
     }
 }
 
