@@ -491,14 +491,16 @@ impl LiveCache {
     }
 }
 
-/// Only the `flotilla` manager's entries are needed (to know which fields the hub owns); the
-/// others are dropped from the cache.
+/// The entries the diff reads: the `flotilla` manager's (which fields the hub owns) and every
+/// other manager's of the object itself or of a subresource but status (for ignoreDifferences'
+/// `managedFieldsManagers`: an HPA owns `spec.replicas` through `scale`). The status writers'
+/// entries, the larger part on workloads, are dropped from the cache.
 fn slim_managed_fields(mf: Value) -> Value {
     match mf {
         Value::Array(entries) => Value::Array(
             entries
                 .into_iter()
-                .filter(|e| e["manager"] == super::FIELD_MANAGER)
+                .filter(|e| e["manager"] == super::FIELD_MANAGER || e["subresource"] != "status")
                 .collect(),
         ),
         other => other,

@@ -178,6 +178,8 @@ pub struct SyncOptions {
     pub apply_out_of_sync_only: bool,
     /// `PrunePropagationPolicy=foreground|background|orphan` (default foreground).
     pub prune_propagation: String,
+    /// `RespectIgnoreDifferences=true`: a sync keeps the live values of the ignored fields.
+    pub respect_ignore_differences: bool,
 }
 
 impl SyncOptions {
@@ -197,6 +199,7 @@ impl SyncOptions {
                 || (has_option(opts(), "ServerSideApply", "true")
                     && has_option(opts(), "Force", "true")),
             apply_out_of_sync_only: has_option(opts(), "ApplyOutOfSyncOnly", "true"),
+            respect_ignore_differences: has_option(opts(), "RespectIgnoreDifferences", "true"),
             prune_propagation: propagation,
         }
     }

@@ -3,6 +3,7 @@
 //! prune what left Git (if allowed, `Prune=false` respected, last, in reverse wave order). A
 //! failure retries with the operation's backoff, else fails the operation.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use kube::api::GroupVersionKind;
 use serde_json::{Value, json};
 
 use super::apply::{self, WriteError};
-use super::diff::{self, CompareOptions};
+use super::diff::{self, CompareOptions, IgnoreRule};
 use super::engine::Engine;
 use super::health;
 use super::live::{LiveError, TypeCache, gvk_of};
@@ -151,23 +152,40 @@ pub async fn step(
         );
     }
     let compare = CompareOptions::default();
+    let respected: Vec<IgnoreRule> = if options.respect_ignore_differences {
+        app.spec
+            .ignore_differences
+            .iter()
+            .filter_map(|r| IgnoreRule::from_spec(r).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let steps = order::steps(&desired.objects);
     let last = steps.len().saturating_sub(1);
     for (n, step) in steps.iter().enumerate() {
-        let mut pending: Vec<&Value> = Vec::new();
+        let mut pending: Vec<Cow<'_, Value>> = Vec::new();
         for &i in &step.items {
-            let obj = &desired.objects[i];
-            let gvk = gvk_of(obj);
+            let mut obj = Cow::Borrowed(&desired.objects[i]);
+            let gvk = gvk_of(&obj);
             let live = types
                 .get(&gvk)
-                .and_then(|_| pool.live.get(&gvk, &ObjectKey::of(obj)));
-            if !diff::compare(obj, live.as_ref(), &compare).in_sync {
+                .and_then(|_| pool.live.get(&gvk, &ObjectKey::of(&obj)));
+            // RespectIgnoreDifferences: an existing object keeps its live ignored fields.
+            if let Some(live) = &live {
+                for rule in &respected {
+                    if rule.matches(&obj) {
+                        rule.keep_live(obj.to_mut(), live);
+                    }
+                }
+            }
+            if !diff::compare(&obj, live.as_ref(), &compare).in_sync {
                 pending.push(obj);
             }
         }
         if !pending.is_empty() {
             let applies: Vec<_> = pending
-                .into_iter()
+                .iter()
                 .map(|obj| Box::pin(apply_one(pool, obj, types, options.force_conflicts)))
                 .collect();
             let outcomes: Vec<(ObjectKey, String, Result<(), WriteError>)> =

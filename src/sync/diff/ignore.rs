@@ -118,6 +118,97 @@ impl IgnoreRule {
     }
 }
 
+impl IgnoreRule {
+    /// `RespectIgnoreDifferences=true`: what a sync applies keeps the live values of the
+    /// ignored fields. A field the paths select takes its live value, or leaves `desired`
+    /// when the live object has none; the fields of the ignored managers leave `desired`, so
+    /// those managers keep them (no conflict, and the hub's apply neither takes nor removes
+    /// them).
+    pub fn keep_live(&self, desired: &mut Value, live: &Value) {
+        for manager in &self.managers {
+            remove_owned(desired, &owned_by(live, manager, false));
+        }
+        for path in &self.paths {
+            keep_live_path(desired, Some(live), path);
+        }
+    }
+}
+
+/// Sets every node of `desired` that `steps` selects to its counterpart in `live` (the same
+/// key; the same index, or for a filtered step the first live item passing the filter),
+/// removing it where `live` has none. A field absent from `desired` but present in `live`
+/// is added, so the apply keeps it as it is.
+fn keep_live_path(desired: &mut Value, live: Option<&Value>, steps: &[Step]) {
+    let Some((step, rest)) = steps.split_first() else {
+        return;
+    };
+    match desired {
+        Value::Object(m) => {
+            let mut keys: Vec<String> = m
+                .iter()
+                .filter(|(k, child)| selects_key(&step.select, k) && passes(step, child))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if let Some(Value::Object(l)) = live {
+                keys.extend(
+                    l.iter()
+                        .filter(|(k, child)| {
+                            selects_key(&step.select, k)
+                                && passes(step, child)
+                                && !m.contains_key(*k)
+                        })
+                        .map(|(k, _)| k.clone()),
+                );
+            }
+            for k in keys {
+                let counterpart = live.and_then(|l| l.get(&k));
+                if rest.is_empty() {
+                    match counterpart {
+                        Some(v) => {
+                            m.insert(k, v.clone());
+                        }
+                        None => {
+                            m.remove(&k);
+                        }
+                    }
+                } else if let Some(child) = m.get_mut(&k) {
+                    keep_live_path(child, counterpart, rest);
+                } else if let Some(v) = counterpart.filter(|v| v.is_object()) {
+                    // Only the ignored part of the live subtree, under a new key.
+                    let mut child = Value::Object(Default::default());
+                    keep_live_path(&mut child, Some(v), rest);
+                    if child.as_object().is_some_and(|c| !c.is_empty()) {
+                        m.insert(k, child);
+                    }
+                }
+            }
+        }
+        Value::Array(a) => {
+            let live_items = live.and_then(Value::as_array);
+            let picked: Vec<usize> = (0..a.len())
+                .filter(|&i| selects_index(&step.select, i) && passes(step, &a[i]))
+                .collect();
+            for &i in picked.iter().rev() {
+                let counterpart = live_items.and_then(|l| {
+                    if step.filter.is_some() {
+                        l.iter().find(|item| passes(step, item))
+                    } else {
+                        l.get(i)
+                    }
+                });
+                match (rest.is_empty(), counterpart) {
+                    (true, Some(v)) => a[i] = v.clone(),
+                    (true, None) => {
+                        a.remove(i);
+                    }
+                    (false, c) => keep_live_path(&mut a[i], c, rest),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Removes every node that `steps` selects.
 fn remove_path(v: &mut Value, steps: &[Step]) {
     let Some((step, rest)) = steps.split_first() else {
