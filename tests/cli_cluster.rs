@@ -994,13 +994,14 @@ async fn a_rerun_with_another_scope_revokes_what_it_leaves_out() {
 
     // Cluster-wide → one namespace: the ClusterRole and its binding go.
     let lines = add(&["--namespace", "apps"]).await;
-    for line in [
-        "created role apps/flotilla-manager-role",
-        "deleted clusterrolebinding flotilla-manager-role-binding",
-        "deleted clusterrole flotilla-manager-role",
-    ] {
-        assert!(lines.iter().any(|l| l == line), "{lines:?}");
-    }
+    assert_has(
+        &lines,
+        &[
+            "created role apps/flotilla-manager-role",
+            "deleted clusterrolebinding flotilla-manager-role-binding",
+            "deleted clusterrole flotilla-manager-role",
+        ],
+    );
     assert_eq!(
         status(
             cluster_roles
@@ -1034,13 +1035,14 @@ async fn a_rerun_with_another_scope_revokes_what_it_leaves_out() {
 
     // Another namespace: the first one's Role and binding go.
     let lines = add(&["--namespace", "tools"]).await;
-    for line in [
-        "created role tools/flotilla-manager-role",
-        "deleted rolebinding apps/flotilla-manager-role-binding",
-        "deleted role apps/flotilla-manager-role",
-    ] {
-        assert!(lines.iter().any(|l| l == line), "{lines:?}");
-    }
+    assert_has(
+        &lines,
+        &[
+            "created role tools/flotilla-manager-role",
+            "deleted rolebinding apps/flotilla-manager-role-binding",
+            "deleted role apps/flotilla-manager-role",
+        ],
+    );
     assert!(
         !lines.iter().any(|l| l.contains("clusterrole")),
         "{lines:?}"
@@ -1088,4 +1090,11 @@ async fn a_rerun_with_another_scope_revokes_what_it_leaves_out() {
             .any(|l| l.starts_with("deleted") || l.starts_with("created")),
         "{lines:?}"
     );
+}
+
+/// Every line of `want` is among `lines`.
+fn assert_has(lines: &[String], want: &[&str]) {
+    for line in want {
+        assert!(lines.iter().any(|l| l == line), "{line:?} not in {lines:?}");
+    }
 }

@@ -1,11 +1,11 @@
 //! A cap on the requests one kube client has in flight, as a tower layer.
 //!
-//! kube-rs speaks HTTP/1.1, one request per connection at a time, and keeps every connection
-//! it opened idle for 90 s: a client whose eight workers fire together holds eight TLS
-//! connections (about 55 KiB each) per cluster, 1,200 for a hub of 100 clusters. The cap bounds
-//! the connections, and so the memory, per cluster. A request holds its permit until its
-//! response body is dropped (the connection goes back to the pool only once the body is read);
-//! watches (`watch=true`), which stream for minutes, take no permit.
+//! It bounds the load the hub puts on one cluster, and the memory of the responses it holds at
+//! once. Over HTTP/2 the requests share one connection ([`super::transport`]); to a server
+//! that offers only HTTP/1.1 each request in flight is one connection, kept idle for 90 s, so
+//! there the cap also bounds the connections (about 55 KiB each). A request holds its permit
+//! until its response body is dropped (over HTTP/1.1 the connection goes back to the pool only
+//! once the body is read); watches (`watch=true`), which stream for minutes, take no permit.
 
 use std::future::Future;
 use std::pin::Pin;

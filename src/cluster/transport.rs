@@ -44,22 +44,18 @@ pub fn builder(config: &kube::Config) -> Result<ClientBuilder<Transport>, kube::
     http.enforce_http(false);
     // As Go (client-go) does: small HTTP/2 frames go out at once, not after the peer's ACK.
     http.set_nodelay(true);
-    let tls = HttpsConnectorBuilder::new()
+    let mut tls = HttpsConnectorBuilder::new()
         .with_tls_config(config.rustls_client_config()?)
         .https_or_http();
-    let tls = match &config.tls_server_name {
-        Some(name) => {
-            let name = name
-                .clone()
-                .try_into()
-                .map_err(kube::client::RustlsTlsError::InvalidServerName)
-                .map_err(kube::Error::RustlsTls)?;
-            tls.with_server_name_resolver(FixedServerNameResolver::new(name))
-                .enable_all_versions()
-                .wrap_connector(http)
-        }
-        None => tls.enable_all_versions().wrap_connector(http),
-    };
+    if let Some(name) = &config.tls_server_name {
+        let name = name
+            .clone()
+            .try_into()
+            .map_err(kube::client::RustlsTlsError::InvalidServerName)
+            .map_err(kube::Error::RustlsTls)?;
+        tls = tls.with_server_name_resolver(FixedServerNameResolver::new(name));
+    }
+    let tls = tls.enable_all_versions().wrap_connector(http);
     let mut connector = TimeoutConnector::new(tls);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);

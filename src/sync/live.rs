@@ -259,9 +259,10 @@ impl LiveCache {
                         Ok(Event::Init) => listing = Some(HashSet::new()),
                         Ok(Event::InitApply(o)) => {
                             if let Some(key) = me.apply(&cache, &o, false)
-                                && let Some(l) = listing.as_mut() {
-                                    l.insert(key);
-                                }
+                                && let Some(l) = listing.as_mut()
+                            {
+                                l.insert(key);
+                            }
                         }
                         Ok(Event::Apply(o)) => {
                             me.apply(&cache, &o, true);

@@ -161,12 +161,7 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     if let Err(e) = complete(app, &mut desired.objects, &types) {
         return failed_comparison(engine, app, status, requested, e).await;
     }
-    let ignore: Vec<IgnoreRule> = app
-        .spec
-        .ignore_differences
-        .iter()
-        .filter_map(|r| IgnoreRule::from_spec(r).ok())
-        .collect();
+    let ignore = IgnoreRule::all_valid(&app.spec.ignore_differences);
     let mut compared = compare(pool, app, &desired, &types, &ignore);
     app_status::clear_condition(&mut status.conditions, condition::COMPARISON_ERROR);
     app_status::clear_condition(&mut status.conditions, condition::UNKNOWN_ERROR);

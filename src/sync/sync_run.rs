@@ -152,12 +152,8 @@ pub async fn step(
         );
     }
     let compare = CompareOptions::default();
-    let respected: Vec<IgnoreRule> = if options.respect_ignore_differences {
-        app.spec
-            .ignore_differences
-            .iter()
-            .filter_map(|r| IgnoreRule::from_spec(r).ok())
-            .collect()
+    let respected = if options.respect_ignore_differences {
+        IgnoreRule::all_valid(&app.spec.ignore_differences)
     } else {
         Vec::new()
     };

@@ -74,12 +74,7 @@ pub async fn diff(
         name: name.to_string(),
         cause: e.to_string(),
     })?;
-    let ignore: Vec<IgnoreRule> = app
-        .spec
-        .ignore_differences
-        .iter()
-        .filter_map(|r| IgnoreRule::from_spec(r).ok())
-        .collect();
+    let ignore = IgnoreRule::all_valid(&app.spec.ignore_differences);
     let pairs: Vec<(Value, Option<Value>)> = objects
         .into_iter()
         .map(|d| {

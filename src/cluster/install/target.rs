@@ -3,6 +3,7 @@
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::Resource;
@@ -249,41 +250,42 @@ pub async fn revoke_outside(
         let o = obj("clusterrole", None, MANAGER_ROLE);
         delete_quietly(&crs, o, &c.place, keep.is_some(), out).await?;
     }
-    let listing = |kind: &str| format!("{kind} named {MANAGER_ROLE_BINDING} in all namespaces");
-    let rbs: Api<RoleBinding> = Api::all(c.client.clone());
-    let found = rbs
+    revoke_in_namespaces::<RoleBinding>(c, "rolebinding", MANAGER_ROLE_BINDING, &kept, out).await?;
+    revoke_in_namespaces::<Role>(c, "role", MANAGER_ROLE, &kept, out).await
+}
+
+/// Deletes the `K` named `name` in every namespace but the `kept` ones.
+async fn revoke_in_namespaces<K>(
+    c: &Connection,
+    kind: &'static str,
+    name: &str,
+    kept: &(dyn Fn(&str) -> bool + Sync),
+    out: Sink<'_>,
+) -> Result<(), InstallError>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    let found = Api::<K>::all(c.client.clone())
         .list(&ListParams::default())
         .await
-        .map_err(|e| InstallError::api("listing", listing("rolebindings"), &c.place, &e))?;
-    for rb in found
+        .map_err(|e| {
+            let what = format!("{kind}s named {name} in all namespaces");
+            InstallError::api("listing", what, &c.place, &e)
+        })?;
+    for item in found
         .items
         .iter()
-        .filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE_BINDING))
+        .filter(|i| i.meta().name.as_deref() == Some(name))
     {
-        let ns = rb.metadata.namespace.clone().unwrap_or_default();
+        let ns = item.meta().namespace.clone().unwrap_or_default();
         if kept(&ns) {
             continue;
         }
-        let api: Api<RoleBinding> = Api::namespaced(c.client.clone(), &ns);
-        let o = obj("rolebinding", Some(&ns), MANAGER_ROLE_BINDING);
-        delete(&api, o, &c.place, out).await?;
-    }
-    let roles: Api<Role> = Api::all(c.client.clone());
-    let found = roles
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| InstallError::api("listing", listing("roles"), &c.place, &e))?;
-    for r in found
-        .items
-        .iter()
-        .filter(|r| r.metadata.name.as_deref() == Some(MANAGER_ROLE))
-    {
-        let ns = r.metadata.namespace.clone().unwrap_or_default();
-        if kept(&ns) {
-            continue;
-        }
-        let api: Api<Role> = Api::namespaced(c.client.clone(), &ns);
-        delete(&api, obj("role", Some(&ns), MANAGER_ROLE), &c.place, out).await?;
+        let api: Api<K> = Api::namespaced(c.client.clone(), &ns);
+        delete(&api, obj(kind, Some(&ns), name), &c.place, out).await?;
     }
     Ok(())
 }

@@ -87,6 +87,14 @@ impl IgnoreRule {
         })
     }
 
+    /// The valid rules of `spec.ignoreDifferences` (an invalid one is left out).
+    pub fn all_valid(specs: &[ResourceIgnoreDifferences]) -> Vec<IgnoreRule> {
+        specs
+            .iter()
+            .filter_map(|r| IgnoreRule::from_spec(r).ok())
+            .collect()
+    }
+
     /// Whether the rule applies to this object.
     pub fn matches(&self, obj: &Value) -> bool {
         let str_at = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
