@@ -11,3 +11,4 @@ pub mod render;
 pub mod sim;
 pub mod sync;
 pub mod timing;
+pub mod wildcard;

@@ -4,6 +4,8 @@
 
 use thiserror::Error;
 
+use crate::wildcard::{self, Token};
+
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("invalid glob pattern {pattern:?}: {reason}")]
 pub struct GlobError {
@@ -21,17 +23,6 @@ pub struct PathGlob {
 enum Segment {
     AnyDepth,
     Pattern(Vec<Token>),
-}
-
-#[derive(Debug, Clone)]
-enum Token {
-    Literal(char),
-    AnyChar,
-    AnyRun,
-    Class {
-        negated: bool,
-        ranges: Vec<(char, char)>,
-    },
 }
 
 impl PathGlob {
@@ -100,48 +91,7 @@ fn match_segments(pattern: &[Segment], path: &[&str]) -> bool {
 
 fn match_segment(tokens: &[Token], segment: &str) -> bool {
     let chars: Vec<char> = segment.chars().collect();
-    match_tokens(tokens, &chars)
-}
-
-/// Whether `text` matches `tokens`, where `*` matches any run of characters and every other
-/// token exactly one: the same iterative algorithm as [`match_segments`], O(tokens × text).
-fn match_tokens(tokens: &[Token], text: &[char]) -> bool {
-    let (mut t, mut s) = (0, 0);
-    let mut resume: Option<(usize, usize)> = None;
-    while s < text.len() {
-        match tokens.get(t) {
-            Some(Token::AnyRun) => {
-                resume = Some((t + 1, s));
-                t += 1;
-            }
-            Some(token) if token_matches(token, text[s]) => {
-                t += 1;
-                s += 1;
-            }
-            _ => match resume {
-                Some((after, from)) => {
-                    t = after;
-                    s = from + 1;
-                    resume = Some((after, from + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    tokens[t..]
-        .iter()
-        .all(|token| matches!(token, Token::AnyRun))
-}
-
-fn token_matches(token: &Token, c: char) -> bool {
-    match token {
-        Token::Literal(l) => *l == c,
-        Token::AnyChar => true,
-        Token::AnyRun => true,
-        Token::Class { negated, ranges } => {
-            ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
-        }
-    }
+    wildcard::matches(tokens, &chars)
 }
 
 fn compile_segment(seg: &str) -> Result<Vec<Token>, &'static str> {
@@ -252,7 +202,10 @@ mod tests {
                 (0..=text.len()).any(|skip| naive_tokens(rest, &text[skip..]))
             }
             Some((token, rest)) => match text.split_first() {
-                Some((c, text_rest)) => token_matches(token, *c) && naive_tokens(rest, text_rest),
+                Some((c, text_rest)) => {
+                    wildcard::matches(std::slice::from_ref(token), &[*c])
+                        && naive_tokens(rest, text_rest)
+                }
                 None => false,
             },
         }

@@ -6,21 +6,12 @@
 //!
 //! Alternatives are expanded into flat patterns, each matched by the linear wildcard algorithm.
 
+use crate::wildcard::{self, Token};
+
 /// A compiled include/exclude pattern.
 #[derive(Debug, Clone)]
 pub struct FileGlob {
     alternatives: Vec<Vec<Token>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Literal(char),
-    AnyChar,
-    AnyRun,
-    Class {
-        negated: bool,
-        ranges: Vec<(char, char)>,
-    },
 }
 
 /// At most this many flat patterns after expanding `{…}`.
@@ -41,7 +32,7 @@ impl FileGlob {
         let text: Vec<char> = path.chars().collect();
         self.alternatives
             .iter()
-            .any(|tokens| match_tokens(tokens, &text))
+            .any(|tokens| wildcard::matches(tokens, &text))
     }
 }
 
@@ -149,44 +140,6 @@ fn parse_class(chars: &[char], pos: &mut usize) -> Result<Token, &'static str> {
         ranges.push((lo, hi));
     }
     Ok(Token::Class { negated, ranges })
-}
-
-/// Iterative wildcard matching: on a mismatch, resume after the last `*` with one more
-/// character consumed by it. O(tokens × text).
-fn match_tokens(tokens: &[Token], text: &[char]) -> bool {
-    let (mut t, mut s) = (0, 0);
-    let mut resume: Option<(usize, usize)> = None;
-    while s < text.len() {
-        match tokens.get(t) {
-            Some(Token::AnyRun) => {
-                resume = Some((t + 1, s));
-                t += 1;
-            }
-            Some(token) if token_matches(token, text[s]) => {
-                t += 1;
-                s += 1;
-            }
-            _ => match resume {
-                Some((after, from)) => {
-                    t = after;
-                    s = from + 1;
-                    resume = Some((after, from + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    tokens[t..].iter().all(|token| *token == Token::AnyRun)
-}
-
-fn token_matches(token: &Token, c: char) -> bool {
-    match token {
-        Token::Literal(l) => *l == c,
-        Token::AnyChar | Token::AnyRun => true,
-        Token::Class { negated, ranges } => {
-            ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
-        }
-    }
 }
 
 #[cfg(test)]
