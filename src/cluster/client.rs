@@ -13,7 +13,7 @@ use kube::config::{
 
 use super::in_flight::InFlightLayer;
 use super::rate_limit::{LimitLayer, Limits};
-use crate::api::ClusterSecret;
+use crate::api::{ClusterSecret, IN_CLUSTER_SERVER};
 
 /// How clients talk to their clusters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,6 +57,20 @@ pub enum ClientError {
     HalfClientCert { secret: String },
     #[error("cluster Secret {secret}: {what}")]
     Config { secret: String, what: String },
+}
+
+/// Whether the cluster of `secret` is reached with the hub's own client: a Secret for the
+/// in-cluster address (`https://kubernetes.default.svc`) with no username, password or bearer
+/// token. Users create one to label the hub's cluster for selectors; as in Argo CD
+/// (`Cluster.RawRestConfig`), it then stands for the hub's own configuration (its kubeconfig, or
+/// its pod's ServiceAccount), not for an anonymous client of that address.
+pub fn uses_hub_client(secret: &ClusterSecret) -> bool {
+    let c = &secret.config;
+    let empty = |v: Option<&str>| v.is_none_or(str::is_empty);
+    secret.server == IN_CLUSTER_SERVER
+        && empty(c.username.as_deref())
+        && empty(c.password.as_ref().map(|p| p.expose().as_str()))
+        && empty(c.bearer_token.as_ref().map(|t| t.expose().as_str()))
 }
 
 /// A kube `Config` for the cluster of `secret`, with the timeouts of `options` (no rate limit:
@@ -220,6 +234,23 @@ mod tests {
         assert!(!config.accept_invalid_certs);
         assert_eq!(config.connect_timeout, Some(Duration::from_secs(10)));
         assert!(!format!("{:?}", config.auth_info).contains("t0k3n"));
+    }
+
+    #[test]
+    fn only_a_credential_less_in_cluster_secret_uses_the_hubs_client() {
+        let mut s = secret(ClusterConfig::default());
+        assert!(!uses_hub_client(&s), "another server");
+        s.server = IN_CLUSTER_SERVER.into();
+        assert!(uses_hub_client(&s));
+        s.config.tls.insecure = true;
+        assert!(uses_hub_client(&s), "TLS settings are not credentials");
+        s.config.bearer_token = Some(Sensitive::new(String::new()));
+        assert!(uses_hub_client(&s), "an empty token is none");
+        s.config.bearer_token = Some(Sensitive::new("t".into()));
+        assert!(!uses_hub_client(&s));
+        s.config.bearer_token = None;
+        s.config.username = Some("admin".into());
+        assert!(!uses_hub_client(&s));
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ pub mod transport;
 pub mod watch;
 
 pub use client::{ClientError, ClientOptions};
-pub use registry::{Cluster, ClusterChange, ConnectionState, Registry};
+pub use registry::{Cluster, ClusterChange, ConnectionState, Registry, Upsert};
 
 /// A kube error as one line: the error and its causes, outermost first.
 pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {

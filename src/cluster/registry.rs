@@ -4,14 +4,22 @@
 //!
 //! Clusters are keyed by server URL (Argo CD's primary key). When two Secrets name the same
 //! server, the first by Secret name wins and the other is reported.
+//!
+//! A cluster Secret that does not parse is kept in an index of its own (name, labels, error):
+//! the ApplicationSet controller refuses to generate from a cluster list that a selected but
+//! unreadable Secret would change. If the Secret was valid before, its last valid version keeps
+//! its client for the sync engine, but generators no longer see it (they would not after a
+//! restart either).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::SystemTime;
 
 use tokio::sync::{broadcast, watch};
 
-use crate::api::{ClusterSecret, IN_CLUSTER_NAME, IN_CLUSTER_SERVER};
+use crate::api::{
+    ClusterSecret, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, InvalidClusterSecret, ServerUrl,
+};
 
 /// What the hub last learned about talking to a cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +85,11 @@ impl Cluster {
         &self.secret.server
     }
 
+    /// The server for logs and labels (see [`ServerUrl`]).
+    pub fn server_shown(&self) -> ServerUrl<'_> {
+        ServerUrl(&self.secret.server)
+    }
+
     pub fn state(&self) -> ConnectionState {
         self.state
             .lock()
@@ -102,16 +115,43 @@ impl Cluster {
 /// A change of the registered set, as subscribers see it.
 #[derive(Debug, Clone)]
 pub struct ClusterChange {
-    /// The cluster before the change (None: newly registered).
+    /// The cluster as generators saw it before the change (None: newly registered, or invalid).
     pub before: Option<ClusterSecret>,
-    /// After (None: removed).
+    /// After (None: removed, or invalid now).
     pub after: Option<ClusterSecret>,
+    /// The labels of the Secret's invalid version, before and/or after the change.
+    pub invalid_labels: Vec<BTreeMap<String, String>>,
+}
+
+impl ClusterChange {
+    /// Every label set the change involves: what a cluster selector may have matched before or
+    /// may match now.
+    pub fn label_sets(&self) -> Vec<&BTreeMap<String, String>> {
+        [&self.before, &self.after]
+            .into_iter()
+            .flatten()
+            .map(|c| &c.secret_labels)
+            .chain(self.invalid_labels.iter())
+            .collect()
+    }
+}
+
+/// What [`Registry::upsert`] did.
+#[derive(Debug)]
+pub enum Upsert {
+    /// The Secret says the same as the registered version (which is visible to generators).
+    Unchanged,
+    /// Registered; `previous` is the version it replaces, if any: once nothing holds it any
+    /// more, its credentials are no longer in use anywhere in the hub.
+    Registered { previous: Option<Weak<Cluster>> },
 }
 
 #[derive(Default)]
 struct Index {
-    /// Valid Secrets by `namespace/name`.
+    /// The last valid version of each Secret, by `namespace/name`.
     secrets: BTreeMap<String, Arc<Cluster>>,
+    /// Secrets whose current version does not parse, by `namespace/name`.
+    invalid: BTreeMap<String, InvalidClusterSecret>,
     revision: u64,
 }
 
@@ -149,13 +189,21 @@ impl Registry {
     }
 
     /// The registered cluster Secrets (the implicit entry excluded), sorted by Secret name:
-    /// what the cluster generator reads.
+    /// what the cluster generator reads. A Secret whose current version is invalid is not
+    /// among them (see [`Registry::invalid_secrets`]), whatever its last valid version said.
     pub fn secrets(&self) -> Vec<ClusterSecret> {
-        self.read()
+        let index = self.read();
+        index
             .secrets
-            .values()
-            .map(|c| c.secret.clone())
+            .iter()
+            .filter(|(name, _)| !index.invalid.contains_key(*name))
+            .map(|(_, c)| c.secret.clone())
             .collect()
+    }
+
+    /// The cluster Secrets that do not parse, sorted by Secret name.
+    pub fn invalid_secrets(&self) -> Vec<InvalidClusterSecret> {
+        self.read().invalid.values().cloned().collect()
     }
 
     /// Every cluster the hub can sync to, one per server (the first Secret by name wins), plus
@@ -225,15 +273,25 @@ impl Registry {
             .map(|(n, _)| n.clone())
     }
 
-    /// Registers or replaces the cluster of a Secret. Returns `false` (and changes nothing)
-    /// when the Secret says the same as before.
-    pub fn upsert(&self, secret: ClusterSecret, client: Result<kube::Client, String>) -> bool {
+    /// Whether the Secret's current version is registered as is (valid, and the same content).
+    pub fn is_current(&self, secret: &ClusterSecret) -> bool {
+        let index = self.read();
+        !index.invalid.contains_key(&secret.secret_name)
+            && index
+                .secrets
+                .get(&secret.secret_name)
+                .is_some_and(|c| c.secret == *secret)
+    }
+
+    /// Registers or replaces the cluster of a valid Secret (which is then no longer invalid).
+    pub fn upsert(&self, secret: ClusterSecret, client: Result<kube::Client, String>) -> Upsert {
         let key = secret.secret_name.clone();
-        let before = {
+        let (before, invalid, previous) = {
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-            let before = index.secrets.get(&key).map(|c| c.secret.clone());
-            if before.as_ref() == Some(&secret) {
-                return false;
+            let old = index.secrets.get(&key).cloned();
+            let was_invalid = index.invalid.remove(&key);
+            if was_invalid.is_none() && old.as_ref().is_some_and(|c| c.secret == secret) {
+                return Upsert::Unchanged;
             }
             index.revision += 1;
             let revision = index.revision;
@@ -241,38 +299,81 @@ impl Registry {
                 key,
                 Arc::new(Cluster::new(secret.clone(), client, revision)),
             );
-            before
+            let before = old
+                .as_ref()
+                .filter(|_| was_invalid.is_none())
+                .map(|c| c.secret.clone());
+            (before, was_invalid, old.as_ref().map(Arc::downgrade))
         };
         let _ = self.changes.send(ClusterChange {
             before,
             after: Some(secret),
+            invalid_labels: invalid.into_iter().map(|i| i.labels).collect(),
+        });
+        Upsert::Registered { previous }
+    }
+
+    /// Records that the current version of a cluster Secret does not parse. Its last valid
+    /// version, if any, keeps its client but is hidden from generators. Returns `false` (and
+    /// changes nothing) when it was already recorded so.
+    pub fn mark_invalid(&self, invalid: InvalidClusterSecret) -> bool {
+        let key = invalid.secret_name.clone();
+        let (before, old_labels) = {
+            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            let old = index.invalid.get(&key);
+            if old == Some(&invalid) {
+                return false;
+            }
+            let old_labels = old.map(|o| o.labels.clone());
+            let before = match old {
+                None => index.secrets.get(&key).map(|c| c.secret.clone()),
+                Some(_) => None,
+            };
+            index.invalid.insert(key, invalid.clone());
+            (before, old_labels)
+        };
+        let _ = self.changes.send(ClusterChange {
+            before,
+            after: None,
+            invalid_labels: old_labels.into_iter().chain([invalid.labels]).collect(),
         });
         true
     }
 
-    /// Removes the cluster of a Secret; `true` if it was registered.
+    /// Removes the cluster of a Secret, valid or not; `true` if it was registered either way.
     pub fn remove(&self, secret_name: &str) -> bool {
-        let removed = self
-            .index
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .secrets
-            .remove(secret_name);
-        match removed {
-            Some(c) => {
-                let _ = self.changes.send(ClusterChange {
-                    before: Some(c.secret.clone()),
-                    after: None,
-                });
-                true
-            }
-            None => false,
+        let (removed, invalid) = {
+            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            (
+                index.secrets.remove(secret_name),
+                index.invalid.remove(secret_name),
+            )
+        };
+        if removed.is_none() && invalid.is_none() {
+            return false;
         }
+        let _ = self.changes.send(ClusterChange {
+            before: removed
+                .filter(|_| invalid.is_none())
+                .map(|c| c.secret.clone()),
+            after: None,
+            invalid_labels: invalid.into_iter().map(|i| i.labels).collect(),
+        });
+        true
     }
 
-    /// Secret names currently registered.
+    /// Secret names currently registered, valid or not.
     pub fn secret_names(&self) -> Vec<String> {
-        self.read().secrets.keys().cloned().collect()
+        let index = self.read();
+        let mut names: Vec<String> = index
+            .secrets
+            .keys()
+            .chain(index.invalid.keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ClusterChange> {
@@ -310,16 +411,24 @@ mod tests {
         s
     }
 
+    fn registered(u: Upsert) -> bool {
+        matches!(u, Upsert::Registered { .. })
+    }
+
     #[test]
     fn upsert_reports_changes_once_and_first_secret_wins_a_server() {
         let r = Registry::new(None);
         let mut rx = r.subscribe();
-        assert!(r.upsert(secret("b", "https://x"), Err("no client".into())));
+        assert!(registered(
+            r.upsert(secret("b", "https://x"), Err("no client".into()))
+        ));
         assert!(
-            !r.upsert(secret("b", "https://x"), Err("no client".into())),
+            !registered(r.upsert(secret("b", "https://x"), Err("no client".into()))),
             "same content is no change"
         );
-        assert!(r.upsert(secret("a", "https://x"), Err("no client".into())));
+        assert!(registered(
+            r.upsert(secret("a", "https://x"), Err("no client".into()))
+        ));
         assert_eq!(r.clusters().len(), 1);
         assert_eq!(r.clusters()[0].name(), "a");
         assert_eq!(
@@ -335,6 +444,78 @@ mod tests {
         assert_eq!(r.clusters()[0].name(), "b");
         assert_eq!(r.by_server("https://x/").unwrap().name(), "b");
         assert_eq!(r.secrets().len(), 1);
+    }
+
+    fn invalid(name: &str, env: &str) -> InvalidClusterSecret {
+        InvalidClusterSecret {
+            secret_name: format!("flotilla/{name}"),
+            labels: [("env".to_string(), env.to_string())].into(),
+            error: format!("Secret flotilla/{name}: config is not valid JSON"),
+        }
+    }
+
+    #[test]
+    fn an_invalid_version_hides_the_last_valid_one_from_generators_only() {
+        let r = Registry::new(None);
+        let mut s = secret("a", "https://x");
+        s.secret_labels.insert("env".into(), "dev".into());
+        let Upsert::Registered { previous: None } = r.upsert(s.clone(), Err("no client".into()))
+        else {
+            panic!("first registration")
+        };
+        let mut rx = r.subscribe();
+        assert!(r.mark_invalid(invalid("a", "prod")));
+        assert!(!r.mark_invalid(invalid("a", "prod")), "recorded once");
+        let c = rx.try_recv().unwrap();
+        assert_eq!(c.before.as_ref().unwrap().name, "a");
+        assert!(c.after.is_none());
+        let labels: Vec<&str> = c.label_sets().iter().map(|l| l["env"].as_str()).collect();
+        assert_eq!(
+            labels,
+            ["dev", "prod"],
+            "old and new selections both concerned"
+        );
+        assert!(r.secrets().is_empty());
+        assert_eq!(r.invalid_secrets().len(), 1);
+        assert_eq!(
+            r.clusters().len(),
+            1,
+            "the sync engine keeps the last valid one"
+        );
+        assert!(!r.is_current(&s));
+        // Fixed with the very content it had before: a change for generators.
+        assert!(registered(r.upsert(s.clone(), Err("no client".into()))));
+        let c = rx.try_recv().unwrap();
+        assert!(c.before.is_none() && c.after.is_some());
+        assert_eq!(c.invalid_labels.len(), 1);
+        assert!(r.invalid_secrets().is_empty() && r.secrets().len() == 1);
+        assert!(r.is_current(&s));
+        // Invalid without ever having been valid; removal clears it.
+        assert!(r.mark_invalid(invalid("b", "qa")));
+        assert_eq!(r.secret_names(), ["flotilla/a", "flotilla/b"]);
+        let _ = rx.try_recv();
+        assert!(r.remove("flotilla/b"));
+        let c = rx.try_recv().unwrap();
+        assert!(c.before.is_none() && c.invalid_labels[0]["env"] == "qa");
+        assert!(r.invalid_secrets().is_empty());
+    }
+
+    #[test]
+    fn the_replaced_version_is_handed_back_until_released() {
+        let r = Registry::new(None);
+        r.upsert(secret("a", "https://x"), Err("no client".into()));
+        let held = r.by_secret("flotilla/a").unwrap();
+        let mut s = secret("a", "https://x");
+        s.name = "renamed".into();
+        let Upsert::Registered {
+            previous: Some(previous),
+        } = r.upsert(s, Err("no client".into()))
+        else {
+            panic!("a replacement")
+        };
+        assert!(previous.upgrade().is_some(), "still held by a reader");
+        drop(held);
+        assert!(previous.upgrade().is_none());
     }
 
     #[test]
