@@ -755,7 +755,7 @@ async fn rotate_switches_to_a_working_token_and_revokes_the_old_one() {
         lines[2].starts_with(&format!(
             "unacknowledged secret {hub_secret}: no hub confirmed loading resourceVersion "
         )) && lines[2]
-            .ends_with(" within 1s (none running?); a hub that starts later reads the new Secret"),
+            .ends_with(" within 1s (none running, or it still uses the old token); a hub that starts later reads the new Secret"),
         "{lines:?}"
     );
     assert_eq!(

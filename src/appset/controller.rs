@@ -149,7 +149,7 @@ pub async fn run(client: kube::Client, shared: Shared, config: ControllerConfig)
         .applied_objects()
         .predicate_filter(spec_and_metadata, Default::default());
     let cluster_triggers = cluster_triggers(registry.clone(), appset_reader.clone());
-    let owned = owned_triggers(app_events, app_deletes);
+    let owned = owned_triggers(app_events, app_deletes, apps.clone());
     let concurrency = config.concurrency;
     let ctx = Arc::new(Context {
         client,
@@ -226,14 +226,19 @@ fn forget(fresh: &Freshness, metrics: &Metrics, appset: &ApplicationSet) {
         .remove_label_values(&[ns.as_str(), name.as_str()]);
 }
 
+/// Events between two prunings of [`OwnedChanges`] against the Application cache.
+const PRUNE_EVERY: usize = 4096;
+
 /// The owned Applications' events worth a pass of their ApplicationSet (see [`OwnedChanges`]):
 /// the shared cache's feed, filtered, and the deletions.
 fn owned_triggers(
     applied: ReflectHandle<Application>,
     deleted: tokio::sync::mpsc::UnboundedReceiver<Arc<Application>>,
+    cache: Store<Application>,
 ) -> impl Stream<Item = Arc<Application>> + Send + 'static {
     let deleted = tokio_stream::wrappers::UnboundedReceiverStream::new(deleted);
     let mut changes = OwnedChanges::default();
+    let mut events = 0usize;
     futures::stream::select(applied.map(|a| (a, false)), deleted.map(|a| (a, true))).filter_map(
         move |(app, gone)| {
             let pass = if gone {
@@ -241,6 +246,12 @@ fn owned_triggers(
             } else {
                 changes.admit(&app)
             };
+            events += 1;
+            if events.is_multiple_of(PRUNE_EVERY) {
+                let live: std::collections::HashSet<String> =
+                    cache.state().iter().filter_map(|a| a.uid()).collect();
+                changes.retain(|uid| live.contains(uid));
+            }
             futures::future::ready(pass.then_some(app))
         },
     )

@@ -40,6 +40,12 @@ impl OwnedChanges {
         controlled_by_an_appset(app)
     }
 
+    /// Keeps only the Applications `exists` says are still there (one deleted while the watch
+    /// was down and listed again produces no deletion event).
+    pub fn retain(&mut self, mut exists: impl FnMut(&str) -> bool) {
+        self.seen.retain(|uid, _| exists(uid));
+    }
+
     /// Applications tracked.
     pub fn len(&self) -> usize {
         self.seen.len()
@@ -144,6 +150,9 @@ mod tests {
         }
         assert!(f.deleted(&base));
         assert!(f.is_empty());
+        f.admit(&base);
+        f.retain(|uid| uid != "a1");
+        assert!(f.is_empty(), "pruned when no longer listed");
     }
 
     #[test]

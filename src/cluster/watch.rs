@@ -29,8 +29,9 @@ use crate::api::{
 };
 
 /// How long the acknowledgement of a changed Secret waits for the parts of the hub that hold
-/// the version before (sync pools finishing a pass) to let it go.
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(30);
+/// the version before (a sync pool finishing a pass, a probe) to let it go; past that, there is
+/// no acknowledgement.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What the driver needs.
 #[derive(Clone)]
@@ -239,15 +240,16 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
 }
 
 /// Posts [`events::CREDENTIALS_LOADED`] on the Secret once nothing in the hub holds the version
-/// it replaced (or after [`RELEASE_TIMEOUT`], with a warning: something kept it).
+/// it replaced. Not at all if something still holds it after [`RELEASE_TIMEOUT`] (a warning
+/// says so): the acknowledgement would be false.
 async fn acknowledge(hub: kube::Client, secret: Secret, previous: Option<Weak<Cluster>>) {
     let name = qualified(&secret);
     if let Some(previous) = previous {
         let started = tokio::time::Instant::now();
         while previous.strong_count() > 0 {
             if started.elapsed() > RELEASE_TIMEOUT {
-                tracing::warn!(secret = %name, "the previous version of the cluster Secret is still in use; acknowledging the new one anyway");
-                break;
+                tracing::warn!(secret = %name, waited = ?RELEASE_TIMEOUT, "the previous version of the cluster Secret is still in use; its load is not acknowledged");
+                return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

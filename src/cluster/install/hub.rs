@@ -240,7 +240,7 @@ pub async fn wait_acknowledged(
                 Action::Unacknowledged,
                 "secret",
                 format!(
-                    "{shown}: no hub confirmed loading resourceVersion {version} within {timeout:?} (none running?); a hub that starts later reads the new Secret"
+                    "{shown}: no hub confirmed loading resourceVersion {version} within {timeout:?} (none running, or it still uses the old token); a hub that starts later reads the new Secret"
                 ),
             ));
             return false;
