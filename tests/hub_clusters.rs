@@ -201,9 +201,15 @@ async fn registering_rotating_and_removing_a_cluster() {
     .await;
     eventually(LIMIT, "new Secret picked up without a restart", || async {
         let c = h.hub().registry().by_name("dev")?;
-        (c.revision != before && c.state().is_connected()).then_some(())
+        let token = c.secret.config.bearer_token.as_ref()?.expose().clone();
+        (token == t2 && c.state().is_connected()).then_some(())
     })
     .await;
+    assert_eq!(
+        h.hub().registry().by_name("dev").unwrap().revision,
+        before,
+        "a new token only: the same client, its sync pool kept"
+    );
     let secrets: Api<Secret> = Api::namespaced(h.env.client("dev").await, "kube-system");
     secrets
         .delete("token-1", &DeleteParams::default())

@@ -11,6 +11,7 @@ use kube::config::{
     NamedContext,
 };
 
+use super::bearer::BearerToken;
 use super::in_flight::InFlightLayer;
 use super::rate_limit::{LimitLayer, Limits};
 use crate::api::{ClusterSecret, IN_CLUSTER_SERVER};
@@ -165,6 +166,16 @@ pub fn build(
     options: &ClientOptions,
     secret: &str,
 ) -> Result<kube::Client, ClientError> {
+    build_with(config, options, secret, None)
+}
+
+/// [`build`], authenticating with `bearer` when given (`config` then carries no token).
+fn build_with(
+    config: kube::Config,
+    options: &ClientOptions,
+    secret: &str,
+    bearer: Option<&BearerToken>,
+) -> Result<kube::Client, ClientError> {
     let layer = LimitLayer::new(Limits {
         qps: options.qps,
         burst: options.burst,
@@ -175,8 +186,40 @@ pub fn build(
         what: e.to_string(),
     })?;
     let cap = InFlightLayer::new(options.max_in_flight);
+    let builder = builder.with_layer(&tower::util::option_layer(bearer.map(BearerToken::layer)));
     // Outermost first: a request waits for its rate token, then for an in-flight permit.
     Ok(builder.with_layer(&cap).with_layer(&layer).build())
+}
+
+/// The client the registry keeps for a cluster: [`client_for`], except that a bearer token goes
+/// through a [`BearerToken`] cell, returned with it, so that a rotated token can replace it in
+/// place ([`crate::cluster::Registry::swap_token`]).
+pub async fn registered_client(
+    secret: &ClusterSecret,
+    options: &ClientOptions,
+) -> Result<(kube::Client, Option<BearerToken>), ClientError> {
+    let token = secret
+        .config
+        .bearer_token
+        .clone()
+        .filter(|t| !t.expose().is_empty());
+    let Some(token) = token else {
+        return client_for(secret, options).await.map(|c| (c, None));
+    };
+    let mut without = secret.clone();
+    without.config.bearer_token = None;
+    let config = config_for(&without, options).await?;
+    let cell = BearerToken::new(token);
+    let client = build_with(config, options, display_name(secret), Some(&cell))?;
+    Ok((client, Some(cell)))
+}
+
+fn display_name(secret: &ClusterSecret) -> &str {
+    if secret.secret_name.is_empty() {
+        &secret.name
+    } else {
+        &secret.secret_name
+    }
 }
 
 /// [`config_for`] then [`build`].

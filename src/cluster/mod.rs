@@ -2,6 +2,7 @@
 //! each cluster's connection state. `registry` is the index (no I/O); `watch` feeds it from the
 //! hub's Secrets and probes the clusters; `client` builds clients; `events` reports bad Secrets.
 
+pub mod bearer;
 pub mod client;
 pub mod events;
 pub mod in_flight;

@@ -17,6 +17,7 @@ use std::time::SystemTime;
 
 use tokio::sync::{broadcast, watch};
 
+use super::bearer::BearerToken;
 use crate::api::{
     ClusterSecret, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, InvalidClusterSecret, ServerUrl,
 };
@@ -42,6 +43,8 @@ pub struct Cluster {
     pub secret: ClusterSecret,
     /// `None` when the Secret's settings cannot make a client (the reason is in `state`).
     pub client: Option<kube::Client>,
+    /// The client's bearer token, replaceable in place (see [`Registry::swap_token`]).
+    token: Option<BearerToken>,
     state: Mutex<ConnectionState>,
     /// Bumped on every change of the Secret, so a holder can tell its copy is stale.
     pub revision: u64,
@@ -72,9 +75,16 @@ impl Cluster {
         Self {
             secret,
             client,
+            token: None,
             state: Mutex::new(state),
             revision,
         }
+    }
+
+    /// The cell the client takes its bearer token from.
+    pub fn with_token(mut self, token: Option<BearerToken>) -> Self {
+        self.token = token;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -283,8 +293,65 @@ impl Registry {
                 .is_some_and(|c| c.secret == *secret)
     }
 
+    /// A Secret whose only change is its bearer token (a rotation): the registered client
+    /// switches to the new token in place — every later request of every holder of the client
+    /// (sync pools mid-pass included) carries it — and the cluster keeps its revision, so the
+    /// sync pools and their caches stay. Returns `false` (and changes nothing) for any other
+    /// change, or when the registered client has no replaceable token.
+    pub fn swap_token(&self, secret: &ClusterSecret) -> bool {
+        let Some(token) = secret
+            .config
+            .bearer_token
+            .clone()
+            .filter(|t| !t.expose().is_empty())
+        else {
+            return false;
+        };
+        let before = {
+            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            if index.invalid.contains_key(&secret.secret_name) {
+                return false;
+            }
+            let Some(old) = index.secrets.get(&secret.secret_name).cloned() else {
+                return false;
+            };
+            let (Some(cell), Some(client)) = (&old.token, &old.client) else {
+                return false;
+            };
+            let mut same_but_token = old.secret.clone();
+            same_but_token.config.bearer_token = secret.config.bearer_token.clone();
+            if same_but_token != *secret || old.secret == *secret {
+                return false;
+            }
+            cell.set(token);
+            let swapped = Cluster {
+                secret: secret.clone(),
+                client: Some(client.clone()),
+                token: Some(cell.clone()),
+                state: Mutex::new(old.state()),
+                revision: old.revision,
+            };
+            index
+                .secrets
+                .insert(secret.secret_name.clone(), Arc::new(swapped));
+            old.secret.clone()
+        };
+        let _ = self.changes.send(ClusterChange {
+            before: Some(before),
+            after: Some(secret.clone()),
+            invalid_labels: Vec::new(),
+        });
+        true
+    }
+
     /// Registers or replaces the cluster of a valid Secret (which is then no longer invalid).
-    pub fn upsert(&self, secret: ClusterSecret, client: Result<kube::Client, String>) -> Upsert {
+    /// `token`: the cell `client` takes its bearer token from, if any.
+    pub fn upsert(
+        &self,
+        secret: ClusterSecret,
+        client: Result<kube::Client, String>,
+        token: Option<BearerToken>,
+    ) -> Upsert {
         let key = secret.secret_name.clone();
         let (before, invalid, previous) = {
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
@@ -297,7 +364,7 @@ impl Registry {
             let revision = index.revision;
             index.secrets.insert(
                 key,
-                Arc::new(Cluster::new(secret.clone(), client, revision)),
+                Arc::new(Cluster::new(secret.clone(), client, revision).with_token(token)),
             );
             let before = old
                 .as_ref()
@@ -419,16 +486,20 @@ mod tests {
     fn upsert_reports_changes_once_and_first_secret_wins_a_server() {
         let r = Registry::new(None);
         let mut rx = r.subscribe();
-        assert!(registered(
-            r.upsert(secret("b", "https://x"), Err("no client".into()))
-        ));
+        assert!(registered(r.upsert(
+            secret("b", "https://x"),
+            Err("no client".into()),
+            None
+        )));
         assert!(
-            !registered(r.upsert(secret("b", "https://x"), Err("no client".into()))),
+            !registered(r.upsert(secret("b", "https://x"), Err("no client".into()), None)),
             "same content is no change"
         );
-        assert!(registered(
-            r.upsert(secret("a", "https://x"), Err("no client".into()))
-        ));
+        assert!(registered(r.upsert(
+            secret("a", "https://x"),
+            Err("no client".into()),
+            None
+        )));
         assert_eq!(r.clusters().len(), 1);
         assert_eq!(r.clusters()[0].name(), "a");
         assert_eq!(
@@ -459,7 +530,8 @@ mod tests {
         let r = Registry::new(None);
         let mut s = secret("a", "https://x");
         s.secret_labels.insert("env".into(), "dev".into());
-        let Upsert::Registered { previous: None } = r.upsert(s.clone(), Err("no client".into()))
+        let Upsert::Registered { previous: None } =
+            r.upsert(s.clone(), Err("no client".into()), None)
         else {
             panic!("first registration")
         };
@@ -484,7 +556,11 @@ mod tests {
         );
         assert!(!r.is_current(&s));
         // Fixed with the very content it had before: a change for generators.
-        assert!(registered(r.upsert(s.clone(), Err("no client".into()))));
+        assert!(registered(r.upsert(
+            s.clone(),
+            Err("no client".into()),
+            None
+        )));
         let c = rx.try_recv().unwrap();
         assert!(c.before.is_none() && c.after.is_some());
         assert_eq!(c.invalid_labels.len(), 1);
@@ -503,19 +579,59 @@ mod tests {
     #[test]
     fn the_replaced_version_is_handed_back_until_released() {
         let r = Registry::new(None);
-        r.upsert(secret("a", "https://x"), Err("no client".into()));
+        r.upsert(secret("a", "https://x"), Err("no client".into()), None);
         let held = r.by_secret("flotilla/a").unwrap();
         let mut s = secret("a", "https://x");
         s.name = "renamed".into();
         let Upsert::Registered {
             previous: Some(previous),
-        } = r.upsert(s, Err("no client".into()))
+        } = r.upsert(s, Err("no client".into()), None)
         else {
             panic!("a replacement")
         };
         assert!(previous.upgrade().is_some(), "still held by a reader");
         drop(held);
         assert!(previous.upgrade().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_token_rotation_swaps_the_token_in_place_and_nothing_else_does() {
+        use crate::api::Sensitive;
+        use crate::cluster::client::{ClientOptions, registered_client};
+        let with_token = |t: &str| {
+            let mut s = secret("a", "https://127.0.0.1:1");
+            s.config.bearer_token = Some(Sensitive::new(t.into()));
+            s
+        };
+        let r = Registry::new(None);
+        let first = with_token("token-one");
+        let (client, cell) = registered_client(&first, &ClientOptions::default())
+            .await
+            .unwrap();
+        assert!(cell.is_some());
+        r.upsert(first.clone(), Ok(client), cell);
+        let held = r.by_secret("flotilla/a").unwrap();
+        let mut rx = r.subscribe();
+        assert!(!r.swap_token(&first), "no change");
+        let second = with_token("token-two");
+        assert!(r.swap_token(&second));
+        let now = r.by_secret("flotilla/a").unwrap();
+        assert_eq!(now.revision, held.revision, "the sync pools stay");
+        assert_eq!(
+            now.secret.config.bearer_token.as_ref().unwrap().expose(),
+            "token-two"
+        );
+        let c = rx.try_recv().unwrap();
+        assert!(c.before.is_some() && c.after.is_some());
+        // Anything else than the token: a new client.
+        let mut other = with_token("token-three");
+        other.config.tls.insecure = true;
+        assert!(!r.swap_token(&other));
+        // A cluster whose client has no token cell (basic auth, or no client at all).
+        r.upsert(secret("b", "https://x"), Err("no client".into()), None);
+        let mut b = secret("b", "https://x");
+        b.config.bearer_token = Some(Sensitive::new("t".into()));
+        assert!(!r.swap_token(&b));
     }
 
     #[test]

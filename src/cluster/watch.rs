@@ -21,7 +21,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
 
-use super::client::{ClientOptions, client_for, uses_hub_client};
+use super::client::{ClientOptions, registered_client, uses_hub_client};
 use super::events;
 use super::registry::{Cluster, Registry, Upsert};
 use crate::api::{
@@ -203,14 +203,28 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
     if registry.is_current(&parsed) {
         return;
     }
+    // A rotated token: the registered client switches to it in place, so nothing in the hub
+    // uses the old one any more once this returns.
+    if registry.swap_token(&parsed) {
+        tracing::info!(secret = %name, cluster = %parsed.name, "cluster token replaced");
+        state.reported.remove(&name);
+        if state.listed_once {
+            tokio::spawn(acknowledge(config.hub.clone(), secret.clone(), None));
+        }
+        return;
+    }
     // Argo CD: a Secret for the in-cluster address without credentials stands for the hub's own
     // cluster and uses the hub's own configuration (its kubeconfig or its pod's ServiceAccount).
-    let client = if uses_hub_client(&parsed) {
-        Ok(config.hub.clone())
+    let built = if uses_hub_client(&parsed) {
+        Ok((config.hub.clone(), None))
     } else {
-        client_for(&parsed, &config.client_options)
+        registered_client(&parsed, &config.client_options)
             .await
             .map_err(|e| e.to_string())
+    };
+    let (client, token) = match built {
+        Ok((client, token)) => (Ok(client), token),
+        Err(e) => (Err(e), None),
     };
     let invalid = client.as_ref().err().cloned();
     let shadowed = registry.shadowing(&name, &parsed.server).map(|first| {
@@ -221,7 +235,7 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
     });
     // Registered before it is reported: whoever sees the Event finds the registry up to date.
     let (cluster, server) = (parsed.name.clone(), parsed.server.clone());
-    if let Upsert::Registered { previous } = registry.upsert(parsed, client) {
+    if let Upsert::Registered { previous } = registry.upsert(parsed, client, token) {
         tracing::info!(secret = %name, cluster = %cluster, server = %ServerUrl(&server), "cluster registered");
         // A Secret whose credentials make no client gets a Warning instead (below).
         if state.listed_once && invalid.is_none() {
