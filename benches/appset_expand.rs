@@ -116,6 +116,7 @@ fn child_expand() {
     let git = MemorySource::new();
     let inputs = Inputs {
         clusters: &clusters,
+        invalid_clusters: &[],
         in_cluster: false,
         git: &git,
     };

@@ -1,11 +1,18 @@
 //! Every generator kind end to end: an ApplicationSet on the hub, generators reading the
-//! registered clusters and a real Git server, Applications written to the hub.
+//! registered clusters and a real Git server, Applications written to the hub; git generators
+//! following commits on their requeue interval and on a webhook; cluster changes reaching only
+//! the ApplicationSets that select the cluster.
 
 mod support;
 
+use std::time::Duration;
+
+use flotilla::observe::webhook::github_signature;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams};
 use serde_json::json;
 use support::git_repo::GitRepo;
-use support::hub::start_hub;
+use support::hub::{NS, post_webhook, start_hub};
 
 fn template(name: &str, path: &str, dest: &str) -> serde_json::Value {
     json!({
@@ -80,6 +87,59 @@ async fn git_directories_generator_follows_commits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_generator_fetches_on_its_requeue_interval() {
+    let repo = GitRepo::new(&[("apps/guestbook/deploy.yaml", "a: 1\n")]);
+    // Far from the default 180 s (and from the 170 s Git was cached for before the fix).
+    let h = start_hub(&["dev"], |_| {}).await;
+    h.create_appset(json!({"metadata": {"name": "d"}, "spec": {
+        "generators": [{"git": {"repoURL": repo.url(), "revision": "main", "directories": [{"path": "apps/*"}], "requeueAfterSeconds": 2}}],
+        "template": template("{{path.basename}}", "{{path}}", "dev")
+    }})).await;
+    h.wait_apps(&["guestbook"]).await;
+    // No refresh annotation, no webhook: the periodic pass fetches the commit.
+    repo.commit(&[("apps/redis/deploy.yaml", "a: 1\n")], "add redis");
+    h.wait_apps(&["guestbook", "redis"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_push_webhook_refreshes_a_git_generator() {
+    let repo = GitRepo::new(&[("apps/guestbook/deploy.yaml", "a: 1\n")]);
+    let h = start_hub(&["dev"], |c| {
+        c.listen = Some("127.0.0.1:0".parse().unwrap());
+        c.controller.resync = Duration::from_secs(3600);
+    })
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), NS);
+    let s: Secret = serde_json::from_value(json!({"metadata": {"name": "flotilla-webhook"}, "stringData": {"github.secret": "s3cret-hook"}})).unwrap();
+    secrets.create(&PostParams::default(), &s).await.unwrap();
+    // The default requeue interval (180 s): within the test only the webhook can refresh.
+    h.create_appset(json!({"metadata": {"name": "d"}, "spec": {
+        "generators": [{"git": {"repoURL": repo.url(), "revision": "main", "directories": [{"path": "apps/*"}]}}],
+        "template": template("{{path.basename}}", "{{path}}", "dev")
+    }})).await;
+    h.wait_apps(&["guestbook"]).await;
+    let sha = repo.commit(&[("apps/redis/deploy.yaml", "a: 1\n")], "add redis");
+    let payload = json!({"ref": "refs/heads/main", "after": sha, "repository": {"clone_url": repo.url(), "default_branch": "main"},
+        "commits": [{"added": ["apps/redis/deploy.yaml"], "modified": [], "removed": []}]})
+    .to_string();
+    let (code, body) = post_webhook(
+        h.hub().addr().unwrap(),
+        &[
+            ("X-GitHub-Event", "push".into()),
+            (
+                "X-Hub-Signature-256",
+                github_signature("s3cret-hook", payload.as_bytes()),
+            ),
+        ],
+        &payload,
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"applicationSets\":[\"d\"]"), "{body}");
+    h.wait_apps(&["guestbook", "redis"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_files_generator() {
     let repo = GitRepo::new(&[
         (
@@ -140,6 +200,50 @@ async fn matrix_generator_git_by_clusters() {
         "podinfo-staging",
     ])
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_change_reaches_only_the_matrices_selecting_it() {
+    let h = start_hub(&["dev", "prod"], |c| {
+        c.controller.resync = Duration::from_secs(3600)
+    })
+    .await;
+    // Literal selectors inside matrices: one selects dev, the other prod.
+    let appset = |name: &str, env: &str| {
+        json!({"metadata": {"name": name}, "spec": {
+            "generators": [{"matrix": {"generators": [
+                {"list": {"elements": [{"app": name}]}},
+                {"clusters": {"selector": {"matchLabels": {"env": env}}}}
+            ]}}],
+            "template": template("{{app}}-{{name}}", "{{app}}", "{{name}}")
+        }})
+    };
+    h.create_appset(appset("on-dev", "dev")).await;
+    h.create_appset(appset("on-prod", "prod")).await;
+    h.wait_apps(&["on-dev-dev", "on-prod-prod"]).await;
+    for name in ["on-dev", "on-prod"] {
+        h.wait_condition(name, "ResourcesUpToDate", "True", None)
+            .await;
+        h.wait_reconciles(name, 1).await;
+    }
+    // dev changes (a label the generators do not read): each time on-dev is re-evaluated,
+    // on-prod is not; both would be triggered by the same registry change. The first round
+    // also lets whatever the hub's start triggered run out.
+    let mut on_prod = 0;
+    for round in ["0", "1", "2"] {
+        let on_dev = h.reconciles("on-dev");
+        h.register("dev", &[("env", "dev"), ("round", round)]).await;
+        h.wait_reconciles("on-dev", on_dev + 1).await;
+        if round == "0" {
+            on_prod = h.reconciles("on-prod");
+        }
+    }
+    assert_eq!(
+        h.reconciles("on-prod"),
+        on_prod,
+        "an ApplicationSet that selects neither version of dev is not re-evaluated"
+    );
+    h.wait_apps(&["on-dev-dev", "on-prod-prod"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,7 +130,15 @@ async fn a_policy_without_delete_keeps_the_applications_of_a_deleted_appset() {
             .then_some(())
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // A barrier through the cluster's garbage collector: another ApplicationSet deleted after
+    // it, whose Application it does collect. By then it has handled `keep`'s deletion.
+    h.create_appset(list_appset("probe", &[("dev", "probe")]))
+        .await;
+    h.wait_apps(&["a-dev", "b-dev", "probe-dev"]).await;
+    h.appsets()
+        .delete("probe", &DeleteParams::default())
+        .await
+        .unwrap();
     h.wait_apps(&["a-dev", "b-dev"]).await;
     let a = h.apps().get("a-dev").await.unwrap();
     assert!(

@@ -1,13 +1,33 @@
 //! The safety rules: a generator error, an unreachable Git server or a template error changes
 //! nothing; an empty generation deletes nothing unless allowed; duplicate names are skipped and
-//! reported; a deleted cluster Secret removes only that cluster's Applications.
+//! reported; a deleted cluster Secret removes only that cluster's Applications; a selected
+//! cluster Secret that does not parse stops its ApplicationSets, before and after a restart.
 
 mod support;
 
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::git_repo::GitRepo;
-use support::hub::{list_appset, start_hub};
+use support::hub::{HubEnv, NS, list_appset, start_hub};
+use support::sim::eventually;
+
+/// Writes cluster `name`'s Secret with an unparsable `config` (labels unchanged).
+async fn break_secret(h: &HubEnv, name: &str) {
+    let mut s = h.cluster_secret(name, &[("env", name)]);
+    s.string_data
+        .as_mut()
+        .unwrap()
+        .insert("config".into(), "{\"bearerToken\": ".into());
+    let api: Api<Secret> = Api::namespaced(h.client.clone(), NS);
+    api.patch(
+        &format!("cluster-{name}"),
+        &PatchParams::apply("test").force(),
+        &Patch::Apply(&s),
+    )
+    .await
+    .unwrap();
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_server_stopped_mid_test_changes_nothing() {
@@ -198,22 +218,33 @@ async fn duplicate_names_are_skipped_and_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_hub_api_never_leads_to_deletes() {
     let mut h = start_hub(&["dev", "prod"], |_| {}).await;
+    // allowEmpty: an implementation that generated from a registry it had not listed yet (zero
+    // clusters) would delete both Applications, rightly as far as it could tell.
     h.create_appset(json!({"metadata": {"name": "c"}, "spec": {
         "generators": [{"clusters": {}}],
+        "syncPolicy": {"allowEmpty": true},
         "template": {"metadata": {"name": "web-{{name}}"}, "spec": {"project": "default", "source": {"repoURL": "https://g/r", "path": "web"}, "destination": {"server": "{{server}}"}}}
     }})).await;
     h.wait_apps(&["web-dev", "web-prod"]).await;
     h.wait_condition("c", "ResourcesUpToDate", "True", None)
         .await;
-    // The hub restarts while most requests to its API fail (lists, watches, writes alike).
+    // The hub restarts while most requests to its API fail (lists, watches, writes alike): the
+    // ApplicationSet may be listed while the Secrets are not, or the other way round.
     h.stop();
     let hub_api = h.env.handle("hub");
+    let faults_before = hub_api.request_count("fault", "*");
     hub_api.set_faults(flotilla::sim::faults::FaultConfig {
         error_rate: 0.7,
         ..Default::default()
     });
     h.start(|_| {}).await;
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Under faults until several of the hub's lists and watches have failed (they back off).
+    eventually(
+        support::hub::LIMIT,
+        "the hub's requests failing",
+        || async { (hub_api.request_count("fault", "*") >= faults_before + 6).then_some(()) },
+    )
+    .await;
     hub_api.clear_faults();
     h.wait_condition("c", "ResourcesUpToDate", "True", None)
         .await;
@@ -221,5 +252,79 @@ async fn a_failing_hub_api_never_leads_to_deletes() {
     assert_eq!(
         hub_api.request_count("delete", "applications.flotilla.dev"),
         0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_cluster_secret_stops_the_appsets_selecting_it_across_a_restart() {
+    let mut h = start_hub(&["dev", "prod"], |_| {}).await;
+    let appset = |name: &str, envs: &[&str]| {
+        json!({"metadata": {"name": name}, "spec": {
+            "generators": [{"clusters": {"selector": {"matchExpressions": [{"key": "env", "operator": "In", "values": envs}]}}}],
+            "template": {"metadata": {"name": format!("{name}-{{{{name}}}}")}, "spec": {"project": "default", "source": {"repoURL": "https://g/r", "path": "web"}, "destination": {"server": "{{server}}"}}}
+        }})
+    };
+    h.create_appset(appset("web", &["dev", "prod"])).await;
+    h.create_appset(appset("tools", &["dev"])).await;
+    let all = ["tools-dev", "web-dev", "web-prod"];
+    h.wait_apps(&all).await;
+    for name in ["web", "tools"] {
+        h.wait_condition(name, "ResourcesUpToDate", "True", None)
+            .await;
+    }
+    let hub_api = h.env.handle("hub");
+    let writes = h.hub_writes("applications.flotilla.dev");
+
+    // Broken while the hub is down: the restarted hub never saw a valid version. Before the fix
+    // it did not know the Secret at all, generated web-dev alone and deleted web-prod.
+    h.stop();
+    break_secret(&h, "prod").await;
+    h.start(|_| {}).await;
+    let msg = h
+        .wait_condition(
+            "web",
+            "ErrorOccurred",
+            "True",
+            Some("ApplicationGenerationFromParamsError"),
+        )
+        .await;
+    assert!(
+        msg.contains(&format!(
+            "cluster Secret {NS}/cluster-prod, which is invalid"
+        )) && msg.contains("config is not valid JSON"),
+        "{msg}"
+    );
+    // An ApplicationSet that does not select it goes on.
+    let tools = h.reconciles("tools");
+    h.register("dev", &[("env", "dev"), ("team", "a")]).await;
+    h.wait_reconciles("tools", tools + 1).await;
+    h.wait_condition("tools", "ResourcesUpToDate", "True", None)
+        .await;
+    h.wait_apps(&all).await;
+
+    // Fixed: back to normal, nothing rewritten.
+    h.register("prod", &[("env", "prod")]).await;
+    h.wait_condition("web", "ResourcesUpToDate", "True", None)
+        .await;
+    h.wait_condition("web", "ErrorOccurred", "False", None)
+        .await;
+
+    // Broken while the hub runs (it knew the valid version): the same.
+    break_secret(&h, "prod").await;
+    let msg = h.wait_condition("web", "ErrorOccurred", "True", None).await;
+    assert!(msg.contains(&format!("{NS}/cluster-prod")), "{msg}");
+    h.register("prod", &[("env", "prod")]).await;
+    h.wait_condition("web", "ErrorOccurred", "False", None)
+        .await;
+    h.wait_apps(&all).await;
+    assert_eq!(
+        hub_api.request_count("delete", "applications.flotilla.dev"),
+        0,
+        "no Application deleted"
+    );
+    assert_eq!(
+        h.hub_writes("applications.flotilla.dev"),
+        writes,
+        "no Application written"
     );
 }

@@ -727,24 +727,39 @@ async fn rotate_switches_to_a_working_token_and_revokes_the_old_one() {
     let before = parse(&hub_secrets(&env).await[0]);
     let old = before.config.bearer_token.clone().unwrap().expose().clone();
 
-    // Through the kubeconfig context named like the cluster.
-    let run = flotilla(&env, &["cluster", "rotate", "dev", "--hub-context", "hub"]).await;
+    // Through the kubeconfig context named like the cluster. No hub runs here: nobody
+    // acknowledges the new Secret, which is said, and the old token is revoked anyway.
+    let run = flotilla(
+        &env,
+        &[
+            "cluster",
+            "rotate",
+            "dev",
+            "--hub-context",
+            "hub",
+            "--hub-ack-timeout",
+            "1s",
+        ],
+    )
+    .await;
     run.assert_ok();
     let lines = run.lines();
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
     assert!(
         lines[0].starts_with("created secret kube-system/flotilla-manager-token-"),
         "{lines:?}"
     );
-    assert_eq!(
-        lines[1],
-        format!(
-            "updated secret flotilla/{}",
-            cluster_secret_name(&before.server)
-        )
+    let hub_secret = format!("flotilla/{}", cluster_secret_name(&before.server));
+    assert_eq!(lines[1], format!("updated secret {hub_secret}"));
+    assert!(
+        lines[2].starts_with(&format!(
+            "unacknowledged secret {hub_secret}: no hub confirmed loading resourceVersion "
+        )) && lines[2]
+            .ends_with(" within 1s (none running, or it still uses the old token); a hub that starts later reads the new Secret"),
+        "{lines:?}"
     );
     assert_eq!(
-        lines[2],
+        lines[3],
         "deleted secret kube-system/flotilla-manager-long-lived-token"
     );
     let after = parse(&hub_secrets(&env).await[0]);
@@ -778,10 +793,14 @@ async fn rotate_switches_to_a_working_token_and_revokes_the_old_one() {
 
     // Without a context for dev: with the hub Secret's own credentials.
     let hub_only = env.dir.path().join("hub.yaml");
-    let run = flotilla_with(&hub_only, &["cluster", "rotate", "dev"]).await;
+    let run = flotilla_with(
+        &hub_only,
+        &["cluster", "rotate", "dev", "--hub-ack-timeout", "100ms"],
+    )
+    .await;
     run.assert_ok();
     assert_eq!(
-        run.lines()[2],
+        run.lines()[3],
         format!("deleted secret kube-system/{new_secret}")
     );
     let third = parse(&hub_secrets(&env).await[0])

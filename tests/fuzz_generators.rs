@@ -793,6 +793,7 @@ fn run_expand(
         let repo = Repo(Arc::new(MemoryTree::new("0".repeat(40), files)));
         let inputs = Inputs {
             clusters: &clusters,
+            invalid_clusters: &[],
             in_cluster,
             git: &repo,
         };

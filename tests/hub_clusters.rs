@@ -1,9 +1,11 @@
 //! The cluster registry: registering, rotating and removing clusters by Secret, every
-//! authentication and TLS setting, bad Secrets reported as Events, the in-cluster entry, and
-//! connection state.
+//! authentication and TLS setting, bad Secrets reported as Events, a server URL with a password
+//! refused and never shown, the in-cluster entry (and a Secret for it), and connection state.
 
 mod support;
 
+use std::io::Write;
+use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use base64::Engine;
@@ -16,6 +18,66 @@ use support::hub::{HubEnv, NS, start_hub};
 use support::sim::eventually;
 
 const LIMIT: Duration = Duration::from_secs(20);
+
+/// Everything the hubs of this test binary log (every test's), from the first [`capture_logs`].
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends the log of every hub in this process, at debug level and above, to [`LOGS`].
+fn capture_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| Capture)
+            .with_ansi(false)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "flotilla=trace,kube=debug,info",
+            ))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+    });
+}
+
+fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// GET `path` on the hub's HTTP endpoint: the whole response.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// The Events of the hub namespace about object `name`.
+async fn events_of(h: &HubEnv, name: &str) -> Vec<Event> {
+    let events: Api<Event> = Api::namespaced(h.client.clone(), NS);
+    events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(name))
+        .collect()
+}
 
 /// Waits until the registry knows cluster `name` and its last probe succeeded.
 async fn wait_connected(h: &HubEnv, name: &str) -> String {
@@ -139,9 +201,15 @@ async fn registering_rotating_and_removing_a_cluster() {
     .await;
     eventually(LIMIT, "new Secret picked up without a restart", || async {
         let c = h.hub().registry().by_name("dev")?;
-        (c.revision != before && c.state().is_connected()).then_some(())
+        let token = c.secret.config.bearer_token.as_ref()?.expose().clone();
+        (token == t2 && c.state().is_connected()).then_some(())
     })
     .await;
+    assert_eq!(
+        h.hub().registry().by_name("dev").unwrap().revision,
+        before,
+        "a new token only: the same client, its sync pool kept"
+    );
     let secrets: Api<Secret> = Api::namespaced(h.env.client("dev").await, "kube-system");
     secrets
         .delete("token-1", &DeleteParams::default())
@@ -339,6 +407,158 @@ async fn bad_secrets_are_reported_on_the_secret_and_never_crash_the_hub() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_url_with_a_password_is_refused_and_never_shown() {
+    capture_logs();
+    const PASSWORD: &str = "Leaky-Pa55word-in-the-URL";
+    let h = start_hub(&["dev"], |c| {
+        c.listen = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    wait_connected(&h, "dev").await;
+    // The same server as dev's, with credentials in the URL: before the fix it was accepted,
+    // reported as a duplicate server (the Event quoting the URL), logged, labelled in /metrics
+    // and listed with its password.
+    let dev = h.env.handle("dev");
+    let leaky = dev
+        .server()
+        .replacen("https://", &format!("https://admin:{PASSWORD}@"), 1);
+    put_secret(
+        &h,
+        "leaky",
+        &leaky,
+        json!({"tlsClientConfig": {"caData": STANDARD.encode(dev.ca_pem())}}),
+        &[("env", "leaky")],
+    )
+    .await;
+    let event = eventually(LIMIT, "Event on cluster-leaky", || async {
+        events_of(&h, "cluster-leaky").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(event.reason.as_deref(), Some("InvalidClusterSecret"));
+    let msg = event.message.unwrap_or_default();
+    assert!(
+        msg.starts_with(&format!(
+            "Secret {NS}/cluster-leaky: server must not carry user info (user:password@)"
+        )),
+        "{msg}"
+    );
+    assert!(h.hub().registry().by_name("leaky").is_none());
+    let invalid = h.hub().registry().invalid_secrets();
+    assert_eq!(invalid.len(), 1);
+    assert_eq!(invalid[0].secret_name, format!("{NS}/cluster-leaky"));
+    // An ApplicationSet selecting it stops, and says why, without the password.
+    h.create_appset(json!({"metadata": {"name": "leaky"}, "spec": {"generators": [{"clusters": {"selector": {"matchLabels": {"env": "leaky"}}}}],
+        "template": {"metadata": {"name": "x-{{name}}"}, "spec": {"project": "default", "source": {"repoURL": "https://g/r"}, "destination": {"server": "{{server}}"}}}}}))
+        .await;
+    let condition = h
+        .wait_condition("leaky", "ErrorOccurred", "True", None)
+        .await;
+    assert!(
+        condition.contains(&format!(
+            "cluster Secret {NS}/cluster-leaky, which is invalid"
+        )),
+        "{condition}"
+    );
+
+    let metrics = http_get(h.hub().addr().unwrap(), "/metrics").await;
+    assert!(metrics.contains("flotilla_cluster_info"), "{metrics}");
+    let list = flotilla_cli(&h, &["cluster", "list", "--hub-context", "hub"]).await;
+    let json = flotilla_cli(
+        &h,
+        &["cluster", "list", "--hub-context", "hub", "-o", "json"],
+    )
+    .await;
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("leaky "))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(row.contains(dev.server()), "listed by its host: {row}");
+    let events: Vec<String> = events_of(&h, "cluster-leaky")
+        .await
+        .into_iter()
+        .filter_map(|e| e.message)
+        .collect();
+    let status = serde_json::to_string(&h.appsets().get("leaky").await.unwrap().status).unwrap();
+    assert!(logs().contains("cluster-leaky"), "the log is captured");
+    for (place, text) in [
+        ("the Events", events.join("\n")),
+        ("the ApplicationSet status", status),
+        ("/metrics", metrics),
+        ("cluster list", list),
+        ("cluster list -o json", json),
+        ("the hub's log", logs()),
+    ] {
+        assert!(
+            !text.contains(PASSWORD),
+            "{place} shows the password:\n{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_cluster_secret_without_credentials_uses_the_hubs_own_configuration() {
+    let h = start_hub(&["dev"], |c| c.in_cluster = true).await;
+    wait_connected(&h, "dev").await;
+    // Argo CD users label their hub's own cluster with such a Secret, for selectors. Before the
+    // fix its client had no credentials and dialled kubernetes.default.svc literally.
+    put_secret(
+        &h,
+        "local",
+        "https://kubernetes.default.svc",
+        json!({"tlsClientConfig": {"insecure": false}}),
+        &[("env", "local")],
+    )
+    .await;
+    let version = wait_connected(&h, "local").await;
+    assert!(version.starts_with('v'), "{version}");
+    let names = || -> Vec<String> {
+        h.hub()
+            .registry()
+            .clusters()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect()
+    };
+    assert_eq!(names(), ["dev", "local"], "it replaces the built-in entry");
+    assert_eq!(
+        h.hub()
+            .registry()
+            .by_server("https://kubernetes.default.svc")
+            .unwrap()
+            .name(),
+        "local"
+    );
+    assert!(h.hub().registry().by_name("in-cluster").is_none());
+    // The hub's own API answers through it: what the sync engine uses reaches the hub cluster.
+    let client = h
+        .hub()
+        .registry()
+        .by_name("local")
+        .unwrap()
+        .client
+        .clone()
+        .unwrap();
+    let namespaces: Api<Namespace> = Api::all(client);
+    assert!(
+        namespaces.get_opt(NS).await.unwrap().is_some(),
+        "the hub cluster's namespace {NS}"
+    );
+    h.create_appset(json!({"metadata": {"name": "local"}, "spec": {"generators": [{"clusters": {"selector": {"matchLabels": {"env": "local"}}}}],
+        "template": {"metadata": {"name": "x-{{name}}"}, "spec": {"project": "default", "source": {"repoURL": "https://g/r"}, "destination": {"server": "{{server}}"}}}}}))
+        .await;
+    h.wait_apps(&["x-local"]).await;
+    // Deleting the Secret brings the built-in entry back.
+    let api: Api<Secret> = Api::namespaced(h.client.clone(), NS);
+    api.delete("cluster-local", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(LIMIT, "the built-in entry back", || async {
+        (names() == ["dev", "in-cluster"]).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_in_cluster_entry_and_unreachable_clusters() {
     let h = start_hub(&["dev"], |c| c.in_cluster = true).await;
     wait_connected(&h, "dev").await;
@@ -435,7 +655,11 @@ async fn flotilla_cli(h: &HubEnv, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_add_and_rotate_through_the_cli_while_the_hub_runs() {
-    let h = support::hub::start_hub_with(&["dev"], &[], |_| {}).await;
+    // The hub probes dev all the time: a moment with a revoked token would show as a 401.
+    let h = support::hub::start_hub_with(&["dev"], &[], |c| {
+        c.probe_interval = Duration::from_millis(50)
+    })
+    .await;
     let out = flotilla_cli(
         &h,
         &[
@@ -475,14 +699,63 @@ async fn cluster_add_and_rotate_through_the_cli_while_the_hub_runs() {
         .await;
     h.wait_apps(&["web-dev"]).await;
 
-    // Rotation through the CLI: the hub switches to the new token; the old one is refused.
-    flotilla_cli(&h, &["cluster", "rotate", "dev", "--hub-context", "hub"]).await;
+    // Rotation through the CLI: the hub switches to the new token and says so; only then is
+    // the old one revoked.
+    let refused_before = h.env.handle("dev").request_count("unauthorized", "*");
+    let out = flotilla_cli(&h, &["cluster", "rotate", "dev", "--hub-context", "hub"]).await;
+    let lines: Vec<&str> = out.lines().collect();
+    let updated = lines
+        .iter()
+        .position(|l| l.starts_with("updated secret flotilla/"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        lines[updated + 1].starts_with("acknowledged secret flotilla/")
+            && lines[updated + 1].contains("(the hub loaded resourceVersion "),
+        "{out}"
+    );
+    assert!(
+        lines[updated + 2].starts_with("deleted secret kube-system/"),
+        "revoked after the acknowledgement: {out}"
+    );
+    let secret_name = lines[updated].trim_start_matches("updated secret flotilla/");
+    let version = lines[updated + 1]
+        .rsplit("resourceVersion ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')');
+    let stored: Secret = Api::namespaced(h.client.clone(), NS)
+        .get(secret_name)
+        .await
+        .unwrap();
+    assert_eq!(stored.metadata.resource_version.as_deref(), Some(version));
+    let acks: Vec<Event> = events_of(&h, secret_name)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some("ClusterCredentialsLoaded")
+                && e.involved_object.resource_version.as_deref() == Some(version)
+        })
+        .collect();
+    assert_eq!(acks.len(), 1, "the hub acknowledged that version");
+    assert_eq!(acks[0].type_.as_deref(), Some("Normal"));
     let new = eventually(LIMIT, "rotated token in the registry", || async {
         let c = h.hub().registry().by_name("dev")?;
         let t = c.secret.config.bearer_token.as_ref()?.expose().clone();
         (t != old && c.state().is_connected()).then_some(t)
     })
     .await;
+    assert!(
+        !acks[0]
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&new)
+    );
+    assert_eq!(
+        h.env.handle("dev").request_count("unauthorized", "*"),
+        refused_before,
+        "the hub never used a revoked token"
+    );
     assert_eq!(status_with_token(&h, "dev", &old).await, 401);
     assert_eq!(status_with_token(&h, "dev", &new).await, 200);
     let probes = h.env.handle("dev").request_count("get", "/version");
@@ -494,4 +767,9 @@ async fn cluster_add_and_rotate_through_the_cli_while_the_hub_runs() {
     })
     .await;
     h.wait_apps(&["web-dev"]).await;
+    assert_eq!(
+        h.env.handle("dev").request_count("unauthorized", "*"),
+        refused_before + 1,
+        "only our own request with the old token was refused"
+    );
 }

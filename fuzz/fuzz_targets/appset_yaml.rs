@@ -85,6 +85,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let inputs = Inputs {
         clusters: &CLUSTERS,
+        invalid_clusters: &[],
         in_cluster: data.len().is_multiple_of(2),
         git: &*GIT,
     };

@@ -12,6 +12,7 @@ use super::secret::{
     LAST_APPLIED_ANNOTATION, MANAGED_BY_ANNOTATION, SecretData, SecretType,
 };
 use super::secret_error::{Problem, SecretError};
+use super::server_url::has_userinfo;
 
 /// Name of the implicit entry for the cluster flotilla runs in.
 pub const IN_CLUSTER_NAME: &str = "in-cluster";
@@ -60,6 +61,11 @@ impl ClusterSecret {
         };
         if !is_http_url(server) {
             return Err(SecretError::field(&q, "server", Problem::NotHttpUrl));
+        }
+        // A password in the URL would show wherever a server is shown (logs, metric labels,
+        // Events, `cluster list`): refused, as kube-apiserver clients do not use it anyway.
+        if has_userinfo(server) {
+            return Err(SecretError::field(&q, "server", Problem::UrlWithUserInfo));
         }
         let config = match secret.data.get("config") {
             None => ClusterConfig::default(),
@@ -132,6 +138,19 @@ impl ClusterSecret {
             secret_annotations: BTreeMap::new(),
         }
     }
+}
+
+/// A Secret labelled as a cluster that does not parse: what the ApplicationSet controller needs
+/// to know of it. Its labels are readable whatever is wrong with its data, so a cluster generator
+/// can tell whether it selects it (and then stops rather than act on a partial cluster list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidClusterSecret {
+    /// `namespace/name` of the Secret.
+    pub secret_name: String,
+    /// All the Secret's labels.
+    pub labels: BTreeMap<String, String>,
+    /// Why it does not parse (a [`SecretError`] message: it names the field, never a value).
+    pub error: String,
 }
 
 /// An absolute `http://` or `https://` URL with a non-empty host, an optional numeric port, and
@@ -463,6 +482,18 @@ data:
                 "Secret argocd/c: server is not an absolute http(s) URL",
             );
         }
+        for with_password in [
+            format!("https://admin:{PASSWORD}@mycluster.example.com"),
+            format!("https://{PASSWORD}@mycluster.example.com:6443/k8s"),
+            format!("HTTP://admin:{PASSWORD}@[fd00::1]:6443"),
+        ] {
+            fails(
+                &[("server", &with_password)],
+                "Secret argocd/c: server must not carry user info (user:password@); put the credentials in config (username/password or bearerToken)",
+            );
+        }
+        // An @ in the path is no user info.
+        assert!(parse(&[("server", "https://h.example.com/k8s/a@b")]).is_ok());
     }
 
     #[test]

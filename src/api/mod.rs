@@ -26,10 +26,13 @@ pub mod secret_error;
 #[cfg(test)]
 mod secret_fixtures;
 pub mod secret_yaml;
+pub mod server_url;
 
 pub use cluster_secret::{
-    ClusterConfig, ClusterSecret, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, TlsClientConfig,
+    ClusterConfig, ClusterSecret, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, InvalidClusterSecret,
+    TlsClientConfig,
 };
 pub use secret::{SecretData, SecretType};
 pub use secret_error::{Problem, SecretError};
 pub use secret_yaml::secrets_from_yaml;
+pub use server_url::ServerUrl;

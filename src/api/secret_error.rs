@@ -87,6 +87,8 @@ pub enum Problem {
     NotPrivateKey,
     /// Not an absolute `http://` or `https://` URL with a host.
     NotHttpUrl,
+    /// A URL with user info (`user:password@`): credentials belong in `config`.
+    UrlWithUserInfo,
     /// Neither `true` nor `false`.
     NotBoolString,
     /// Not a decimal integer in `0..=u32::MAX`.
@@ -164,6 +166,9 @@ impl fmt::Display for Problem {
             Problem::NotPem => f.write_str("does not decode to PEM (no -----BEGIN line)"),
             Problem::NotPrivateKey => f.write_str("is not a PEM or OpenSSH private key"),
             Problem::NotHttpUrl => f.write_str("is not an absolute http(s) URL"),
+            Problem::UrlWithUserInfo => f.write_str(
+                "must not carry user info (user:password@); put the credentials in config (username/password or bearerToken)",
+            ),
             Problem::NotBoolString => f.write_str("must be \"true\" or \"false\""),
             Problem::NotU32 => f.write_str("is not a non-negative 32-bit integer"),
             Problem::InvalidJson {

@@ -25,6 +25,18 @@ impl Generator for ClusterParams<'_> {
         if let Some(sel) = &spec.selector {
             selector::validate(sel)?;
         }
+        // A selected Secret that does not parse would change the result once fixed: without it
+        // the list is partial, and acting on it would delete that cluster's Applications.
+        if let Some(bad) = ctx.invalid_clusters.iter().find(|i| {
+            spec.selector.as_ref().is_none_or(|sel| {
+                selector::matches_valid(sel, |k| i.labels.get(k).map(String::as_str))
+            })
+        }) {
+            return Err(GenerateError::InvalidClusterSecret {
+                secret: bad.secret_name.clone(),
+                cause: bad.error.clone(),
+            });
+        }
         for cluster in ctx.clusters {
             let matched = spec.selector.as_ref().is_none_or(|sel| {
                 selector::matches_valid(sel, |k| cluster.secret_labels.get(k).map(String::as_str))

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::api::application_set::ClusterGenerator;
-use crate::api::{ClusterSecret, secrets_from_yaml};
+use crate::api::{ClusterSecret, InvalidClusterSecret, secrets_from_yaml};
 use crate::git::MemorySource;
 
 const SECRETS: &str = r#"
@@ -45,13 +45,53 @@ fn run(
     clusters: &[ClusterSecret],
     in_cluster: bool,
 ) -> Result<Vec<Params>, GenerateError> {
+    run_with_invalid(spec, clusters, &[], in_cluster)
+}
+
+fn run_with_invalid(
+    spec: &str,
+    clusters: &[ClusterSecret],
+    invalid_clusters: &[InvalidClusterSecret],
+    in_cluster: bool,
+) -> Result<Vec<Params>, GenerateError> {
     let g: ClusterGenerator = serde_yaml::from_str(spec).unwrap();
     let git = MemorySource::new();
     ClusterParams(&g).params(&GenContext {
         clusters,
+        invalid_clusters,
         in_cluster,
         git: &git,
     })
+}
+
+#[test]
+fn a_selected_invalid_secret_fails_the_generator_an_unselected_one_does_not() {
+    let broken = InvalidClusterSecret {
+        secret_name: "flotilla/qa-cluster".into(),
+        labels: [("environment".to_string(), "qa".to_string())].into(),
+        error: "Secret flotilla/qa-cluster: config is not valid JSON (syntax error at line 1, column 2)".into(),
+    };
+    let invalid = [broken];
+    for selecting in [
+        "{}",
+        "selector: {matchLabels: {environment: qa}}",
+        "selector: {matchExpressions: [{key: environment, operator: NotIn, values: [production]}]}",
+    ] {
+        let e = run_with_invalid(selecting, &clusters(), &invalid, true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the selector matches cluster Secret flotilla/qa-cluster, which is invalid (Secret flotilla/qa-cluster: config is not valid JSON (syntax error at line 1, column 2)); nothing is generated until it is fixed or no longer selected",
+            "{selecting}"
+        );
+    }
+    let p = run_with_invalid(
+        "selector: {matchLabels: {environment: staging}}",
+        &clusters(),
+        &invalid,
+        true,
+    )
+    .unwrap();
+    assert_eq!(names(&p), ["staging"]);
 }
 
 fn names(p: &[Params]) -> Vec<&str> {

@@ -1,14 +1,16 @@
 //! Which ApplicationSets a cluster change concerns: those with a `clusters` generator (at the
-//! top level or nested in matrix/merge, at any depth) whose selector matches the cluster before
-//! or after the change. A selector that cannot be judged statically (templated inside a matrix,
-//! or invalid) counts as matching: a spurious evaluation is cheap, a missed one is wrong.
+//! top level or nested in matrix/merge, at any depth) whose selector matches the cluster Secret's
+//! labels before or after the change (an invalid version's labels included). A selector that
+//! cannot be judged statically (templated inside a matrix, or invalid) counts as matching: a
+//! spurious evaluation is cheap, a missed one is wrong.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 
 use super::selector;
 use crate::api::application_set::ApplicationSet;
-use crate::api::cluster_secret::ClusterSecret;
 
 /// Whether `appset` has any cluster generator.
 pub fn uses_clusters(appset: &ApplicationSet) -> bool {
@@ -20,24 +22,18 @@ pub fn uses_clusters(appset: &ApplicationSet) -> bool {
     found
 }
 
-/// Whether a change of a cluster from `before` to `after` may change what `appset` generates.
-pub fn concerns(
-    appset: &ApplicationSet,
-    before: Option<&ClusterSecret>,
-    after: Option<&ClusterSecret>,
-) -> bool {
+/// Whether a change of a cluster Secret whose labels were or are `label_sets` (before and after,
+/// see [`crate::cluster::ClusterChange::label_sets`]) may change what `appset` generates.
+pub fn concerns(appset: &ApplicationSet, label_sets: &[&BTreeMap<String, String>]) -> bool {
     let mut hit = false;
     visit(appset, &mut |sel| {
-        hit |= [before, after]
-            .into_iter()
-            .flatten()
-            .any(|c| selects(sel, c));
+        hit |= label_sets.iter().any(|labels| selects(sel, labels));
         hit
     });
     hit
 }
 
-fn selects(selector: Option<&Value>, cluster: &ClusterSecret) -> bool {
+fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String>) -> bool {
     let Some(sel) = selector.filter(|s| !s.is_null()) else {
         return true;
     };
@@ -45,8 +41,7 @@ fn selects(selector: Option<&Value>, cluster: &ClusterSecret) -> bool {
         return true;
     }
     match serde_json::from_value::<LabelSelector>(sel.clone()) {
-        Ok(sel) => selector::matches(&sel, |k| cluster.secret_labels.get(k).map(String::as_str))
-            .unwrap_or(true),
+        Ok(sel) => selector::matches(&sel, |k| labels.get(k).map(String::as_str)).unwrap_or(true),
         Err(_) => true,
     }
 }
@@ -93,10 +88,8 @@ mod tests {
         .unwrap()
     }
 
-    fn cluster(env: &str) -> ClusterSecret {
-        let mut c = ClusterSecret::in_cluster();
-        c.secret_labels.insert("env".into(), env.into());
-        c
+    fn cluster(env: &str) -> BTreeMap<String, String> {
+        [("env".to_string(), env.to_string())].into()
     }
 
     #[test]
@@ -104,21 +97,21 @@ mod tests {
         let prod_only =
             appset(json!([{"clusters": {"selector": {"matchLabels": {"env": "prod"}}}}]));
         assert!(uses_clusters(&prod_only));
-        assert!(concerns(&prod_only, None, Some(&cluster("prod"))));
-        assert!(!concerns(&prod_only, None, Some(&cluster("dev"))));
+        assert!(concerns(&prod_only, &[&cluster("prod")]));
+        assert!(!concerns(&prod_only, &[&cluster("dev")]));
         assert!(
-            concerns(&prod_only, Some(&cluster("prod")), Some(&cluster("dev"))),
+            concerns(&prod_only, &[&cluster("prod"), &cluster("dev")]),
             "a cluster leaving the selection counts"
         );
         let nested = appset(json!([{"matrix": {"generators": [
             {"list": {"elements": [{"clusters": "not a generator"}]}},
             {"merge": {"mergeKeys": ["name"], "generators": [{"clusters": {"selector": {"matchExpressions": [{"key": "env", "operator": "In", "values": ["dev"]}]}}}, {"list": {"elements": []}}]}}
         ]}}]));
-        assert!(concerns(&nested, None, Some(&cluster("dev"))));
-        assert!(!concerns(&nested, None, Some(&cluster("prod"))));
+        assert!(concerns(&nested, &[&cluster("dev")]));
+        assert!(!concerns(&nested, &[&cluster("prod")]));
         let list_only = appset(json!([{"list": {"elements": [{"clusters": {"selector": null}}]}}]));
         assert!(!uses_clusters(&list_only));
-        assert!(!concerns(&list_only, None, Some(&cluster("dev"))));
+        assert!(!concerns(&list_only, &[&cluster("dev")]));
     }
 
     #[test]
@@ -126,12 +119,12 @@ mod tests {
         let templated = appset(
             json!([{"matrix": {"generators": [{"list": {"elements": [{"e": "prod"}]}}, {"clusters": {"selector": {"matchLabels": {"env": "{{e}}"}}}}]}}]),
         );
-        assert!(concerns(&templated, None, Some(&cluster("dev"))));
+        assert!(concerns(&templated, &[&cluster("dev")]));
         let invalid = appset(
             json!([{"clusters": {"selector": {"matchExpressions": [{"key": "env", "operator": "Near"}]}}}]),
         );
-        assert!(concerns(&invalid, None, Some(&cluster("dev"))));
+        assert!(concerns(&invalid, &[&cluster("dev")]));
         let all = appset(json!([{"clusters": {}}]));
-        assert!(concerns(&all, None, Some(&cluster("dev"))));
+        assert!(concerns(&all, &[&cluster("dev")]));
     }
 }

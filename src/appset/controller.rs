@@ -1,14 +1,15 @@
 //! The ApplicationSet controller (driver): kube-runtime's `Controller` over the ApplicationSets
 //! of the hub namespace — one pending entry per ApplicationSet, never two reconciles of one at
 //! once, `concurrency` of them in parallel — triggered by ApplicationSet changes, by changes of
-//! the Applications they own, and by cluster registry changes that concern them.
+//! the Applications they own that concern it ([`owned_changes`]: not their status), and by
+//! cluster registry changes that concern them.
 //!
 //! One pass: wait for a synced registry → expand (in a blocking task: Git is libgit2) →
 //! [`plan`] → write Applications in parallel (bounded) → [`status`] → patch status only if it
 //! changed. A generation error writes no Application at all.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
@@ -25,6 +26,8 @@ use serde_json::json;
 use super::cluster_interest;
 use super::error::{AppSetError, GenerateError};
 use super::expand::{Inputs, expand};
+use super::freshness::{Fetch, Freshness};
+use super::owned_changes::OwnedChanges;
 use super::plan::{self, Plan, Policy, is_controlled_by};
 use super::status::{self, Outcome, RESOURCES_UP_TO_DATE, reason};
 use crate::api::application_set::ApplicationSetResource;
@@ -58,8 +61,9 @@ pub struct ControllerConfig {
     /// Re-evaluation interval of git generators without `requeueAfterSeconds` is theirs (180 s);
     /// ApplicationSets without git generators are re-evaluated this often anyway.
     pub resync: Duration,
-    /// Git is fetched again at most this often for the periodic re-evaluations (a refresh
-    /// always fetches).
+    /// Git is fetched again at most this often for the periodic re-evaluations, or as often as
+    /// an ApplicationSet's `requeueAfterSeconds` asks if that is shorter (a refresh always
+    /// fetches).
     pub git_min_interval: Duration,
 }
 
@@ -101,18 +105,22 @@ struct Context {
     apps: Store<Application>,
     config: ControllerConfig,
     metrics: Arc<Metrics>,
-    /// Per ApplicationSet uid: when it last evaluated with fresh Git data, at which generation.
-    fresh: Mutex<HashMap<String, (Instant, i64)>>,
+    /// When each ApplicationSet last read Git afresh.
+    fresh: Arc<Freshness>,
 }
 
 /// What the controller reads besides its own watch: the hub's shared Application cache and its
-/// change feed, the cluster registry and the Git refresh rounds.
+/// change feed (with the deletions, which the shared cache does not pass on), the cluster
+/// registry and the Git refresh rounds.
 pub struct Shared {
     pub registry: Arc<Registry>,
     pub rounds: Arc<GitRounds>,
     pub apps: Store<Application>,
     pub app_events: ReflectHandle<Application>,
+    pub app_deletes: tokio::sync::mpsc::UnboundedReceiver<Arc<Application>>,
     pub metrics: Arc<Metrics>,
+    /// Shared with the hub, which reports its size.
+    pub fresh: Arc<Freshness>,
 }
 
 /// Runs the controller until the returned future is dropped.
@@ -122,17 +130,26 @@ pub async fn run(client: kube::Client, shared: Shared, config: ControllerConfig)
         rounds,
         apps,
         app_events,
+        app_deletes,
         metrics,
+        fresh,
     } = shared;
     let appsets: Api<ApplicationSet> = Api::namespaced(client.clone(), &config.namespace);
     let (appset_reader, appset_writer) = reflector::store();
+    let (forget_fresh, forget_metrics) = (fresh.clone(), metrics.clone());
     let appset_stream = watcher(appsets, watcher::Config::default())
         .default_backoff()
         .modify(slim)
         .reflect(appset_writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::Delete(a)) = event {
+                forget(&forget_fresh, &forget_metrics, a);
+            }
+        })
         .applied_objects()
         .predicate_filter(spec_and_metadata, Default::default());
     let cluster_triggers = cluster_triggers(registry.clone(), appset_reader.clone());
+    let owned = owned_triggers(app_events, app_deletes, apps.clone());
     let concurrency = config.concurrency;
     let ctx = Arc::new(Context {
         client,
@@ -141,13 +158,13 @@ pub async fn run(client: kube::Client, shared: Shared, config: ControllerConfig)
         apps,
         config,
         metrics,
-        fresh: Mutex::default(),
+        fresh,
     });
     // Nothing is decided before the registry and the Applications are fully known: an empty
     // registry at start means "not listed yet", not "no clusters".
     registry.wait_synced().await;
     Controller::for_stream(appset_stream, appset_reader)
-        .owns_shared_stream(app_events)
+        .owns_shared_stream(owned)
         .reconcile_on(cluster_triggers)
         .with_config(
             kube_runtime::controller::Config::default()
@@ -190,6 +207,56 @@ fn spec_and_metadata(a: &ApplicationSet) -> Option<u64> {
     Some(h.finish())
 }
 
+/// A deleted ApplicationSet: its freshness entry and its metric series go.
+fn forget(fresh: &Freshness, metrics: &Metrics, appset: &ApplicationSet) {
+    if let Some(uid) = appset.metadata.uid.as_deref() {
+        fresh.forget(uid);
+    }
+    let (ns, name) = (appset.namespace().unwrap_or_default(), appset.name_any());
+    for status in ["True", "False", ""] {
+        let _ = metrics
+            .appset_info
+            .remove_label_values(&[ns.as_str(), name.as_str(), status]);
+    }
+    let _ = metrics
+        .appset_owned_applications
+        .remove_label_values(&[ns.as_str(), name.as_str()]);
+    let _ = metrics
+        .appset_reconcile
+        .remove_label_values(&[ns.as_str(), name.as_str()]);
+}
+
+/// Events between two prunings of [`OwnedChanges`] against the Application cache.
+const PRUNE_EVERY: usize = 4096;
+
+/// The owned Applications' events worth a pass of their ApplicationSet (see [`OwnedChanges`]):
+/// the shared cache's feed, filtered, and the deletions.
+fn owned_triggers(
+    applied: ReflectHandle<Application>,
+    deleted: tokio::sync::mpsc::UnboundedReceiver<Arc<Application>>,
+    cache: Store<Application>,
+) -> impl Stream<Item = Arc<Application>> + Send + 'static {
+    let deleted = tokio_stream::wrappers::UnboundedReceiverStream::new(deleted);
+    let mut changes = OwnedChanges::default();
+    let mut events = 0usize;
+    futures::stream::select(applied.map(|a| (a, false)), deleted.map(|a| (a, true))).filter_map(
+        move |(app, gone)| {
+            let pass = if gone {
+                changes.deleted(&app)
+            } else {
+                changes.admit(&app)
+            };
+            events += 1;
+            if events.is_multiple_of(PRUNE_EVERY) {
+                let live: std::collections::HashSet<String> =
+                    cache.state().iter().filter_map(|a| a.uid()).collect();
+                changes.retain(|uid| live.contains(uid));
+            }
+            futures::future::ready(pass.then_some(app))
+        },
+    )
+}
+
 /// The ApplicationSets concerned by each registry change.
 fn cluster_triggers(
     registry: Arc<Registry>,
@@ -202,9 +269,7 @@ fn cluster_triggers(
                 Ok(change) => appsets
                     .state()
                     .iter()
-                    .filter(|a| {
-                        cluster_interest::concerns(a, change.before.as_ref(), change.after.as_ref())
-                    })
+                    .filter(|a| cluster_interest::concerns(a, &change.label_sets()))
                     .map(|a| ObjectRef::from_obj(a.as_ref()))
                     .collect(),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => appsets
@@ -386,34 +451,31 @@ async fn generate(
     let generation = appset.metadata.generation.unwrap_or(0);
     let refresh = appset.annotations().contains_key(REFRESH_ANNOTATION)
         || appset.annotations().contains_key(ARGO_REFRESH_ANNOTATION);
-    {
-        let mut fresh = ctx.fresh.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        let stale = match fresh.get(&uid) {
-            None => true,
-            Some((at, g)) => {
-                *g != generation || now.duration_since(*at) >= Duration::from_secs(170)
-            }
-        };
-        if refresh {
-            ctx.rounds.force();
-        } else if stale {
-            ctx.rounds.refresh_if_older(ctx.config.git_min_interval);
+    match ctx.fresh.begin(
+        &uid,
+        generation,
+        refresh,
+        Instant::now(),
+        ctx.config.git_min_interval,
+    ) {
+        Fetch::Force => ctx.rounds.force(),
+        Fetch::IfOlder(age) => {
+            ctx.rounds.refresh_if_older(age);
         }
-        if refresh || stale {
-            fresh.insert(uid, (now, generation));
-        }
+        Fetch::No => {}
     }
     let appset = appset.clone();
     let clusters = ctx.registry.secrets();
+    let invalid_clusters = ctx.registry.invalid_secrets();
     let in_cluster = ctx.registry.in_cluster_enabled();
     let git = ctx.rounds.cache().clone();
     let qualified = super::expand::qualified_name(&appset);
-    tokio::task::spawn_blocking(move || {
+    let expansion = tokio::task::spawn_blocking(move || {
         expand(
             &appset,
             &Inputs {
                 clusters: &clusters,
+                invalid_clusters: &invalid_clusters,
                 in_cluster,
                 git: git.as_ref(),
             },
@@ -423,7 +485,11 @@ async fn generate(
     .map_err(|source| ControllerError::Task {
         appset: qualified,
         source,
-    })
+    })?;
+    if let Ok(e) = &expansion {
+        ctx.fresh.set_interval(&uid, e.requeue_after);
+    }
+    Ok(expansion)
 }
 
 /// One Application write.

@@ -76,6 +76,10 @@ pub enum GenerateError {
     ElementsYaml(String),
     #[error("clusters.flatList is a goTemplate feature and is not supported")]
     ClusterFlatList,
+    #[error(
+        "the selector matches cluster Secret {secret}, which is invalid ({cause}); nothing is generated until it is fixed or no longer selected"
+    )]
+    InvalidClusterSecret { secret: String, cause: String },
     #[error("git generator needs directories or files, not both and not neither")]
     GitPaths,
     #[error("{0}")]

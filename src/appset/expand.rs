@@ -14,13 +14,15 @@ use super::generator::{GenContext, GeneratorKind, MAX_PARAMETER_SETS, evaluate};
 use super::value_template::{compile_value, render_value};
 use crate::api::Application;
 use crate::api::application_set::ApplicationSet;
-use crate::api::cluster_secret::ClusterSecret;
+use crate::api::cluster_secret::{ClusterSecret, InvalidClusterSecret};
 use crate::git::{GitError, GitSource, Tree};
 
 /// What an evaluation reads besides the ApplicationSet.
 pub struct Inputs<'a> {
     /// Registered cluster Secrets, in a stable order.
     pub clusters: &'a [ClusterSecret],
+    /// Cluster Secrets that do not parse: a cluster generator selecting one fails.
+    pub invalid_clusters: &'a [InvalidClusterSecret],
     /// Whether Argo CD's implicit `in-cluster` entry exists.
     pub in_cluster: bool,
     pub git: &'a dyn GitSource,
@@ -71,6 +73,7 @@ pub fn expand(appset: &ApplicationSet, inputs: &Inputs) -> Result<Expansion, App
     };
     let ctx = GenContext {
         clusters: inputs.clusters,
+        invalid_clusters: inputs.invalid_clusters,
         in_cluster: inputs.in_cluster,
         git: &git,
     };

@@ -61,6 +61,7 @@ fn run_with(yaml: &str, git: &dyn GitSource) -> Result<Expansion, AppSetError> {
         &appset(yaml),
         &Inputs {
             clusters: &clusters,
+            invalid_clusters: &[],
             in_cluster: true,
             git,
         },

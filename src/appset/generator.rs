@@ -19,7 +19,7 @@ use crate::api::application_set::{
     ApplicationSetGenerator, ApplicationSetNestedGenerator, ApplicationSetTemplate,
     ClusterGenerator, GitGenerator, ListGenerator, MatrixGenerator, MergeGenerator,
 };
-use crate::api::cluster_secret::ClusterSecret;
+use crate::api::cluster_secret::{ClusterSecret, InvalidClusterSecret};
 use crate::git::GitSource;
 
 /// How deep matrix/merge may nest (Argo CD allows one level; deeper nesting works here, bounded).
@@ -38,6 +38,8 @@ pub const DEFAULT_GIT_REQUEUE_SECONDS: u64 = 180;
 pub struct GenContext<'a> {
     /// Registered cluster Secrets (parsed), in a stable order.
     pub clusters: &'a [ClusterSecret],
+    /// Cluster Secrets that do not parse (their labels still say what they would select).
+    pub invalid_clusters: &'a [InvalidClusterSecret],
     /// Whether Argo CD's implicit `in-cluster` entry exists (the hub's own cluster).
     pub in_cluster: bool,
     /// Git trees, resolved at most once per (repository, revision) in one evaluation.

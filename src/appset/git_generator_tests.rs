@@ -39,6 +39,7 @@ fn run(spec: &str) -> Result<Vec<Params>, GenerateError> {
     let git = source();
     GitParams(&g).params(&GenContext {
         clusters: &[],
+        invalid_clusters: &[],
         in_cluster: false,
         git: &git,
     })
@@ -164,6 +165,7 @@ fn spec_errors() {
     let e = GitParams(&g)
         .params(&GenContext {
             clusters: &[],
+            invalid_clusters: &[],
             in_cluster: false,
             git: &git,
         })

@@ -82,6 +82,7 @@ mod tests {
         let git = MemorySource::new();
         ListParams(&g).params(&GenContext {
             clusters: &[],
+            invalid_clusters: &[],
             in_cluster: false,
             git: &git,
         })

@@ -45,6 +45,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let git = LocalDirSource::new(args.local_repos.iter().cloned().collect(), &cache);
     let inputs = Inputs {
         clusters: &clusters,
+        invalid_clusters: &[],
         in_cluster: args.in_cluster,
         git: &git,
     };

@@ -123,6 +123,11 @@ pub struct RotateArgs {
     /// How long to wait for the cluster's token controller to fill the new token Secret.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub token_timeout: Duration,
+    /// How long to wait for the running hub to confirm (an Event ClusterCredentialsLoaded on the
+    /// Secret) that it loaded the new token, before the old one is revoked. Without an answer
+    /// (no hub running) the old token is revoked anyway.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub hub_ack_timeout: Duration,
     #[command(flatten)]
     pub hub: HubArgs,
 }
@@ -264,6 +269,7 @@ async fn rotate(args: &RotateArgs) -> anyhow::Result<()> {
     let opts = RotateOptions {
         hub_namespace: args.hub.hub_namespace.clone(),
         token_timeout: args.token_timeout,
+        hub_ack_timeout: args.hub_ack_timeout,
         client: ClientOptions::default(),
     };
     Ok(install::rotate(&hub, &args.name, target, &opts, &mut print).await?)

@@ -11,9 +11,10 @@ use kube::config::{
     NamedContext,
 };
 
+use super::bearer::BearerToken;
 use super::in_flight::InFlightLayer;
 use super::rate_limit::{LimitLayer, Limits};
-use crate::api::ClusterSecret;
+use crate::api::{ClusterSecret, IN_CLUSTER_SERVER};
 
 /// How clients talk to their clusters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,6 +58,20 @@ pub enum ClientError {
     HalfClientCert { secret: String },
     #[error("cluster Secret {secret}: {what}")]
     Config { secret: String, what: String },
+}
+
+/// Whether the cluster of `secret` is reached with the hub's own client: a Secret for the
+/// in-cluster address (`https://kubernetes.default.svc`) with no username, password or bearer
+/// token. Users create one to label the hub's cluster for selectors; as in Argo CD
+/// (`Cluster.RawRestConfig`), it then stands for the hub's own configuration (its kubeconfig, or
+/// its pod's ServiceAccount), not for an anonymous client of that address.
+pub fn uses_hub_client(secret: &ClusterSecret) -> bool {
+    let c = &secret.config;
+    let empty = |v: Option<&str>| v.is_none_or(str::is_empty);
+    secret.server == IN_CLUSTER_SERVER
+        && empty(c.username.as_deref())
+        && empty(c.password.as_ref().map(|p| p.expose().as_str()))
+        && empty(c.bearer_token.as_ref().map(|t| t.expose().as_str()))
 }
 
 /// A kube `Config` for the cluster of `secret`, with the timeouts of `options` (no rate limit:
@@ -151,6 +166,16 @@ pub fn build(
     options: &ClientOptions,
     secret: &str,
 ) -> Result<kube::Client, ClientError> {
+    build_with(config, options, secret, None)
+}
+
+/// [`build`], authenticating with `bearer` when given (`config` then carries no token).
+fn build_with(
+    config: kube::Config,
+    options: &ClientOptions,
+    secret: &str,
+    bearer: Option<&BearerToken>,
+) -> Result<kube::Client, ClientError> {
     let layer = LimitLayer::new(Limits {
         qps: options.qps,
         burst: options.burst,
@@ -161,8 +186,40 @@ pub fn build(
         what: e.to_string(),
     })?;
     let cap = InFlightLayer::new(options.max_in_flight);
+    let builder = builder.with_layer(&tower::util::option_layer(bearer.map(BearerToken::layer)));
     // Outermost first: a request waits for its rate token, then for an in-flight permit.
     Ok(builder.with_layer(&cap).with_layer(&layer).build())
+}
+
+/// The client the registry keeps for a cluster: [`client_for`], except that a bearer token goes
+/// through a [`BearerToken`] cell, returned with it, so that a rotated token can replace it in
+/// place ([`crate::cluster::Registry::swap_token`]).
+pub async fn registered_client(
+    secret: &ClusterSecret,
+    options: &ClientOptions,
+) -> Result<(kube::Client, Option<BearerToken>), ClientError> {
+    let token = secret
+        .config
+        .bearer_token
+        .clone()
+        .filter(|t| !t.expose().is_empty());
+    let Some(token) = token else {
+        return client_for(secret, options).await.map(|c| (c, None));
+    };
+    let mut without = secret.clone();
+    without.config.bearer_token = None;
+    let config = config_for(&without, options).await?;
+    let cell = BearerToken::new(token);
+    let client = build_with(config, options, display_name(secret), Some(&cell))?;
+    Ok((client, Some(cell)))
+}
+
+fn display_name(secret: &ClusterSecret) -> &str {
+    if secret.secret_name.is_empty() {
+        &secret.name
+    } else {
+        &secret.secret_name
+    }
 }
 
 /// [`config_for`] then [`build`].
@@ -220,6 +277,23 @@ mod tests {
         assert!(!config.accept_invalid_certs);
         assert_eq!(config.connect_timeout, Some(Duration::from_secs(10)));
         assert!(!format!("{:?}", config.auth_info).contains("t0k3n"));
+    }
+
+    #[test]
+    fn only_a_credential_less_in_cluster_secret_uses_the_hubs_client() {
+        let mut s = secret(ClusterConfig::default());
+        assert!(!uses_hub_client(&s), "another server");
+        s.server = IN_CLUSTER_SERVER.into();
+        assert!(uses_hub_client(&s));
+        s.config.tls.insecure = true;
+        assert!(uses_hub_client(&s), "TLS settings are not credentials");
+        s.config.bearer_token = Some(Sensitive::new(String::new()));
+        assert!(uses_hub_client(&s), "an empty token is none");
+        s.config.bearer_token = Some(Sensitive::new("t".into()));
+        assert!(!uses_hub_client(&s));
+        s.config.bearer_token = None;
+        s.config.username = Some("admin".into());
+        assert!(!uses_hub_client(&s));
     }
 
     #[tokio::test]

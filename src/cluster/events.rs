@@ -12,9 +12,51 @@ use serde_json::json;
 /// The component named as the Events' source.
 pub const COMPONENT: &str = "flotilla-hub";
 
+/// Reason of the Normal Event the hub posts on a cluster Secret once it has loaded a changed
+/// version and no part of the hub uses the credentials of the version before any more:
+/// `flotilla cluster rotate` waits for it before it revokes the old token. The Event's
+/// `involvedObject.resourceVersion` is the version loaded.
+pub const CREDENTIALS_LOADED: &str = "ClusterCredentialsLoaded";
+
+/// The message of a [`CREDENTIALS_LOADED`] Event (no credential: only names and the version).
+pub fn credentials_loaded_message(secret: &str, resource_version: &str) -> String {
+    format!(
+        "cluster Secret {secret}: resourceVersion {resource_version} loaded; the hub no longer uses the credentials of earlier versions"
+    )
+}
+
+/// Whether `event` acknowledges that the hub loaded version `resource_version` of the Secret
+/// `name` (or a later one: resourceVersions of one object only grow).
+pub fn acknowledges(event: &Event, name: &str, resource_version: &str) -> bool {
+    let o = &event.involved_object;
+    let later_or_same = |seen: &str| match (seen.parse::<u64>(), resource_version.parse::<u64>()) {
+        (Ok(seen), Ok(wanted)) => seen >= wanted,
+        _ => seen == resource_version,
+    };
+    event.reason.as_deref() == Some(CREDENTIALS_LOADED)
+        && o.kind.as_deref() == Some("Secret")
+        && o.name.as_deref() == Some(name)
+        && o.resource_version.as_deref().is_some_and(later_or_same)
+}
+
 /// Posts (or bumps) a Warning Event on `obj`. Failures are logged, never returned: reporting must
 /// not stop the caller.
 pub async fn warn<K>(client: &kube::Client, obj: &K, reason: &str, message: &str)
+where
+    K: Resource<DynamicType = ()>,
+{
+    post(client, obj, "Warning", reason, message).await
+}
+
+/// Posts (or bumps) a Normal Event on `obj`, as [`warn`] does.
+pub async fn normal<K>(client: &kube::Client, obj: &K, reason: &str, message: &str)
+where
+    K: Resource<DynamicType = ()>,
+{
+    post(client, obj, "Normal", reason, message).await
+}
+
+async fn post<K>(client: &kube::Client, obj: &K, type_: &str, reason: &str, message: &str)
 where
     K: Resource<DynamicType = ()>,
 {
@@ -51,7 +93,7 @@ where
                 },
                 reason: Some(reason.into()),
                 message: Some(message.into()),
-                type_: Some("Warning".into()),
+                type_: Some(type_.into()),
                 source: Some(EventSource {
                     component: Some(COMPONENT.into()),
                     host: None,
@@ -84,6 +126,55 @@ fn event_name(object: &str, reason: &str, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acknowledgement_of_a_version_or_a_later_one() {
+        let event = |name: &str, rv: &str, reason: &str| Event {
+            involved_object: ObjectReference {
+                kind: Some("Secret".into()),
+                name: Some(name.into()),
+                resource_version: Some(rv.into()),
+                ..Default::default()
+            },
+            reason: Some(reason.into()),
+            message: Some(credentials_loaded_message(&format!("flotilla/{name}"), rv)),
+            ..Default::default()
+        };
+        assert!(acknowledges(
+            &event("c", "42", CREDENTIALS_LOADED),
+            "c",
+            "42"
+        ));
+        assert!(acknowledges(
+            &event("c", "43", CREDENTIALS_LOADED),
+            "c",
+            "42"
+        ));
+        assert!(!acknowledges(
+            &event("c", "41", CREDENTIALS_LOADED),
+            "c",
+            "42"
+        ));
+        assert!(!acknowledges(
+            &event("d", "42", CREDENTIALS_LOADED),
+            "c",
+            "42"
+        ));
+        assert!(!acknowledges(
+            &event("c", "42", "InvalidClusterSecret"),
+            "c",
+            "42"
+        ));
+        assert!(acknowledges(
+            &event("c", "x1", CREDENTIALS_LOADED),
+            "c",
+            "x1"
+        ));
+        assert_eq!(
+            credentials_loaded_message("flotilla/c", "42"),
+            "cluster Secret flotilla/c: resourceVersion 42 loaded; the hub no longer uses the credentials of earlier versions"
+        );
+    }
 
     #[test]
     fn names_are_stable_per_message() {

@@ -173,6 +173,11 @@ pub enum Action {
     Unlabelled,
     /// Left alone, with the reason in the name.
     Skipped,
+    /// The running hub confirmed it loaded the object (a cluster Secret), with the detail in
+    /// the name.
+    Acknowledged,
+    /// No hub confirmed loading the object in time, with the detail in the name.
+    Unacknowledged,
 }
 
 /// One line of a command's output: `created serviceaccount kube-system/flotilla-manager`.
@@ -205,6 +210,8 @@ impl fmt::Display for Change {
             Action::Deleted => write!(f, "deleted {kind} {name}"),
             Action::NotFound => write!(f, "not found {kind} {name}"),
             Action::Skipped => write!(f, "skipped {kind} {name}"),
+            Action::Acknowledged => write!(f, "acknowledged {kind} {name}"),
+            Action::Unacknowledged => write!(f, "unacknowledged {kind} {name}"),
             Action::Unlabelled => {
                 write!(
                     f,

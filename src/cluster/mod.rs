@@ -2,6 +2,7 @@
 //! each cluster's connection state. `registry` is the index (no I/O); `watch` feeds it from the
 //! hub's Secrets and probes the clusters; `client` builds clients; `events` reports bad Secrets.
 
+pub mod bearer;
 pub mod client;
 pub mod events;
 pub mod in_flight;
@@ -12,7 +13,7 @@ pub mod transport;
 pub mod watch;
 
 pub use client::{ClientError, ClientOptions};
-pub use registry::{Cluster, ClusterChange, ConnectionState, Registry};
+pub use registry::{Cluster, ClusterChange, ConnectionState, Registry, Upsert};
 
 /// A kube error as one line: the error and its causes, outermost first.
 pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {

@@ -2,12 +2,17 @@
 //! Secrets (either `secret-type` label key), hands repository Secrets to the Git cache, and
 //! probes every cluster's API periodically.
 //!
-//! A bad Secret is reported by name in the log and as a Warning Event on the Secret; if it was
-//! valid before, its last valid version stays registered (a typo in a Secret must not make the
-//! hub forget a cluster, and so delete its Applications).
+//! A bad Secret is reported by name in the log and as a Warning Event on the Secret, and kept in
+//! the registry's index of invalid Secrets (so an ApplicationSet that selects it stops instead
+//! of deleting that cluster's Applications); if it was valid before, its last valid version
+//! keeps serving the sync engine.
+//!
+//! Once a running hub has loaded a changed cluster Secret and nothing in the hub holds the
+//! version before any more, it posts a Normal Event [`events::CREDENTIALS_LOADED`] on the Secret:
+//! `flotilla cluster rotate` waits for it before it revokes the old token.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -16,10 +21,17 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
 
-use super::client::{ClientOptions, client_for};
+use super::client::{ClientOptions, registered_client, uses_hub_client};
 use super::events;
-use super::registry::Registry;
-use crate::api::{ClusterSecret, RepositorySecret, SecretData, SecretType};
+use super::registry::{Cluster, Registry, Upsert};
+use crate::api::{
+    ClusterSecret, InvalidClusterSecret, RepositorySecret, SecretData, SecretType, ServerUrl,
+};
+
+/// How long the acknowledgement of a changed Secret waits for the parts of the hub that hold
+/// the version before (a sync pool finishing a pass, a probe) to let it go; past that, there is
+/// no acknowledgement.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What the driver needs.
 #[derive(Clone)]
@@ -46,6 +58,9 @@ struct State {
     repositories: BTreeMap<String, RepositorySecret>,
     /// Messages already reported per Secret, so a resync does not repeat them.
     reported: BTreeMap<String, String>,
+    /// Whether the first listing is complete: Secrets loaded after it are acknowledged by an
+    /// Event (the first listing of a hub starting up is not: nobody waits for it).
+    listed_once: bool,
 }
 
 async fn watch_secrets(registry: &Registry, config: &WatchConfig) {
@@ -103,6 +118,7 @@ async fn on_event(
                 publish_repositories(config, state);
             }
             registry.set_synced(true);
+            state.listed_once = true;
             tracing::info!(clusters = registry.secret_names().len(), namespace = %config.namespace, "cluster registry synced");
         }
     }
@@ -161,41 +177,70 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
         Ok(p) => p,
         Err(e) => {
             let kept = if registry.by_secret(&name).is_some() {
-                "; the last valid version stays registered"
+                "; its last valid version keeps serving the sync engine"
             } else {
                 ""
             };
+            // Recorded before it is reported: whoever sees the Event finds the registry up to date.
+            registry.mark_invalid(InvalidClusterSecret {
+                secret_name: name.clone(),
+                labels: data.labels.clone(),
+                error: e.to_string(),
+            });
             report(
                 config,
                 state,
                 secret,
                 "InvalidClusterSecret",
-                &format!("{e}{kept}"),
+                &format!(
+                    "{e}{kept}; ApplicationSets that select this Secret change nothing until it is fixed"
+                ),
             )
             .await;
             return;
         }
     };
-    if registry
-        .by_secret(&name)
-        .is_some_and(|c| c.secret == parsed)
-    {
+    if registry.is_current(&parsed) {
         return;
     }
-    let client = client_for(&parsed, &config.client_options)
-        .await
-        .map_err(|e| e.to_string());
+    // A rotated token: the registered client switches to it in place, so nothing in the hub
+    // uses the old one any more once this returns.
+    if registry.swap_token(&parsed) {
+        tracing::info!(secret = %name, cluster = %parsed.name, "cluster token replaced");
+        state.reported.remove(&name);
+        if state.listed_once {
+            tokio::spawn(acknowledge(config.hub.clone(), secret.clone(), None));
+        }
+        return;
+    }
+    // Argo CD: a Secret for the in-cluster address without credentials stands for the hub's own
+    // cluster and uses the hub's own configuration (its kubeconfig or its pod's ServiceAccount).
+    let built = if uses_hub_client(&parsed) {
+        Ok((config.hub.clone(), None))
+    } else {
+        registered_client(&parsed, &config.client_options)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let (client, token) = match built {
+        Ok((client, token)) => (Ok(client), token),
+        Err(e) => (Err(e), None),
+    };
     let invalid = client.as_ref().err().cloned();
     let shadowed = registry.shadowing(&name, &parsed.server).map(|first| {
         format!(
             "cluster Secret {name}: server {} is already registered by {first}; this Secret is ignored until that one goes",
-            parsed.server
+            ServerUrl(&parsed.server)
         )
     });
     // Registered before it is reported: whoever sees the Event finds the registry up to date.
     let (cluster, server) = (parsed.name.clone(), parsed.server.clone());
-    if registry.upsert(parsed, client) {
-        tracing::info!(secret = %name, cluster = %cluster, server = %server, "cluster registered");
+    if let Upsert::Registered { previous } = registry.upsert(parsed, client, token) {
+        tracing::info!(secret = %name, cluster = %cluster, server = %ServerUrl(&server), "cluster registered");
+        // A Secret whose credentials make no client gets a Warning instead (below).
+        if state.listed_once && invalid.is_none() {
+            tokio::spawn(acknowledge(config.hub.clone(), secret.clone(), previous));
+        }
     }
     match invalid {
         Some(e) => report(config, state, secret, "InvalidClusterSecret", &e).await,
@@ -206,6 +251,27 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
     if let Some(msg) = shadowed {
         report(config, state, secret, "DuplicateClusterServer", &msg).await;
     }
+}
+
+/// Posts [`events::CREDENTIALS_LOADED`] on the Secret once nothing in the hub holds the version
+/// it replaced. Not at all if something still holds it after [`RELEASE_TIMEOUT`] (a warning
+/// says so): the acknowledgement would be false.
+async fn acknowledge(hub: kube::Client, secret: Secret, previous: Option<Weak<Cluster>>) {
+    let name = qualified(&secret);
+    if let Some(previous) = previous {
+        let started = tokio::time::Instant::now();
+        while previous.strong_count() > 0 {
+            if started.elapsed() > RELEASE_TIMEOUT {
+                tracing::warn!(secret = %name, waited = ?RELEASE_TIMEOUT, "the previous version of the cluster Secret is still in use; its load is not acknowledged");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let version = secret.resource_version().unwrap_or_default();
+    let message = events::credentials_loaded_message(&name, &version);
+    tracing::debug!(secret = %name, resource_version = %version, "cluster Secret loaded");
+    events::normal(&hub, &secret, events::CREDENTIALS_LOADED, &message).await;
 }
 
 async fn report(
@@ -260,7 +326,7 @@ async fn probe_loop(registry: Arc<Registry>, interval: Duration) {
                     Ok(v) => c.record_success(v),
                     Err(msg) => {
                         if c.state().last_error.as_deref() != Some(msg.as_str()) {
-                            tracing::warn!(cluster = %c.name(), server = %c.server(), error = %msg, "cluster unreachable");
+                            tracing::warn!(cluster = %c.name(), server = %c.server_shown(), error = %msg, "cluster unreachable");
                         }
                         c.record_error(msg);
                     }

@@ -18,6 +18,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 
 use crate::api::Application;
 use crate::appset::controller::{self, ControllerConfig};
+use crate::appset::freshness::Freshness;
 use crate::cluster::watch::{self, WatchConfig};
 use crate::cluster::{ClientOptions, Registry};
 use crate::git::GitCache;
@@ -93,6 +94,7 @@ pub struct Hub {
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
     git: Arc<GitCache>,
+    fresh: Arc<Freshness>,
     addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -126,9 +128,16 @@ impl Hub {
             .default_backoff()
             .modify(controller::slim)
             .reflect_shared(apps_writer);
-        tasks.push(tokio::spawn(
-            app_stream.for_each(|_| futures::future::ready(())),
-        ));
+        // The shared cache's subscribers see applied objects only; the ApplicationSet controller
+        // also needs the deletions (an owned Application deleted is recreated).
+        let (deletes_tx, app_deletes) = tokio::sync::mpsc::unbounded_channel();
+        tasks.push(tokio::spawn(app_stream.for_each(move |event| {
+            if let Ok(watcher::Event::Delete(app)) = event {
+                let _ = deletes_tx.send(Arc::new(app));
+            }
+            futures::future::ready(())
+        })));
+        let fresh = Arc::new(Freshness::default());
         let mut controller_config = config.controller.clone();
         controller_config.namespace = config.namespace.clone();
         let shared = controller::Shared {
@@ -136,7 +145,9 @@ impl Hub {
             rounds: rounds.clone(),
             apps: apps.clone(),
             app_events: appset_events,
+            app_deletes,
             metrics: metrics.clone(),
+            fresh: fresh.clone(),
         };
         tasks.push(tokio::spawn(controller::run(
             client.clone(),
@@ -193,6 +204,7 @@ impl Hub {
             registry,
             metrics,
             git,
+            fresh,
             engine,
             addr,
             tasks,
@@ -213,6 +225,11 @@ impl Hub {
 
     pub fn git(&self) -> &Arc<GitCache> {
         &self.git
+    }
+
+    /// ApplicationSets the controller keeps Git freshness for (one per live ApplicationSet).
+    pub fn appsets_tracked(&self) -> usize {
+        self.fresh.len()
     }
 
     /// The address of the HTTP endpoint, when served.

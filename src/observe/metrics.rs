@@ -175,11 +175,12 @@ impl Metrics {
         for c in clusters.clusters() {
             let state = c.state();
             let version = state.server_version.clone().unwrap_or_default();
+            let server = c.server_shown().to_string();
             self.cluster_info
-                .with_label_values(&[c.server(), c.name(), &version])
+                .with_label_values(&[&server, c.name(), &version])
                 .set(1);
             self.cluster_connection_status
-                .with_label_values(&[c.server(), c.name()])
+                .with_label_values(&[&server, c.name()])
                 .set(i64::from(state.is_connected()));
         }
     }

@@ -289,7 +289,7 @@ impl Engine {
                     .map(|_| tokio::spawn(worker(Arc::downgrade(&me), Arc::downgrade(&pool))))
                     .collect();
                 pool.add_workers(workers);
-                tracing::info!(cluster = %c.name(), server = %c.server(), workers = self.config.workers, "sync pool started");
+                tracing::info!(cluster = %c.name(), server = %c.server_shown(), workers = self.config.workers, "sync pool started");
                 pools.insert(c.server().to_string(), pool);
                 changed.push(c.server().to_string());
             }

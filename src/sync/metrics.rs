@@ -32,8 +32,11 @@ pub fn observe(engine: &Engine, m: &Metrics, out: &mut String) {
     for app in &apps {
         let server = engine
             .destination(app)
-            .map(|c| c.server().to_string())
-            .or_else(|| app.spec.destination.server.clone())
+            .map(|c| c.server_shown().to_string())
+            .or_else(|| {
+                let server = app.spec.destination.server.as_deref()?;
+                Some(crate::api::ServerUrl(server).to_string())
+            })
             .unwrap_or_default();
         let status = app.status.as_ref();
         let sync = status
@@ -61,11 +64,12 @@ pub fn observe(engine: &Engine, m: &Metrics, out: &mut String) {
     m.queue_depth.reset();
     for pool in engine.pools() {
         let (pending, _, running) = pool.queue.depth();
+        let server = pool.cluster.server_shown().to_string();
         m.queue_depth
-            .with_label_values(&[pool.server.as_str(), "pending"])
+            .with_label_values(&[server.as_str(), "pending"])
             .set(pending as i64);
         m.queue_depth
-            .with_label_values(&[pool.server.as_str(), "running"])
+            .with_label_values(&[server.as_str(), "running"])
             .set(running as i64);
     }
 }

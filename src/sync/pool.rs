@@ -85,7 +85,7 @@ impl Pool {
         let wait = Duration::from_secs_f64(exp.min(self.cap.as_secs_f64()));
         let until = Instant::now() + crate::timing::jittered(wait, wait / 5);
         if b.last_error.as_deref() != Some(error.as_str()) {
-            tracing::warn!(cluster = %self.name(), server = %self.server, error = %error, retry_in = ?wait, "cluster unavailable; backing off");
+            tracing::warn!(cluster = %self.name(), server = %crate::api::ServerUrl(&self.server), error = %error, retry_in = ?wait, "cluster unavailable; backing off");
         }
         b.until = Some(until);
         b.last_error = Some(error);

@@ -66,7 +66,10 @@ pub async fn run(engine: &Engine, pool: &Pool, name: &str) -> Option<Duration> {
     engine
         .metrics
         .app_reconcile
-        .with_label_values(&[&engine.config.namespace, pool.server.as_str()])
+        .with_label_values(&[
+            engine.config.namespace.as_str(),
+            &pool.cluster.server_shown().shown(),
+        ])
         .observe(started.elapsed().as_secs_f64());
     requeue
 }
@@ -89,8 +92,9 @@ pub async fn unrouted(engine: &Engine, name: &str) -> Option<Duration> {
     let d = &app.spec.destination;
     let target = d
         .server
-        .clone()
+        .as_deref()
         .filter(|s| !s.is_empty())
+        .map(|s| crate::api::ServerUrl(s).to_string())
         .or_else(|| d.name.clone())
         .unwrap_or_else(|| "(none)".into());
     let mut status = app.status.clone().unwrap_or_default();

@@ -276,6 +276,25 @@ impl HubEnv {
             .unwrap();
     }
 
+    /// Passes the controller has completed for ApplicationSet `name` (the count of the
+    /// `flotilla_appset_reconcile` histogram).
+    pub fn reconciles(&self, name: &str) -> u64 {
+        self.hub()
+            .metrics()
+            .appset_reconcile
+            .with_label_values(&[NS, name])
+            .get_sample_count()
+    }
+
+    /// Waits until ApplicationSet `name` has completed at least `n` passes; returns the count.
+    pub async fn wait_reconciles(&self, name: &str, n: u64) -> u64 {
+        eventually(LIMIT, &format!("{name}: {n} passes"), || async {
+            let c = self.reconciles(name);
+            (c >= n).then_some(c)
+        })
+        .await
+    }
+
     /// Write requests (create, update, patch, apply, delete) the hub cluster has served for
     /// exactly `resource`: `applications.flotilla.dev` counts the objects the ApplicationSet
     /// controller writes, not the `applications.flotilla.dev/status` writes of the sync engine.
@@ -296,6 +315,34 @@ impl HubEnv {
             .map(|r| r.count)
             .sum()
     }
+}
+
+/// `POST /api/webhook` on the hub's endpoint: the status code and the whole response.
+pub async fn post_webhook(
+    addr: std::net::SocketAddr,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "POST /api/webhook HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, out)
 }
 
 /// A list-generator ApplicationSet: one Application per (cluster, app) element, named

@@ -1,8 +1,9 @@
 //! The hub's side: its namespace and the cluster Secrets in it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -11,6 +12,10 @@ use super::names::cluster_secret_name;
 use super::target::Connection;
 use super::{Action, Change, InstallError, Sink, status_code};
 use crate::api::secret::{ARGOCD_SECRET_TYPE_LABEL, FLOTILLA_SECRET_TYPE_LABEL};
+use crate::cluster::events::{CREDENTIALS_LOADED, acknowledges};
+
+/// How often `cluster rotate` looks for the hub's acknowledgement.
+const ACK_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Creates the namespace if it is missing (a hub user allowed to write Secrets but not to read
 /// namespaces goes on as if it existed).
@@ -180,21 +185,68 @@ pub async fn upsert_cluster_secret(
     Ok(())
 }
 
-/// Replaces a cluster Secret (its resourceVersion guards against concurrent writes).
+/// Replaces a cluster Secret (its resourceVersion guards against concurrent writes); returns it
+/// as stored, with its new resourceVersion.
 pub async fn replace_secret(
     hub: &Connection,
     secret: &Secret,
     out: Sink<'_>,
-) -> Result<(), InstallError> {
+) -> Result<Secret, InstallError> {
     let namespace = secret.metadata.namespace.clone().unwrap_or_default();
     let name = secret.metadata.name.clone().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(hub.client.clone(), &namespace);
     let shown = qualified(secret);
-    api.replace(&name, &PostParams::default(), secret)
+    let stored = api
+        .replace(&name, &PostParams::default(), secret)
         .await
         .map_err(|e| InstallError::api("updating", format!("secret {shown}"), &hub.place, &e))?;
     out(Change::new(Action::Updated, "secret", shown));
-    Ok(())
+    Ok(stored)
+}
+
+/// Waits until a running hub acknowledges that it loaded `secret` at its resourceVersion (or a
+/// later one) and no longer uses the credentials of earlier versions: the Event
+/// [`CREDENTIALS_LOADED`] on the Secret. Returns whether it did within `timeout` (no hub running
+/// is not an error: a hub that starts later reads the new Secret). Errors reading the Events are
+/// retried until the timeout.
+pub async fn wait_acknowledged(
+    hub: &Connection,
+    secret: &Secret,
+    timeout: Duration,
+    out: Sink<'_>,
+) -> bool {
+    let namespace = secret.metadata.namespace.clone().unwrap_or_default();
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let version = secret.metadata.resource_version.clone().unwrap_or_default();
+    let api: Api<Event> = Api::namespaced(hub.client.clone(), &namespace);
+    let lp = ListParams::default().fields(&format!(
+        "involvedObject.name={name},reason={CREDENTIALS_LOADED}"
+    ));
+    let shown = qualified(secret);
+    let started = tokio::time::Instant::now();
+    loop {
+        if let Ok(list) = api.list(&lp).await
+            && list.items.iter().any(|e| acknowledges(e, &name, &version))
+        {
+            out(Change::new(
+                Action::Acknowledged,
+                "secret",
+                format!("{shown} (the hub loaded resourceVersion {version})"),
+            ));
+            return true;
+        }
+        if started.elapsed() >= timeout {
+            out(Change::new(
+                Action::Unacknowledged,
+                "secret",
+                format!(
+                    "{shown}: no hub confirmed loading resourceVersion {version} within {timeout:?} (none running, or it still uses the old token); a hub that starts later reads the new Secret"
+                ),
+            ));
+            return false;
+        }
+        tokio::time::sleep(ACK_POLL_INTERVAL).await;
+    }
 }
 
 /// Deletes a cluster Secret written by a CLI (flotilla's or Argo CD's); any other only loses its

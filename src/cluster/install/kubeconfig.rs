@@ -144,7 +144,7 @@ impl std::fmt::Debug for TargetCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TargetCluster")
             .field("context", &self.context)
-            .field("server", &self.server)
+            .field("server", &crate::api::ServerUrl(&self.server))
             .field("ca_data", &self.ca_data.as_ref().map(Vec::len))
             .field("server_name", &self.server_name)
             .field("insecure", &self.insecure)
@@ -189,6 +189,12 @@ impl TargetCluster {
         let server = server
             .ok_or_else(|| err(format!("cluster {:?} has no server", ctx.cluster)))?
             .to_string();
+        if crate::api::server_url::has_userinfo(&server) {
+            return Err(err(format!(
+                "cluster {:?} has a server URL with user info (user:password@), which a cluster Secret may not carry",
+                ctx.cluster
+            )));
+        }
         let ca_data = pem_field(
             cluster.certificate_authority_data.as_deref(),
             cluster.certificate_authority.as_deref(),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::hub::{self, text};
 use super::target::Connection;
 use super::{InstallError, describe_kube, status_code};
-use crate::api::{ClusterSecret, SecretData};
+use crate::api::{ClusterSecret, SecretData, ServerUrl};
 use crate::cluster::client::{ClientOptions, client_for};
 
 /// STATUS of a cluster that answered.
@@ -83,10 +83,12 @@ async fn row(secret: &Secret, options: &ClientOptions, timeout: Duration) -> Clu
     let parsed = match ClusterSecret::from_secret(&SecretData::from_k8s(secret)) {
         Ok(p) => p,
         Err(e) => {
-            let server = text(secret, "server")
+            // Shown without user info: a Secret refused for a password in its URL must not
+            // print it here.
+            let raw = text(secret, "server")
                 .unwrap_or_default()
-                .trim_end_matches('/')
-                .to_string();
+                .trim_end_matches('/');
+            let server = ServerUrl(raw).to_string();
             let name = text(secret, "name")
                 .filter(|n| !n.is_empty())
                 .map(str::to_string);
@@ -139,7 +141,7 @@ async fn probe(
         Ok(Err(e)) => Err(describe_kube(&e)),
         Err(_) => Err(format!(
             "no answer from {} within {timeout:?}",
-            secret.server
+            ServerUrl(&secret.server)
         )),
     }
 }

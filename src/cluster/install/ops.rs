@@ -15,7 +15,7 @@ use super::{
     Action, Change, DEFAULT_SA_NAMESPACE, InstallError, MANAGER_SERVICE_ACCOUNT, Sink,
     describe_kube, hub,
 };
-use crate::api::{ClusterSecret, SecretData};
+use crate::api::{ClusterSecret, SecretData, ServerUrl};
 use crate::cluster::client::{ClientOptions, client_for};
 
 /// What `cluster add` registers.
@@ -103,7 +103,9 @@ pub async fn remove(
         && points_at.trim_end_matches('/') != registered
     {
         let why = format!(
-            "{name} (it points at {points_at}, the cluster Secret at {registered}; give --context to clean up a cluster)"
+            "{name} (it points at {}, the cluster Secret at {}; give --context to clean up a cluster)",
+            ServerUrl(points_at),
+            ServerUrl(registered)
         );
         out(Change::new(Action::Skipped, "context", why));
         return Ok(());
@@ -115,14 +117,18 @@ pub async fn remove(
 pub struct RotateOptions {
     pub hub_namespace: String,
     pub token_timeout: Duration,
+    /// How long to wait for the running hub to confirm it loaded the new token (and dropped the
+    /// old one) before revoking the old token.
+    pub hub_ack_timeout: Duration,
     /// Timeouts of the check of the new token.
     pub client: ClientOptions,
 }
 
 /// `cluster rotate`: a new token Secret for the ServiceAccount of the current token, checked
-/// against the target, written to the hub Secret, and only then the old token Secret deleted.
-/// The hub Secret never holds a token that does not work. Without `target`, the cluster is
-/// reached with the hub Secret's own credentials.
+/// against the target, written to the hub Secret, and only once the running hub has confirmed
+/// it loaded that version (or none did within `hub_ack_timeout`) the old token Secret deleted.
+/// Neither the hub Secret nor the running hub ever holds a token that does not work. Without
+/// `target`, the cluster is reached with the hub Secret's own credentials.
 pub async fn rotate(
     hub: &Connection,
     name: &str,
@@ -185,10 +191,16 @@ pub async fn rotate(
         }
     };
     let updated = manifests::with_bearer_token(&secret, &new_token)?;
-    if let Err(e) = hub::replace_secret(hub, &updated, out).await {
-        let _ = target::delete_secret(&target, &sa_ns, &new_name, out).await;
-        return Err(e);
-    }
+    let stored = match hub::replace_secret(hub, &updated, out).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            let _ = target::delete_secret(&target, &sa_ns, &new_name, out).await;
+            return Err(e);
+        }
+    };
+    // The running hub may still hold the old token: revoke it only once the hub says it no
+    // longer uses it.
+    hub::wait_acknowledged(hub, &stored, opts.hub_ack_timeout, out).await;
     // The old token may be about to stop working: with the hub Secret's credentials, go on
     // with the new token.
     let target = if via_secret {
