@@ -65,10 +65,10 @@ async fn a_pass_in_the_new_pool_waits_for_the_pass_in_the_old_one() {
         .boxed();
     let sim = e.sim.as_ref().unwrap();
     sim.handle("dev").set_faults(FaultConfig {
-        latency_ms: 4000,
+        latency_ms: 2500,
         ..Default::default()
     });
-    // A new commit: the pass on dev applies it, each request to dev taking 4 s.
+    // A new commit: the pass on dev applies it, each request to dev taking 2.5 s.
     e.repo
         .commit(&[("apps/web/cm.yaml", &cm("green"))], "green");
     e.refresh("web").await;
