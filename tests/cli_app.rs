@@ -363,8 +363,9 @@ async fn sync_list_get_diff_history_rollback() {
         assert_eq!(
             results,
             [
-                row("settings", "Synced", &["configmap", "serverside-applied"]),
-                row("extra", "Pruned", &["pruned"])
+                // In gitops-engine's order: a wave's prunes before its applies.
+                row("extra", "Pruned", &["pruned"]),
+                row("settings", "Synced", &["configmap", "serverside-applied"])
             ],
             "{}",
             r.stdout

@@ -87,7 +87,7 @@ async fn a_blackholed_cluster_does_not_delay_the_others() {
             status_of(a).0 == "Unknown"
                 && a.status
                     .as_ref()
-                    .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "UnknownError"))
+                    .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "ComparisonError"))
         })
         .await;
     let cond = black
@@ -95,7 +95,7 @@ async fn a_blackholed_cluster_does_not_delay_the_others() {
         .unwrap()
         .conditions
         .into_iter()
-        .find(|c| c.type_ == "UnknownError")
+        .find(|c| c.type_ == "ComparisonError")
         .unwrap();
     assert!(
         cond.message.contains("cluster black is unavailable"),

@@ -1,6 +1,6 @@
 //! A failed or empty render never prunes: invalid YAML in Git reports a ComparisonError naming
-//! the file and line and leaves the cluster alone; a path that suddenly renders nothing does
-//! not delete everything unless `allowEmpty`.
+//! the file and line and leaves the cluster alone; a path that suddenly renders nothing is not
+//! emptied by the automation unless `allowEmpty` (a SyncError says why).
 
 mod support;
 
@@ -98,19 +98,18 @@ async fn an_empty_render_does_not_prune_everything_unless_allowed() {
         .wait_app("web", "sync refused", |a| {
             a.status
                 .as_ref()
-                .and_then(|s| s.operation_state.as_ref())
-                .is_some_and(|o| o.phase == "Failed")
+                .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "SyncError"))
         })
         .await;
-    let msg = app
-        .status
+    let status = app.status.unwrap();
+    let msg = &status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "SyncError")
         .unwrap()
-        .operation_state
-        .unwrap()
-        .message
-        .unwrap();
+        .message;
     assert!(
-        msg.contains("would delete all 2 resources") && msg.contains("allowEmpty"),
+        msg.contains("auto-sync will wipe out all resources") && msg.contains("allowEmpty"),
         "{msg}"
     );
     let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &ns);

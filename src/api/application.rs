@@ -309,13 +309,27 @@ pub struct OperationState {
     pub sync_result: Option<SyncOperationResult>,
 }
 
-/// Result of a sync: the revision and what happened to each resource.
+/// Result of a sync: the revision(s) and source(s) synced, and what happened to each resource.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
 pub struct SyncOperationResult {
+    /// The commit synced (the first source's, for `spec.sources`).
     #[serde(default)]
     pub revision: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<ResourceResult>,
+    /// One commit per source, for `spec.sources`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
+    /// The source synced (`spec.source`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+    /// The sources synced (`spec.sources`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
+    /// Where it synced (Flotilla's: an Application moved to another destination is synced
+    /// there by the automation, although the revision is the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<ApplicationDestination>,
 }
 
 /// What a sync did to one resource.
@@ -354,6 +368,9 @@ pub struct RevisionHistory {
     pub deploy_started_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ApplicationSource>,
+    /// The sources deployed, for `spec.sources` (with `revisions`, one commit each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
 }
 
 /// A condition of an Application (`SyncError`, `ComparisonError`, ...).

@@ -187,6 +187,11 @@ mod tests {
             op["properties"]["sync"]["properties"]["prune"]["type"], "boolean",
             "{op}"
         );
-        assert!(!op.to_string().contains("$ref"));
+        // No `$ref` key (a description may mention `$ref/…`: a source's `ref`).
+        assert!(!op.to_string().contains("\"$ref\":"), "{op}");
+        assert_eq!(
+            op["properties"]["sync"]["properties"]["sources"]["items"]["properties"]["repoURL"]["type"],
+            "string"
+        );
     }
 }

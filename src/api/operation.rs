@@ -36,6 +36,12 @@ pub struct SyncOperation {
     pub dry_run: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_options: Vec<String>,
+    /// The source to sync instead of `spec.source` (a rollback restores the one it deployed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<super::application::ApplicationSource>,
+    /// The sources to sync instead of `spec.sources`, one per revision of `revisions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<super::application::ApplicationSource>,
 }
 
 /// Who asked.

@@ -179,8 +179,8 @@ async fn other(command: &AppCommand) -> Result<(), AppError> {
         AppCommand::Sync(args) => {
             let req = SyncRequest {
                 revision: args.revision.clone(),
-                revisions: Vec::new(),
                 prune: args.prune,
+                ..Default::default()
             };
             operation::sync(
                 &Session::connect(&args.hub).await?,

@@ -75,11 +75,15 @@ pub struct HubArgs {
     /// Reconcile workers per registered cluster.
     #[arg(long, default_value_t = 4)]
     pub sync_workers: usize,
-    /// Periodic resync of every Application (plus up to --resync-jitter).
+    /// Periodic resync of every Application (plus up to --resync-jitter); 0 disables it.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub resync: Duration,
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub resync_jitter: Duration,
+    /// How long the first list of a resource type in a cluster may take before the
+    /// Applications that use the type report it (the cluster is not failed for it).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub list_timeout: Duration,
     /// The hub Secret with the webhook secrets (keys github.secret, gitlab.secret).
     #[arg(long, default_value = "flotilla-webhook")]
     pub webhook_secret: String,
@@ -156,6 +160,7 @@ pub fn run(args: &HubArgs) -> anyhow::Result<()> {
         hub_config.sync.workers = args.sync_workers;
         hub_config.sync.resync = args.resync;
         hub_config.sync.resync_jitter = args.resync_jitter;
+        hub_config.sync.list_timeout = args.list_timeout;
         hub_config.webhook_secret = args.webhook_secret.clone();
         let mut hub = Hub::start(hub_client, hub_config).await?;
         super::sim::shutdown_signal().await;

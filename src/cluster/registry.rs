@@ -12,7 +12,7 @@
 //! restart either).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::SystemTime;
 
 use tokio::sync::{broadcast, watch};
@@ -45,7 +45,9 @@ pub struct Cluster {
     pub client: Option<kube::Client>,
     /// The client's bearer token, replaceable in place (see [`Registry::swap_token`]).
     token: Option<BearerToken>,
-    state: Mutex<ConnectionState>,
+    /// Watched by the cluster's sync pool: a probe that starts or stops failing changes it.
+    /// Shared with the entry that replaces this one on a token swap (the pool keeps its copy).
+    state: Arc<watch::Sender<ConnectionState>>,
     /// Bumped on every change of the Secret, so a holder can tell its copy is stale.
     pub revision: u64,
 }
@@ -76,7 +78,7 @@ impl Cluster {
             secret,
             client,
             token: None,
-            state: Mutex::new(state),
+            state: Arc::new(watch::channel(state).0),
             revision,
         }
     }
@@ -101,24 +103,33 @@ impl Cluster {
     }
 
     pub fn state(&self) -> ConnectionState {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.state.borrow().clone()
+    }
+
+    /// The connection state, notified when the probe starts or stops failing (or its error or
+    /// the server version changes; not on every successful probe).
+    pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
+        self.state.subscribe()
     }
 
     pub fn record_success(&self, version: String) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.server_version = Some(version);
-        s.last_contact = Some(SystemTime::now());
-        s.last_error = None;
+        self.state.send_if_modified(|s| {
+            let changed = s.last_error.is_some()
+                || s.last_contact.is_none()
+                || s.server_version.as_deref() != Some(version.as_str());
+            s.server_version = Some(version);
+            s.last_contact = Some(SystemTime::now());
+            s.last_error = None;
+            changed
+        });
     }
 
     pub fn record_error(&self, error: String) {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .last_error = Some(error);
+        self.state.send_if_modified(|s| {
+            let changed = s.last_error.as_deref() != Some(error.as_str());
+            s.last_error = Some(error);
+            changed
+        });
     }
 }
 
@@ -328,7 +339,7 @@ impl Registry {
                 secret: secret.clone(),
                 client: Some(client.clone()),
                 token: Some(cell.clone()),
-                state: Mutex::new(old.state()),
+                state: old.state.clone(),
                 revision: old.revision,
             };
             index
@@ -640,7 +651,14 @@ mod tests {
         assert_eq!(c.state().last_error.as_deref(), Some("bad CA"));
         c.record_success("v1.33.0".into());
         assert!(c.state().is_connected());
+        let mut rx = c.watch_state();
+        c.record_success("v1.33.0".into());
+        assert!(!rx.has_changed().unwrap(), "another success is no news");
         c.record_error("connection refused".into());
+        assert!(rx.has_changed().unwrap());
+        rx.mark_unchanged();
+        c.record_error("connection refused".into());
+        assert!(!rx.has_changed().unwrap(), "the same error is no news");
         assert!(!c.state().is_connected());
         assert_eq!(c.state().server_version.as_deref(), Some("v1.33.0"));
     }

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::tracking::ObjectKey;
 use crate::api::ApplicationStatus;
 use crate::api::application::{
-    ApplicationCondition, ApplicationSource, HealthStatus, ResourceStatus, RevisionHistory,
+    ApplicationCondition, HealthStatus, ResourceStatus, RevisionHistory, SyncOperationResult,
     SyncStatus,
 };
 
@@ -98,29 +98,33 @@ pub fn clear_condition(conditions: &mut Vec<ApplicationCondition>, type_: &str) 
     conditions.retain(|c| c.type_ != type_);
 }
 
-/// Appends a deployment to the history (ids grow by one), keeping the last `limit` entries.
-pub fn push_history(
-    history: &mut Vec<RevisionHistory>,
-    revision: &str,
-    source: Option<ApplicationSource>,
+/// The history entry of a successful sync: what its result records it synced (revision, and
+/// for `spec.sources` the revision and source of each).
+pub fn deployment(
+    result: &SyncOperationResult,
     started: Option<Time>,
     now: &Time,
-    limit: usize,
-) {
-    let id = history
+) -> RevisionHistory {
+    RevisionHistory {
+        id: 0,
+        revision: result.revision.clone(),
+        revisions: result.revisions.clone(),
+        deployed_at: Some(now.clone()),
+        deploy_started_at: started,
+        source: result.source.clone(),
+        sources: result.sources.clone(),
+    }
+}
+
+/// Appends a deployment to the history (ids grow by one), keeping the last `limit` entries.
+pub fn push_history(history: &mut Vec<RevisionHistory>, mut entry: RevisionHistory, limit: usize) {
+    entry.id = history
         .iter()
         .map(|h| h.id)
         .max()
         .map(|m| m + 1)
         .unwrap_or(0);
-    history.push(RevisionHistory {
-        id,
-        revision: revision.to_string(),
-        revisions: Vec::new(),
-        deployed_at: Some(now.clone()),
-        deploy_started_at: started,
-        source,
-    });
+    history.push(entry);
     let keep = limit.max(1);
     if history.len() > keep {
         let drop = history.len() - keep;
@@ -196,10 +200,37 @@ mod tests {
         let now = Time(jiff::Timestamp::from_second(1).unwrap());
         let mut h = Vec::new();
         for i in 0..12 {
-            push_history(&mut h, &format!("r{i}"), None, None, &now, 10);
+            let result = SyncOperationResult {
+                revision: format!("r{i}"),
+                ..Default::default()
+            };
+            push_history(&mut h, deployment(&result, None, &now), 10);
         }
         assert_eq!(h.len(), 10);
         assert_eq!((h[0].id, h[9].id, h[9].revision.as_str()), (2, 11, "r11"));
+    }
+
+    #[test]
+    fn a_multi_source_deployment_records_every_source() {
+        let now = Time(jiff::Timestamp::from_second(1).unwrap());
+        let source = |path: &str, rev: &str| crate::api::application::ApplicationSource {
+            repo_url: "https://git.example/r.git".into(),
+            path: Some(path.into()),
+            target_revision: Some(rev.into()),
+            ..Default::default()
+        };
+        let result = SyncOperationResult {
+            revision: "a1".into(),
+            revisions: vec!["a1".into(), "b1".into()],
+            sources: vec![source("apps/a", "a1"), source("apps/b", "b1")],
+            ..Default::default()
+        };
+        let mut h = Vec::new();
+        push_history(&mut h, deployment(&result, None, &now), 10);
+        assert_eq!(h[0].revisions, ["a1", "b1"]);
+        assert_eq!(h[0].sources.len(), 2);
+        assert_eq!(h[0].sources[1].path.as_deref(), Some("apps/b"));
+        assert!(h[0].source.is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the pool of its destination, and the triggers — an Application created or changed (spec,
 //! refresh annotation, operation, deletion), a cluster registered or changed, a change to a
 //! managed live object (from the pool's live cache), a Git webhook, and the periodic resync
-//! (each pass requeues itself with jitter).
+//! (each pass requeues itself with jitter). One pass of an Application at a time, across pools.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
@@ -14,7 +14,7 @@ use kube::runtime::reflector::{ObjectRef, ReflectHandle, Store};
 
 use super::live::LiveCache;
 use super::pool::Pool;
-use super::queue::WorkQueue;
+use super::queue::{Claims, WorkQueue};
 use crate::api::Application;
 use crate::cluster::{Cluster, Registry};
 use crate::git::rounds::GitRounds;
@@ -28,7 +28,8 @@ pub struct SyncConfig {
     pub namespace: String,
     /// Reconcile workers per cluster.
     pub workers: usize,
-    /// Periodic resync: every `resync` plus up to `resync_jitter` (Argo CD: 120 s + 60 s).
+    /// Periodic resync: every `resync` plus up to `resync_jitter` (Argo CD: 120 s + 60 s);
+    /// zero disables it (as Argo CD's `timeout.reconciliation: 0`).
     pub resync: Duration,
     pub resync_jitter: Duration,
     /// How long the first list of a resource type may take.
@@ -81,6 +82,9 @@ pub struct Engine {
     routes: Mutex<HashMap<String, String>>,
     /// Applications whose destination is not registered: a single worker reports them.
     pub unrouted: Arc<WorkQueue<String>>,
+    /// Applications being reconciled, whichever the pool: never two passes of one at once,
+    /// even while it moves to another cluster's pool.
+    claims: Claims,
     memo: Mutex<HashMap<String, Memo>>,
     me: Weak<Engine>,
 }
@@ -106,6 +110,7 @@ impl Engine {
             pools: RwLock::default(),
             routes: Mutex::default(),
             unrouted: Arc::new(WorkQueue::default()),
+            claims: Claims::default(),
             memo: Mutex::default(),
             me: me.clone(),
         })
@@ -276,8 +281,22 @@ impl Engine {
                 let queue: Arc<WorkQueue<String>> = Arc::new(WorkQueue::default());
                 let q = queue.clone();
                 let on_change = Arc::new(move |app: &str| q.add(app.to_string()));
+                let (weak, server) = (self.me.clone(), c.server().to_string());
+                let on_health = Arc::new(move || {
+                    if let Some(e) = weak.upgrade() {
+                        e.requeue_server(&server);
+                    }
+                });
                 let namespaces = c.secret.namespaces.clone();
-                let live = LiveCache::new(client, namespaces, on_change, self.config.list_timeout);
+                let live = LiveCache::new(
+                    client,
+                    namespaces,
+                    on_change,
+                    on_health,
+                    self.config.list_timeout,
+                );
+                let probe =
+                    tokio::spawn(super::pool::follow_probe(c.clone(), Arc::downgrade(&live)));
                 let pool = Arc::new(Pool::new(
                     c.clone(),
                     live,
@@ -285,9 +304,10 @@ impl Engine {
                     self.config.backoff_base,
                     self.config.backoff_cap,
                 ));
-                let workers = (0..self.config.workers.max(1))
+                let mut workers: Vec<_> = (0..self.config.workers.max(1))
                     .map(|_| tokio::spawn(worker(Arc::downgrade(&me), Arc::downgrade(&pool))))
                     .collect();
+                workers.push(probe);
                 pool.add_workers(workers);
                 tracing::info!(cluster = %c.name(), server = %c.server_shown(), workers = self.config.workers, "sync pool started");
                 pools.insert(c.server().to_string(), pool);
@@ -373,10 +393,52 @@ impl Engine {
         hit.iter().map(|a| a.name_any()).collect()
     }
 
-    /// The next periodic resync of an Application, jittered.
-    pub fn resync_delay(&self) -> Duration {
-        crate::timing::jittered(self.config.resync, self.config.resync_jitter)
+    /// The next periodic resync of an Application, jittered; `None` when periodic resync is
+    /// off (`--resync 0`).
+    pub fn resync_delay(&self) -> Option<Duration> {
+        resync_after(self.config.resync, self.config.resync_jitter)
     }
+
+    /// Queues every Application routed to `server` (its live cache went stale or current, or
+    /// one of its types failed or recovered).
+    pub fn requeue_server(&self, server: &str) {
+        let Some(pool) = self.pool(server) else {
+            return;
+        };
+        let names: Vec<String> = self
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, s)| s.as_str() == server)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            pool.queue.add(name);
+        }
+    }
+
+    /// Claims Application `name` for a pass; `false` when a worker of another pool runs it
+    /// (it is queued again, in the pool of its destination, when that pass ends).
+    fn claim(&self, name: &str) -> bool {
+        self.claims.claim(name)
+    }
+
+    /// Ends the claim of a pass; queues the Application again if another worker wanted it.
+    fn release(&self, name: &str) {
+        if self.claims.release(name)
+            && let Some(app) = self.app(name)
+        {
+            self.enqueue(&app, Duration::ZERO);
+        }
+    }
+}
+
+/// The periodic resync after a pass: `resync` plus up to `jitter`; `None` when `resync` is
+/// zero (periodic resync disabled: only changes, refreshes, webhooks and operations trigger a
+/// pass, as with Argo CD's `timeout.reconciliation: 0`).
+pub fn resync_after(resync: Duration, jitter: Duration) -> Option<Duration> {
+    (!resync.is_zero()).then(|| crate::timing::jittered(resync, jitter))
 }
 
 /// Runs the engine until dropped: pools for the registry, the Application feed, registry changes.
@@ -413,10 +475,16 @@ async fn worker(engine: Weak<Engine>, pool: Weak<Pool>) {
         let (Some(e), Some(p)) = (engine.upgrade(), pool.upgrade()) else {
             return;
         };
+        if !e.claim(&name) {
+            // Another pool's worker runs it (it just moved): it comes back when that ends.
+            queue.done(&name, None);
+            continue;
+        }
         // Boxed: an idle worker then holds a few bytes, not the largest state of a pass
         // (8 KiB × workers × every cluster).
         let requeue = Box::pin(super::reconcile::run(&e, &p, &name)).await;
         queue.done(&name, requeue);
+        e.release(&name);
     }
 }
 
@@ -427,12 +495,40 @@ async fn unrouted_worker(engine: Weak<Engine>) {
         };
         let name = queue.next().await;
         let Some(e) = engine.upgrade() else { return };
+        if !e.claim(&name) {
+            queue.done(&name, None);
+            continue;
+        }
         let requeue = super::reconcile::unrouted(&e, &name).await;
         queue.done(&name, requeue);
+        e.release(&name);
     }
 }
 
 /// An object's resourceVersion as a number (etcd revisions are; an opaque one is not compared).
 fn resource_version(app: &Application) -> Option<u64> {
     app.metadata.resource_version.as_deref()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_resync_disables_the_periodic_resync() {
+        assert_eq!(
+            resync_after(Duration::ZERO, Duration::from_secs(60)),
+            None,
+            "0 must not requeue every Application at once, in a loop"
+        );
+        let d = resync_after(Duration::from_secs(120), Duration::from_secs(60)).unwrap();
+        assert!(
+            d >= Duration::from_secs(120) && d < Duration::from_secs(180),
+            "{d:?}"
+        );
+        assert_eq!(
+            resync_after(Duration::from_secs(5), Duration::ZERO),
+            Some(Duration::from_secs(5))
+        );
+    }
 }

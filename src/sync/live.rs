@@ -3,21 +3,25 @@
 //! with the cluster. Objects are kept as compact JSON (a parsed `Value` costs 5-10 times more)
 //! and indexed by the Application that owns them (tracking annotation). A change that the hub did
 //! not make itself notifies the owning Application.
+//!
+//! Each type's watch lists again after an error (at once the first time, then with a capped
+//! backoff), and the cache keeps track of whether it can be trusted ([`super::live_health`]): a
+//! cluster whose watches or probe fail is stale until it answers and every type is listed
+//! again; a type that cannot be listed (403, a slow list) is reported on its Applications.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::discovery::{ApiCapabilities, ApiGroup, Scope};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use super::tracking::{self, INSTANCE_LABEL, ObjectKey};
+use super::live_health::{self, FailureKind, Staleness, TypeState, TypeView};
+use super::tracking::{self, ObjectKey};
 
 /// Why live state could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,13 +29,39 @@ pub enum LiveError {
     #[error("the cluster does not serve {0} (no such API group, version or kind)")]
     NotServed(String),
     #[error("discovering {what}: {message}")]
-    Discovery { what: String, message: String },
+    Discovery {
+        what: String,
+        message: String,
+        /// No answer, or the credentials refused: the cluster's problem, not the kind's.
+        cluster: bool,
+    },
     #[error("listing {what} took longer than {secs} s")]
     Timeout { what: String, secs: u64 },
+    #[error("listing {what}: {message}")]
+    Failed {
+        what: String,
+        message: String,
+        /// The cluster refuses the hub's credentials.
+        cluster: bool,
+    },
+}
+
+impl LiveError {
+    /// Whether the whole cluster is concerned (no answer, credentials refused), rather than
+    /// the one kind (forbidden, not listable, slow).
+    pub fn is_cluster_level(&self) -> bool {
+        matches!(
+            self,
+            LiveError::Discovery { cluster: true, .. } | LiveError::Failed { cluster: true, .. }
+        )
+    }
 }
 
 /// Who is told about changes: the Application name.
 pub type OnChange = Arc<dyn Fn(&str) + Send + Sync>;
+/// Who is told that the cache went stale or fresh, or that a type failed or recovered: every
+/// Application of the cluster has something new to report.
+pub type OnHealth = Arc<dyn Fn() + Send + Sync>;
 
 /// A compact object.
 #[derive(Clone)]
@@ -52,7 +82,12 @@ pub struct TypeCache {
     pub resource: ApiResource,
     pub namespaced: bool,
     objects: RwLock<HashMap<ObjectKey, (Doc, u64)>>,
-    ready: watch::Sender<bool>,
+    /// Per watched scope (a namespace, or the whole cluster): its state and the epoch of its
+    /// last complete list.
+    scopes: Mutex<Vec<(TypeState, u64)>>,
+    /// The combined state, for waiters.
+    state: watch::Sender<TypeState>,
+    created: Instant,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -63,6 +98,19 @@ impl TypeCache {
             &self.resource.version,
             &self.resource.kind,
         )
+    }
+
+    pub fn state(&self) -> TypeState {
+        self.state.borrow().clone()
+    }
+
+    /// How the staleness decision sees the type at `epoch`.
+    fn view(&self, epoch: u64) -> TypeView {
+        let scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        TypeView {
+            state: TypeState::combine(scopes.iter().map(|(s, _)| s)),
+            current: scopes.iter().all(|(_, e)| *e >= epoch),
+        }
     }
 }
 
@@ -92,7 +140,12 @@ pub struct LiveCache {
     /// resourceVersions the hub itself produced, so their watch events notify nobody.
     own: Mutex<HashMap<ObjectKey, u64>>,
     on_change: OnChange,
+    on_health: OnHealth,
     list_timeout: Duration,
+    /// The probe's last error, and the staleness it makes with the types' states.
+    health: Mutex<(Option<String>, Staleness)>,
+    /// Bumped when the cluster comes back: every watch lists again.
+    pub(super) epoch: watch::Sender<u64>,
 }
 
 /// resourceVersions are opaque, but etcd's are integers: compare them when they parse.
@@ -108,6 +161,7 @@ impl LiveCache {
         client: kube::Client,
         namespaces: Vec<String>,
         on_change: OnChange,
+        on_health: OnHealth,
         list_timeout: Duration,
     ) -> Arc<LiveCache> {
         Arc::new(LiveCache {
@@ -118,8 +172,94 @@ impl LiveCache {
             by_app: RwLock::default(),
             own: Mutex::default(),
             on_change,
+            on_health,
             list_timeout,
+            health: Mutex::default(),
+            epoch: watch::channel(0).0,
         })
+    }
+
+    /// Why the cache cannot be trusted now (the cluster is dark, refuses the hub, or is being
+    /// listed again after an outage), if it cannot: the cause it went stale with.
+    pub fn stale(&self) -> Option<String> {
+        self.health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .cause()
+            .map(str::to_string)
+    }
+
+    /// The registry's probe of the cluster: its error, or `None` when it answered. A cluster
+    /// that answers again after failing is listed again, every type.
+    pub fn set_probe(&self, error: Option<String>) {
+        let recovered = {
+            let mut h = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+            let recovered = h.0.is_some() && error.is_none();
+            h.0 = error;
+            recovered
+        };
+        if recovered {
+            self.epoch.send_modify(|e| *e += 1);
+        }
+        self.refresh_health();
+    }
+
+    /// Recomputes the staleness; tells `on_health` when it changed.
+    fn refresh_health(&self) {
+        let epoch = *self.epoch.borrow();
+        let views: Vec<TypeView> = self
+            .types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|t| t.view(epoch))
+            .collect();
+        let changed = {
+            let mut h = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+            let cause = live_health::stale_cause(h.0.as_deref(), &views);
+            let changed = h.1.update(cause);
+            match h.1.cause() {
+                Some(c) if changed => {
+                    tracing::warn!(cause = %c, "live cache of the cluster is stale; its Applications are Unknown until it recovers")
+                }
+                None if changed => tracing::info!("live cache of the cluster is current again"),
+                _ => {}
+            }
+            changed
+        };
+        if changed {
+            (self.on_health)();
+        }
+    }
+
+    /// Records the state of one watched scope of a type; tells `on_health` when the type
+    /// failed or recovered.
+    pub(super) fn set_scope(
+        &self,
+        cache: &TypeCache,
+        scope: usize,
+        update: impl FnOnce(&mut (TypeState, u64)),
+    ) {
+        let (before, after) = {
+            let mut scopes = cache.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+            let before = TypeState::combine(scopes.iter().map(|(s, _)| s));
+            if let Some(s) = scopes.get_mut(scope) {
+                update(s);
+            }
+            (before, TypeState::combine(scopes.iter().map(|(s, _)| s)))
+        };
+        if before != after {
+            cache.state.send_replace(after.clone());
+            let failed_or_recovered = matches!(
+                (&before, &after),
+                (TypeState::Failed(_), TypeState::Ready) | (TypeState::Ready, TypeState::Failed(_))
+            );
+            if failed_or_recovered {
+                (self.on_health)();
+            }
+        }
+        self.refresh_health();
     }
 
     pub fn client(&self) -> &kube::Client {
@@ -159,7 +299,9 @@ impl LiveCache {
                             resource,
                             namespaced: caps.scope == Scope::Namespaced,
                             objects: RwLock::default(),
-                            ready: watch::channel(false).0,
+                            scopes: Mutex::default(),
+                            state: watch::channel(TypeState::Listing).0,
+                            created: Instant::now(),
                             tasks: Mutex::default(),
                         });
                         self.start(&c);
@@ -169,13 +311,30 @@ impl LiveCache {
                 }
             }
         };
-        let mut ready = cache.ready.subscribe();
+        // The first list is waited for (once: a type that took too long is reported at once
+        // afterwards, so it does not hold every worker of the pool).
+        let mut state = cache.state.subscribe();
+        let budget = self.list_timeout.saturating_sub(cache.created.elapsed());
+        let now = match tokio::time::timeout(budget, state.wait_for(|s| *s != TypeState::Listing))
+            .await
+        {
+            Ok(Ok(s)) => s.clone(),
+            _ => cache.state(),
+        };
         let what = describe(gvk);
-        match tokio::time::timeout(self.list_timeout, ready.wait_for(|r| *r)).await {
-            Ok(_) => Ok(cache),
-            Err(_) => Err(LiveError::Timeout {
+        match now {
+            TypeState::Ready => Ok(cache),
+            TypeState::Listing => Err(LiveError::Timeout {
                 what,
                 secs: self.list_timeout.as_secs(),
+            }),
+            TypeState::Failed(f) => Err(match f.kind {
+                FailureKind::Gone => LiveError::NotServed(what),
+                kind => LiveError::Failed {
+                    what,
+                    message: f.message,
+                    cluster: kind == FailureKind::Unauthorized,
+                },
             }),
         }
     }
@@ -202,9 +361,11 @@ impl LiveCache {
                         return Err(LiveError::NotServed(describe(gvk)));
                     }
                     Err(e) => {
+                        let cluster = !matches!(&e, kube::Error::Api(s) if s.code != 401);
                         return Err(LiveError::Discovery {
                             what: describe(gvk),
                             message: crate::cluster::describe_error(&e),
+                            cluster,
                         });
                     }
                 };
@@ -238,55 +399,47 @@ impl LiveCache {
         } else {
             vec![None]
         };
-        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(scopes.len()));
+        *cache.scopes.lock().unwrap_or_else(PoisonError::into_inner) =
+            vec![(TypeState::Listing, 0); scopes.len()];
         let mut tasks = cache.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        for ns in scopes {
+        for (i, ns) in scopes.into_iter().enumerate() {
             let api: Api<DynamicObject> = match &ns {
                 Some(ns) => Api::namespaced_with(self.client.clone(), ns, &cache.resource),
                 None => Api::all_with(self.client.clone(), &cache.resource),
             };
-            let me = Arc::downgrade(self);
-            let cache = Arc::downgrade(cache);
-            let pending = pending.clone();
-            tasks.push(tokio::spawn(async move {
-                let config = watcher::Config::default().labels(INSTANCE_LABEL).any_semantic();
-                let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-                let mut listing: Option<HashSet<ObjectKey>> = None;
-                let mut counted = false;
-                while let Some(event) = stream.next().await {
-                    let (Some(me), Some(cache)) = (me.upgrade(), cache.upgrade()) else { return };
-                    match event {
-                        Ok(Event::Init) => listing = Some(HashSet::new()),
-                        Ok(Event::InitApply(o)) => {
-                            if let Some(key) = me.apply(&cache, &o, false)
-                                && let Some(l) = listing.as_mut()
-                            {
-                                l.insert(key);
-                            }
-                        }
-                        Ok(Event::Apply(o)) => {
-                            me.apply(&cache, &o, true);
-                        }
-                        Ok(Event::Delete(o)) => me.delete(&cache, &o),
-                        Ok(Event::InitDone) => {
-                            let seen = listing.take().unwrap_or_default();
-                            me.forget_unseen(&cache, &seen);
-                            if !counted {
-                                counted = true;
-                                if pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
-                                    cache.ready.send_replace(true);
-                                }
-                            }
-                        }
-                        Err(e) => tracing::debug!(kind = %cache.resource.kind, error = %e, "live watch error; retrying"),
-                    }
-                }
-            }));
+            tasks.push(tokio::spawn(super::live_watch::watch_scope(
+                Arc::downgrade(self),
+                Arc::downgrade(cache),
+                api,
+                i,
+                ns,
+            )));
         }
     }
 
+    /// A type the cluster no longer serves (its CRD was deleted): forgotten, so the next use
+    /// discovers it again.
+    pub(super) fn forget_type(&self, gvk: &GroupVersionKind) {
+        self.types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(gvk);
+        self.groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(gvk.group.clone(), gvk.version.clone()));
+        tracing::info!(kind = %describe(gvk), "the cluster no longer serves the kind");
+        (self.on_health)();
+        self.refresh_health();
+    }
+
     /// Stores an object from the watch; returns its key. `notify`: tell its owner.
-    fn apply(&self, cache: &TypeCache, obj: &DynamicObject, notify: bool) -> Option<ObjectKey> {
+    pub(super) fn apply(
+        &self,
+        cache: &TypeCache,
+        obj: &DynamicObject,
+        notify: bool,
+    ) -> Option<ObjectKey> {
         let value = serde_json::to_value(obj).ok()?;
         self.store(cache, value, notify)
     }
@@ -344,7 +497,7 @@ impl LiveCache {
         Some(key)
     }
 
-    fn delete(&self, cache: &TypeCache, obj: &DynamicObject) {
+    pub(super) fn delete(&self, cache: &TypeCache, obj: &DynamicObject) {
         let Ok(value) = serde_json::to_value(obj) else {
             return;
         };
@@ -383,13 +536,20 @@ impl LiveCache {
         }
     }
 
-    fn forget_unseen(&self, cache: &TypeCache, seen: &HashSet<ObjectKey>) {
+    /// After a list of `namespace` (`None`: all): forgets the objects of it the list did not
+    /// return (deleted while the watch was down). Other namespaces' objects stay.
+    pub(super) fn forget_unseen(
+        &self,
+        cache: &TypeCache,
+        seen: &HashSet<ObjectKey>,
+        namespace: Option<&str>,
+    ) {
         let gone: Vec<ObjectKey> = cache
             .objects
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .keys()
-            .filter(|k| !seen.contains(*k))
+            .filter(|k| !seen.contains(*k) && namespace.is_none_or(|ns| k.namespace == ns))
             .cloned()
             .collect();
         for key in gone {

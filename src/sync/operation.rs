@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use crate::api::application::{RetryStrategy, SyncPolicyAutomated};
+use crate::api::application::{
+    ApplicationSource, OperationState, RetryStrategy, SyncPolicyAutomated,
+};
 use crate::api::operation::{Operation, OperationInitiator, SyncOperation};
-use crate::api::{Application, ApplicationSpec};
+use crate::api::{ApplicationSpec, ApplicationStatus};
 
 /// Phases of `status.operationState`.
 pub mod phase {
@@ -25,34 +27,60 @@ pub fn automated(spec: &ApplicationSpec) -> Option<&SyncPolicyAutomated> {
 }
 
 /// What the comparison found, as the decision needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Observed {
-    /// The revision compared against (the resolved commit of the target revision).
+    /// The revision compared against (the resolved commit of the first source).
     pub revision: String,
+    /// The commit of each source, in order.
+    pub revisions: Vec<String>,
     /// Some desired resource is missing or differs.
     pub needs_apply: bool,
     /// Some owned resource is no longer desired.
     pub needs_prune: bool,
+    /// Every resource of the Application would be pruned: the source renders nothing while
+    /// the Application has live resources.
+    pub prunes_all: bool,
 }
 
 /// What the automated policy asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AutoSync {
-    /// Nothing to do (in sync, or automation off).
+    /// Nothing to do (in sync, or automation off, or the last sync to this revision succeeded
+    /// and `selfHeal` is off).
     No,
-    /// Start an automated sync to the observed revision.
+    /// Start an automated sync to the observed revision; `self_heal`: the last sync to it
+    /// succeeded, this one reverts drift.
     Sync { prune: bool, self_heal: bool },
-    /// The last automated sync to this revision failed: not again (the condition says so).
+    /// The last sync to this revision and source, of any kind, failed: not again (only a new
+    /// revision or `syncPolicy.retry` tries again). The `SyncError` condition's message.
     FailedBefore(String),
     /// Only pruning would change anything, and prune is off.
     PruneDisabled,
+    /// The sync would delete every resource and `allowEmpty` is off. The `SyncError` message.
+    WouldPruneAll(String),
 }
 
-/// Argo CD's rules: sync when out of sync, unless the last automated sync to the same revision
-/// failed (it is not retried beyond its retry strategy) or succeeded without `selfHeal` (drift
-/// at an already-synced revision is then left alone).
-pub fn auto_sync(app: &Application, observed: &Observed) -> AutoSync {
-    let Some(auto) = automated(&app.spec) else {
+impl AutoSync {
+    /// The `SyncError` condition this decision sets (none: the condition is cleared).
+    pub fn sync_error(&self) -> Option<&str> {
+        match self {
+            AutoSync::FailedBefore(m) | AutoSync::WouldPruneAll(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// Argo CD's `autoSync`: sync when out of sync, unless the last sync operation — automated or
+/// requested by a user — targeted the same revision and source (`alreadyAttemptedSync`): after
+/// a failure it is not tried again (the retry strategy is the only retry), after a success only
+/// `selfHeal` syncs again (drift at an already-synced revision is otherwise left alone). With
+/// `prune` and without `allowEmpty`, a sync that would delete every resource is refused.
+pub fn auto_sync(
+    spec: &ApplicationSpec,
+    status: Option<&ApplicationStatus>,
+    observed: &Observed,
+) -> AutoSync {
+    let Some(auto) = automated(spec) else {
         return AutoSync::No;
     };
     if !observed.needs_apply && !observed.needs_prune {
@@ -61,44 +89,104 @@ pub fn auto_sync(app: &Application, observed: &Observed) -> AutoSync {
     if !observed.needs_apply && observed.needs_prune && !auto.prune {
         return AutoSync::PruneDisabled;
     }
-    let last = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
-    if let Some(last) = last {
-        let last_revision = last
-            .sync_result
-            .as_ref()
-            .map(|r| r.revision.as_str())
-            .unwrap_or_default();
-        let automated_last = last
-            .operation
-            .as_ref()
-            .and_then(|o| o.initiated_by.as_ref())
-            .is_some_and(|i| i.automated);
-        if last_revision == observed.revision && automated_last {
-            if last.phase == phase::FAILED || last.phase == phase::ERROR {
-                return AutoSync::FailedBefore(observed.revision.clone());
-            }
-            if last.phase == phase::SUCCEEDED && !auto.self_heal {
-                return AutoSync::No;
-            }
+    let self_heal = match already_attempted(spec, status, observed) {
+        Some(last) if last.phase != phase::SUCCEEDED => {
+            return AutoSync::FailedBefore(format!(
+                "Failed sync attempt to {}: {}",
+                observed.revision,
+                last.message.as_deref().unwrap_or_default()
+            ));
         }
+        Some(_) if !auto.self_heal => return AutoSync::No,
+        Some(_) => true,
+        None => false,
+    };
+    if auto.prune && !auto.allow_empty && observed.prunes_all {
+        return AutoSync::WouldPruneAll(format!(
+            "Skipping sync attempt to {}: auto-sync will wipe out all resources (set syncPolicy.automated.allowEmpty to allow it)",
+            observed.revision
+        ));
     }
-    let self_heal = last.is_some_and(|l| {
-        l.sync_result
-            .as_ref()
-            .is_some_and(|r| r.revision == observed.revision)
-            && l.phase == phase::SUCCEEDED
-    });
     AutoSync::Sync {
         prune: auto.prune,
         self_heal,
     }
 }
 
-/// The operation an automated sync records.
-pub fn automated_operation(revision: &str, prune: bool, sync_options: &[String]) -> Operation {
+/// The last finished sync operation, if it synced the observed revision(s) with the
+/// Application's current source(s) (`targetRevision` aside: `main` and the commit it resolved
+/// to are one target). Argo CD's `alreadyAttemptedSync`, for operations of any initiator.
+fn already_attempted<'a>(
+    spec: &ApplicationSpec,
+    status: Option<&'a ApplicationStatus>,
+    observed: &Observed,
+) -> Option<&'a OperationState> {
+    let last = status?.operation_state.as_ref()?;
+    last.operation.as_ref()?.sync.as_ref()?;
+    let result = last.sync_result.as_ref()?;
+    if last.phase == phase::RUNNING {
+        return None;
+    }
+    // Moved to another destination since: a new target.
+    if result
+        .destination
+        .as_ref()
+        .is_some_and(|d| *d != spec.destination)
+    {
+        return None;
+    }
+    if spec.sources.is_empty() {
+        if result.revision != observed.revision {
+            return None;
+        }
+        // A result recorded before sources were recorded compares by revision only.
+        if let (Some(synced), Some(current)) = (&result.source, &spec.source)
+            && !same_source(synced, current)
+        {
+            return None;
+        }
+    } else {
+        let revisions = if result.revisions.is_empty() {
+            std::slice::from_ref(&result.revision)
+        } else {
+            result.revisions.as_slice()
+        };
+        if revisions != observed.revisions.as_slice() {
+            return None;
+        }
+        if !result.sources.is_empty()
+            && (result.sources.len() != spec.sources.len()
+                || result
+                    .sources
+                    .iter()
+                    .zip(&spec.sources)
+                    .any(|(a, b)| !same_source(a, b)))
+        {
+            return None;
+        }
+    }
+    Some(last)
+}
+
+/// Two sources are the same but for their `targetRevision`.
+pub fn same_source(a: &ApplicationSource, b: &ApplicationSource) -> bool {
+    let strip = |s: &ApplicationSource| ApplicationSource {
+        target_revision: None,
+        ..s.clone()
+    };
+    strip(a) == strip(b)
+}
+
+/// The operation an automated sync records: the observed revision(s), as Argo CD's.
+pub fn automated_operation(observed: &Observed, prune: bool, sync_options: &[String]) -> Operation {
     Operation {
         sync: Some(SyncOperation {
-            revision: Some(revision.to_string()),
+            revision: Some(observed.revision.clone()),
+            revisions: if observed.revisions.len() > 1 {
+                observed.revisions.clone()
+            } else {
+                Vec::new()
+            },
             prune,
             sync_options: sync_options.to_vec(),
             ..Default::default()
@@ -169,116 +257,206 @@ pub fn next_retry(strategy: Option<&RetryStrategy>, attempt: i64) -> Option<Dura
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::application::{OperationState, SyncOperationResult};
+    use crate::api::application::SyncOperationResult;
     use serde_json::json;
 
-    fn app(policy: serde_json::Value, last: Option<(&str, &str, bool)>) -> Application {
-        let spec: ApplicationSpec = serde_json::from_value(
-            json!({"project": "default", "destination": {"name": "dev"}, "syncPolicy": policy}),
-        )
-        .unwrap();
-        let mut a = Application::new("a", spec);
-        if let Some((phase, revision, automated)) = last {
-            let op = Operation {
-                initiated_by: Some(OperationInitiator {
-                    username: None,
-                    automated,
-                }),
-                ..Default::default()
-            };
-            a.status = Some(crate::api::ApplicationStatus {
-                operation_state: Some(OperationState {
-                    operation: Some(op),
-                    phase: phase.into(),
-                    sync_result: Some(SyncOperationResult {
-                        revision: revision.into(),
-                        resources: vec![],
-                    }),
+    fn spec(policy: serde_json::Value) -> ApplicationSpec {
+        serde_json::from_value(json!({"project": "default", "destination": {"name": "dev"},
+            "source": {"repoURL": "https://git.example/r.git", "path": "apps/web", "targetRevision": "main"},
+            "syncPolicy": policy}))
+        .unwrap()
+    }
+
+    /// The status after a sync of `revision` by a user or the automation, ending in `phase`.
+    fn last(phase: &str, revision: &str, automated: bool) -> ApplicationStatus {
+        let op = Operation {
+            sync: Some(SyncOperation::default()),
+            initiated_by: Some(OperationInitiator {
+                username: (!automated).then(|| "alice".into()),
+                automated,
+            }),
+            ..Default::default()
+        };
+        ApplicationStatus {
+            operation_state: Some(OperationState {
+                operation: Some(op),
+                phase: phase.into(),
+                message: Some("boom".into()),
+                sync_result: Some(SyncOperationResult {
+                    revision: revision.into(),
+                    source: spec(json!(null)).source,
                     ..Default::default()
                 }),
                 ..Default::default()
-            });
+            }),
+            ..Default::default()
         }
-        a
     }
 
     fn observed(rev: &str, apply: bool, prune: bool) -> Observed {
         Observed {
             revision: rev.into(),
+            revisions: vec![rev.into()],
             needs_apply: apply,
             needs_prune: prune,
+            prunes_all: false,
         }
+    }
+
+    fn sync(prune: bool, self_heal: bool) -> AutoSync {
+        AutoSync::Sync { prune, self_heal }
     }
 
     #[test]
     fn automated_rules() {
-        let auto = json!({"automated": {"prune": false}});
+        let auto = spec(json!({"automated": {"prune": false}}));
+        let o = observed("r1", true, false);
         assert_eq!(
-            auto_sync(&app(json!(null), None), &observed("r1", true, false)),
+            auto_sync(&spec(json!(null)), None, &o),
             AutoSync::No,
             "manual apps never auto-sync"
         );
         assert_eq!(
-            auto_sync(
-                &app(json!({"automated": {"enabled": false}}), None),
-                &observed("r1", true, false)
-            ),
+            auto_sync(&spec(json!({"automated": {"enabled": false}})), None, &o),
+            AutoSync::No
+        );
+        assert_eq!(auto_sync(&auto, None, &o), sync(false, false));
+        assert_eq!(
+            auto_sync(&auto, None, &observed("r1", false, false)),
             AutoSync::No
         );
         assert_eq!(
-            auto_sync(&app(auto.clone(), None), &observed("r1", true, false)),
-            AutoSync::Sync {
-                prune: false,
-                self_heal: false
-            }
-        );
-        assert_eq!(
-            auto_sync(&app(auto.clone(), None), &observed("r1", false, false)),
-            AutoSync::No
-        );
-        assert_eq!(
-            auto_sync(&app(auto.clone(), None), &observed("r1", false, true)),
+            auto_sync(&auto, None, &observed("r1", false, true)),
             AutoSync::PruneDisabled
         );
         // Drift at an already-synced revision: only with selfHeal.
-        let synced = Some(("Succeeded", "r1", true));
-        assert_eq!(
-            auto_sync(&app(auto.clone(), synced), &observed("r1", true, false)),
-            AutoSync::No
-        );
-        let heal = json!({"automated": {"selfHeal": true, "prune": true}});
-        assert_eq!(
-            auto_sync(&app(heal.clone(), synced), &observed("r1", true, false)),
-            AutoSync::Sync {
-                prune: true,
-                self_heal: true
-            }
-        );
+        let synced = last("Succeeded", "r1", true);
+        assert_eq!(auto_sync(&auto, Some(&synced), &o), AutoSync::No);
+        let heal = spec(json!({"automated": {"selfHeal": true, "prune": true}}));
+        assert_eq!(auto_sync(&heal, Some(&synced), &o), sync(true, true));
         // A new revision always syncs; a failed one is not tried again.
         assert_eq!(
-            auto_sync(&app(auto.clone(), synced), &observed("r2", true, false)),
-            AutoSync::Sync {
-                prune: false,
-                self_heal: false
-            }
+            auto_sync(&auto, Some(&synced), &observed("r2", true, false)),
+            sync(false, false)
         );
+        let failed = auto_sync(&heal, Some(&last("Failed", "r1", true)), &o);
         assert_eq!(
-            auto_sync(
-                &app(heal, Some(("Failed", "r1", true))),
-                &observed("r1", true, false)
-            ),
-            AutoSync::FailedBefore("r1".into())
+            failed,
+            AutoSync::FailedBefore("Failed sync attempt to r1: boom".into())
         );
-        // A manual sync to the same revision does not count as an automated attempt.
+        assert_eq!(failed.sync_error(), Some("Failed sync attempt to r1: boom"));
         assert_eq!(
-            auto_sync(
-                &app(auto, Some(("Failed", "r1", false))),
-                &observed("r1", true, false)
-            ),
-            AutoSync::Sync {
-                prune: false,
-                self_heal: false
-            }
+            auto_sync(&heal, Some(&last("Error", "r1", true)), &o).sync_error(),
+            Some("Failed sync attempt to r1: boom")
+        );
+    }
+
+    #[test]
+    fn a_manual_sync_counts_as_an_attempt() {
+        let auto = spec(json!({"automated": {}}));
+        let o = observed("r1", true, false);
+        // After a user's successful sync, drift is left alone without selfHeal…
+        assert_eq!(
+            auto_sync(&auto, Some(&last("Succeeded", "r1", false)), &o),
+            AutoSync::No
+        );
+        let heal = spec(json!({"automated": {"selfHeal": true}}));
+        assert_eq!(
+            auto_sync(&heal, Some(&last("Succeeded", "r1", false)), &o),
+            sync(false, true)
+        );
+        // …and a user's failed sync is not retried by the automation.
+        assert_eq!(
+            auto_sync(&auto, Some(&last("Failed", "r1", false)), &o),
+            AutoSync::FailedBefore("Failed sync attempt to r1: boom".into())
+        );
+        // Another source at the same commit (a changed path) is a new attempt.
+        let mut moved = auto.clone();
+        moved.source.as_mut().unwrap().path = Some("apps/api".into());
+        assert_eq!(
+            auto_sync(&moved, Some(&last("Failed", "r1", false)), &o),
+            sync(false, false)
+        );
+        // Another destination is a new target.
+        let mut moved_away = auto.clone();
+        moved_away.destination.name = Some("staging".into());
+        let mut synced_dev = last("Succeeded", "r1", false);
+        synced_dev
+            .operation_state
+            .as_mut()
+            .unwrap()
+            .sync_result
+            .as_mut()
+            .unwrap()
+            .destination = Some(auto.destination.clone());
+        assert_eq!(auto_sync(&auto, Some(&synced_dev), &o), AutoSync::No);
+        assert_eq!(
+            auto_sync(&moved_away, Some(&synced_dev), &o),
+            sync(false, false)
+        );
+        // The target revision alone (main vs the commit) is not another source.
+        let mut pinned = auto.clone();
+        pinned.source.as_mut().unwrap().target_revision = Some("r1".into());
+        assert_eq!(
+            auto_sync(&pinned, Some(&last("Failed", "r1", false)), &o),
+            AutoSync::FailedBefore("Failed sync attempt to r1: boom".into())
+        );
+    }
+
+    #[test]
+    fn multi_source_attempts_compare_every_revision() {
+        let mut auto = spec(json!({"automated": {}}));
+        let src = auto.source.take().unwrap();
+        auto.sources = vec![src.clone(), src.clone()];
+        let mut status = last("Failed", "r1", false);
+        let result = status
+            .operation_state
+            .as_mut()
+            .unwrap()
+            .sync_result
+            .as_mut()
+            .unwrap();
+        result.source = None;
+        result.revisions = vec!["r1".into(), "s1".into()];
+        result.sources = vec![src.clone(), src];
+        let same = Observed {
+            revisions: vec!["r1".into(), "s1".into()],
+            ..observed("r1", true, false)
+        };
+        assert!(matches!(
+            auto_sync(&auto, Some(&status), &same),
+            AutoSync::FailedBefore(_)
+        ));
+        let second_moved = Observed {
+            revisions: vec!["r1".into(), "s2".into()],
+            ..same
+        };
+        assert_eq!(
+            auto_sync(&auto, Some(&status), &second_moved),
+            sync(false, false)
+        );
+    }
+
+    #[test]
+    fn pruning_everything_needs_allow_empty() {
+        let everything = Observed {
+            prunes_all: true,
+            ..observed("r1", false, true)
+        };
+        let prune = spec(json!({"automated": {"prune": true}}));
+        let refused = auto_sync(&prune, None, &everything);
+        assert!(
+            refused
+                .sync_error()
+                .is_some_and(|m| m.contains("auto-sync will wipe out all resources")),
+            "{refused:?}"
+        );
+        let allowed = spec(json!({"automated": {"prune": true, "allowEmpty": true}}));
+        assert_eq!(auto_sync(&allowed, None, &everything), sync(true, false));
+        // Without prune, nothing would be deleted: the prune-only rule applies.
+        assert_eq!(
+            auto_sync(&spec(json!({"automated": {}})), None, &everything),
+            AutoSync::PruneDisabled
         );
     }
 

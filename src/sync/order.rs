@@ -1,7 +1,8 @@
 //! The order of a sync, without I/O: Namespaces and CustomResourceDefinitions first (they are
 //! what other objects need), then sync waves (`flotilla.dev/sync-wave`, or Argo CD's
 //! `argocd.argoproj.io/sync-wave`; default 0, may be negative), and within a wave Argo CD's
-//! kind order (kubectl's install order), then name. Pruning runs in reverse wave order.
+//! kind order (kubectl's install order), then name. Prunes run in the waves of the live objects,
+//! in reverse wave order, before the applies of the wave they land in; `PruneLast` after all.
 //! Also the sync options: the Application's and each resource's own.
 
 use serde_json::Value;
@@ -83,18 +84,85 @@ pub fn is_foundation(obj: &Value) -> bool {
                 .is_some_and(|v| v.starts_with("apiextensions.k8s.io/")))
 }
 
-/// One step of a sync: a wave and the indexes of its objects, in apply order.
+/// One step of a sync: a wave, the live objects it prunes (run first) and the objects it
+/// applies, as indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub wave: i64,
     /// Namespaces and CRDs: a step of their own, ready before anything that may need them is
     /// applied (applies within a step run in parallel).
     pub foundation: bool,
+    /// Desired objects to apply, in apply order.
     pub items: Vec<usize>,
+    /// Orphans (live objects no longer desired) to prune, in delete order.
+    pub prunes: Vec<usize>,
+}
+
+/// The steps of a sync, in gitops-engine's order (`sync_context.go` `getSyncTasks`,
+/// `runTasks`):
+/// - applies by wave; Namespaces and CRDs in a step of their own first;
+/// - a prune runs in the wave of the live object, the prune waves mirrored (the highest prune
+///   wave is pruned in the lowest), so deletions go in reverse wave order, each interleaved
+///   with the applies of the wave it lands in; within a step, prunes run before applies,
+///   in reverse kind order (Deployments before the ConfigMaps they use, Namespaces last);
+/// - `PruneLast` (`prune_last`: the Application's option; or the orphan's own annotation)
+///   moves a prune to an implicit wave after every other.
+pub fn steps(objects: &[Value], orphans: &[Value], prune_last_all: bool) -> Vec<Step> {
+    let mut out = apply_steps(objects);
+    if orphans.is_empty() {
+        return out;
+    }
+    let waves: Vec<i64> = orphans.iter().map(wave).collect();
+    let mut unique = waves.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    let mirrored = |w: i64| {
+        let i = unique.binary_search(&w).unwrap_or_default();
+        unique[unique.len() - 1 - i]
+    };
+    let last = objects
+        .iter()
+        .map(wave)
+        .chain(waves.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(0)
+        + 1;
+    let mut keyed: Vec<(i64, std::cmp::Reverse<usize>, &str, usize)> = orphans
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let w = if prune_last_all || prune_last(o) {
+                last
+            } else {
+                mirrored(waves[i])
+            };
+            (
+                w,
+                std::cmp::Reverse(kind_rank(o["kind"].as_str().unwrap_or_default())),
+                o["metadata"]["name"].as_str().unwrap_or_default(),
+                i,
+            )
+        })
+        .collect();
+    keyed.sort();
+    for (w, _, _, i) in keyed {
+        match out.iter_mut().find(|s| s.wave == w) {
+            Some(s) => s.prunes.push(i),
+            None => out.push(Step {
+                wave: w,
+                foundation: false,
+                items: Vec::new(),
+                prunes: vec![i],
+            }),
+        }
+    }
+    out.sort_by_key(|s| (s.wave, !s.foundation));
+    out
 }
 
 /// The apply steps of `objects`: foundations in a step of their own first, then by wave.
-pub fn steps(objects: &[Value]) -> Vec<Step> {
+fn apply_steps(objects: &[Value]) -> Vec<Step> {
     let min_wave = objects.iter().map(wave).min().unwrap_or(0);
     let mut keyed: Vec<(i64, bool, usize, String, usize)> = objects
         .iter()
@@ -127,28 +195,11 @@ pub fn steps(objects: &[Value]) -> Vec<Step> {
                 wave: w,
                 foundation: !later,
                 items: vec![i],
+                prunes: Vec::new(),
             }),
         }
     }
     out
-}
-
-/// The order objects are pruned in: highest wave first, reverse kind order within a wave.
-pub fn prune_order(objects: &[Value]) -> Vec<usize> {
-    let mut keyed: Vec<(i64, usize, usize)> = objects
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            (
-                wave(o),
-                kind_rank(o["kind"].as_str().unwrap_or_default()),
-                i,
-            )
-        })
-        .collect();
-    keyed.sort();
-    keyed.reverse();
-    keyed.into_iter().map(|(_, _, i)| i).collect()
 }
 
 /// Whether a comma-separated options list holds `name=value` (case-insensitive, spaces ignored).
@@ -169,7 +220,7 @@ pub fn resource_options(obj: &Value) -> Vec<&str> {
 pub struct SyncOptions {
     /// `CreateNamespace=true`.
     pub create_namespace: bool,
-    /// `PruneLast=true`: prune after the last wave.
+    /// `PruneLast=true`: every prune in an implicit wave after the last.
     pub prune_last: bool,
     /// `ServerSideApply=true` with `Force=true`, or `ForceConflicts=true`: take fields other
     /// managers own.
@@ -245,7 +296,7 @@ mod tests {
             obj("Service", "web", Some("1")),
             obj("ConfigMap", "a-cfg", Some("oops")),
         ];
-        let steps = steps(&objects);
+        let steps = steps(&objects, &[], false);
         let names: Vec<(i64, Vec<&str>)> = steps
             .iter()
             .map(|s| {
@@ -267,12 +318,95 @@ mod tests {
                 (1, vec!["web"])
             ]
         );
-        let prune: Vec<&str> = prune_order(&objects)
-            .iter()
-            .map(|i| objects[*i]["kind"].as_str().unwrap())
-            .collect();
-        assert_eq!(prune[0], "Namespace", "highest wave first");
-        assert_eq!(*prune.last().unwrap(), "Widget");
+        assert!(steps.iter().all(|s| s.prunes.is_empty()));
+    }
+
+    /// (wave, prunes, applies) of each step, by name.
+    fn plan(
+        objects: &[Value],
+        orphans: &[Value],
+        last: bool,
+    ) -> Vec<(i64, Vec<String>, Vec<String>)> {
+        let name = |o: &Value| o["metadata"]["name"].as_str().unwrap().to_string();
+        steps(objects, orphans, last)
+            .into_iter()
+            .map(|s| {
+                (
+                    s.wave,
+                    s.prunes.iter().map(|i| name(&orphans[*i])).collect(),
+                    s.items.iter().map(|i| name(&objects[*i])).collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn prunes_mirror_their_waves_and_run_before_the_applies_of_a_wave() {
+        let objects = vec![
+            obj("ConfigMap", "keep", None),
+            obj("ConfigMap", "new-1", Some("1")),
+            obj("ConfigMap", "new-3", Some("3")),
+        ];
+        let orphans = vec![
+            obj("ConfigMap", "old-1", Some("1")),
+            obj("Deployment", "old-3", Some("3")),
+            obj("ConfigMap", "old-3b", Some("3")),
+        ];
+        // Prune waves {1, 3} mirror: what was created last (wave 3) goes first (in wave 1).
+        assert_eq!(
+            plan(&objects, &orphans, false),
+            [
+                (0, vec![], strings(&["keep"])),
+                (1, strings(&["old-3", "old-3b"]), strings(&["new-1"])),
+                (3, strings(&["old-1"]), strings(&["new-3"])),
+            ]
+        );
+        // A prune wave without applies is a step of its own.
+        let only = vec![obj("ConfigMap", "gone", Some("7"))];
+        assert_eq!(
+            plan(&objects, &only, false),
+            [
+                (0, vec![], strings(&["keep"])),
+                (1, vec![], strings(&["new-1"])),
+                (3, vec![], strings(&["new-3"])),
+                (7, strings(&["gone"]), vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn prune_last_goes_after_every_wave() {
+        let objects = vec![
+            obj("ConfigMap", "new-1", Some("1")),
+            obj("ConfigMap", "new-3", Some("3")),
+        ];
+        let mut last = obj("ConfigMap", "old-3", Some("3"));
+        last["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] =
+            json!("PruneLast=true");
+        let orphans = vec![obj("ConfigMap", "old-1", Some("1")), last];
+        // Per resource: old-3 leaves the mirror (old-1 lands in wave 3), and goes last.
+        assert_eq!(
+            plan(&objects, &orphans, false),
+            [
+                (1, vec![], strings(&["new-1"])),
+                (3, strings(&["old-1"]), strings(&["new-3"])),
+                (4, strings(&["old-3"]), vec![]),
+            ]
+        );
+        // The Application's option: every prune after the last wave (never below wave 1).
+        assert_eq!(
+            plan(&objects, &orphans, true)[2],
+            (4, strings(&["old-1", "old-3"]), vec![])
+        );
+        let negative = vec![obj("ConfigMap", "a", Some("-5"))];
+        assert_eq!(
+            plan(&negative, &[obj("ConfigMap", "b", Some("-3"))], true),
+            [(-5, vec![], strings(&["a"])), (1, strings(&["b"]), vec![])]
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One cluster's worker pool: its queue (one pending entry per Application, never two
 //! reconciles of one at once), its workers, its live cache, and its own backoff. A slow, failing
 //! or unreachable cluster stalls only its own workers: its Applications are reported `Unknown`
-//! with the reason and retried after a capped, jittered backoff.
+//! with the reason, retried after a capped, jittered backoff, and all queued again when its
+//! live cache goes stale or current (see [`super::live_health`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -64,6 +65,15 @@ impl Pool {
             .extend(tasks);
     }
 
+    /// Why the cluster cannot be worked with now, and until when: its live cache is stale
+    /// (`None`: until it recovers, which queues its Applications again), or it is backing off.
+    pub fn unavailable(&self) -> Option<(String, Option<Instant>)> {
+        if let Some(cause) = self.live.stale() {
+            return Some((cause, None));
+        }
+        self.backing_off().map(|(until, e)| (e, Some(until)))
+    }
+
     /// The end of the current backoff and its cause, if the cluster is backing off.
     pub fn backing_off(&self) -> Option<(Instant, String)> {
         let b = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
@@ -73,7 +83,9 @@ impl Pool {
         }
     }
 
-    /// Records a cluster-level failure; returns when to try again.
+    /// Records a cluster-level failure; returns when to try again. The first failure's cause
+    /// is the one reported until the cluster answers again (a status per change, not per
+    /// wording of the error).
     pub fn failed(&self, error: String) -> Instant {
         let mut b = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
         // Requests that were in flight together fail together: one failure per backoff window.
@@ -84,11 +96,11 @@ impl Pool {
         let exp = self.base.as_secs_f64() * 2f64.powi(b.failures.saturating_sub(1).min(16) as i32);
         let wait = Duration::from_secs_f64(exp.min(self.cap.as_secs_f64()));
         let until = Instant::now() + crate::timing::jittered(wait, wait / 5);
-        if b.last_error.as_deref() != Some(error.as_str()) {
+        if b.last_error.is_none() {
             tracing::warn!(cluster = %self.name(), server = %crate::api::ServerUrl(&self.server), error = %error, retry_in = ?wait, "cluster unavailable; backing off");
+            b.last_error = Some(error);
         }
         b.until = Some(until);
-        b.last_error = Some(error);
         until
     }
 
@@ -106,6 +118,21 @@ impl Pool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .failures
+    }
+}
+
+/// Feeds the registry's probe of `cluster` to its live cache, for as long as both exist.
+pub async fn follow_probe(cluster: Arc<Cluster>, live: std::sync::Weak<LiveCache>) {
+    let mut state = cluster.watch_state();
+    loop {
+        let error = state.borrow_and_update().last_error.clone();
+        match live.upgrade() {
+            Some(live) => live.set_probe(error),
+            None => return,
+        }
+        if state.changed().await.is_err() {
+            return;
+        }
     }
 }
 
@@ -139,6 +166,7 @@ mod tests {
             client,
             vec![],
             Arc::new(|_: &str| {}),
+            Arc::new(|| {}),
             Duration::from_secs(1),
         );
         let pool = Pool::new(

@@ -112,6 +112,38 @@ impl<K: Ord + Hash + Clone> Schedule<K> {
     }
 }
 
+/// Keys being worked on across several queues (an Application that moves to another
+/// cluster's pool while a pass of it runs in the old one), and whether another worker asked for
+/// one meanwhile.
+#[derive(Debug, Default)]
+pub struct Claims(Mutex<HashMap<String, bool>>);
+
+impl Claims {
+    /// Claims `key`; `false` (and noted as wanted) when it is claimed already.
+    pub fn claim(&self, key: &str) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match m.get_mut(key) {
+            Some(wanted) => {
+                *wanted = true;
+                false
+            }
+            None => {
+                m.insert(key.to_string(), false);
+                true
+            }
+        }
+    }
+
+    /// Releases `key`; returns whether another worker wanted it meanwhile.
+    pub fn release(&self, key: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key)
+            .unwrap_or(false)
+    }
+}
+
 /// The async queue: workers `next().await` a key, run it, and call `done`.
 pub struct WorkQueue<K: Ord + Hash + Clone> {
     schedule: Mutex<Schedule<K>>,
@@ -238,6 +270,19 @@ mod tests {
         assert_eq!(s.pop(t0), Ok("c"));
         assert_eq!(s.pop(t0), Ok("b"));
         assert_eq!(s.pop(t0), Err(None));
+    }
+
+    #[test]
+    fn claims_exclude_a_second_worker_and_remember_it() {
+        let c = Claims::default();
+        assert!(c.claim("a"));
+        assert!(c.claim("b"));
+        assert!(!c.claim("a"), "claimed by another worker");
+        assert!(c.release("a"), "the other worker is owed a pass");
+        assert!(!c.release("b"));
+        assert!(c.claim("a"), "free again");
+        assert!(!c.release("a"));
+        assert!(!c.release("never"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,9 +2,11 @@
 //! compare and health → decide (a requested operation, the automated policy, a running sync)
 //! → sync step (apply in waves, prune) → status (written only when it changed) → requeue.
 //!
-//! Safety: a failed render or an unreachable Git server never applies and never prunes; an
-//! empty render never prunes everything unless `allowEmpty`; an unreachable cluster is
-//! reported `Unknown` and retried after its pool's backoff.
+//! Safety: a failed render or an unreachable Git server never applies and never prunes; the
+//! automation never prunes everything unless `allowEmpty`; a cluster whose live cache cannot be
+//! trusted (dark, refusing the hub, being listed again) is reported `Unknown` and nothing is
+//! synced there until it recovers; a kind that cannot be listed makes the Applications that use
+//! it `Unknown` (a `ComparisonError` naming the kind), not the cluster.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use super::source::{self, Desired, SourceError};
 use super::sync_run::{self, Step};
 use super::tracking::ObjectKey;
 use crate::api::application::{HealthStatus, OperationState, SyncStatus};
-use crate::api::operation::Operation;
+use crate::api::operation::{Operation, SyncOperation};
 use crate::api::{Application, ApplicationStatus};
 
 /// The resources finalizer (and its `/foreground`, `/background` variants).
@@ -110,7 +112,7 @@ pub async fn unrouted(engine: &Engine, name: &str) -> Option<Duration> {
         &now(),
     );
     write_status(engine, &app, status).await;
-    Some(engine.resync_delay())
+    engine.resync_delay()
 }
 
 /// Everything a pass learns about the Application's resources.
@@ -134,7 +136,9 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     if refresh {
         // Consumed now, whatever the pass finds: a later refresh is a new request.
         clear_refresh(engine, app).await;
-    } else {
+    } else if !engine.config.resync.is_zero() {
+        // Without periodic resync, Git is read again only on a refresh, a webhook or an
+        // operation.
         engine.rounds.refresh_if_older(engine.config.resync);
     }
     let mut status = app.status.clone().unwrap_or_default();
@@ -148,22 +152,39 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     // 1. Desired, at the target revision.
     let desired = match render(engine, app, &[]).await {
         Ok(d) => d,
-        Err(e) => return failed_comparison(engine, app, status, requested, e).await,
+        Err(e) => {
+            let retry = e.is_transient().then(transient_retry);
+            return failed_comparison(engine, app, status, requested, e.to_string(), retry).await;
+        }
     };
-    // 2. The cluster, unless it is backing off.
-    if let Some((until, err)) = pool.backing_off() {
+    // 2. The cluster, unless its cache cannot be trusted or it is backing off.
+    if let Some((err, until)) = pool.unavailable() {
         return unavailable(engine, app, status, &err, until).await;
     }
     let types = match ensure_types(pool, app, &desired.objects).await {
         Ok(t) => t,
         Err(err) => {
             let until = pool.failed(err.clone());
-            return unavailable(engine, app, status, &err, until).await;
+            return unavailable(engine, app, status, &err, Some(until)).await;
         }
     };
+    if !types.failed.is_empty() {
+        let cluster = destination_name(app);
+        let message = format!("cluster {cluster}: {}", types.failed.join("; "));
+        return failed_comparison(
+            engine,
+            app,
+            status,
+            requested,
+            message,
+            Some(transient_retry()),
+        )
+        .await;
+    }
+    let types = types.cached;
     let mut desired = desired;
     if let Err(e) = complete(app, &mut desired.objects, &types) {
-        return failed_comparison(engine, app, status, requested, e).await;
+        return failed_comparison(engine, app, status, requested, e.to_string(), None).await;
     }
     let ignore = IgnoreRule::all_valid(&app.spec.ignore_differences);
     let mut compared = compare(pool, app, &desired, &types, &ignore);
@@ -171,9 +192,13 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     app_status::clear_condition(&mut status.conditions, condition::UNKNOWN_ERROR);
     app_status::clear_condition(&mut status.conditions, condition::INVALID_SPEC);
 
-    // 3. Decide.
+    // 3. Decide. SyncError says why the automation does not sync (Argo CD's autoSync
+    // condition): cleared while an operation runs or when it has nothing against a sync.
     let mut requeue = engine.resync_delay();
     let mut cleared_operation = false;
+    if running.is_some() || requested.is_some() {
+        app_status::clear_condition(&mut status.conditions, condition::SYNC_ERROR);
+    }
     let op: Option<(Operation, OperationState)> = if let Some(state) = running {
         state.operation.clone().map(|o| (o, state))
     } else if let Some(req) = requested {
@@ -188,14 +213,15 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
             },
         ))
     } else {
-        match operation::auto_sync(app, &compared.observed) {
+        let decision = operation::auto_sync(&app.spec, app.status.as_ref(), &compared.observed);
+        set_sync_error(&mut status, &decision);
+        match decision {
             AutoSync::Sync { prune, self_heal } => match self_heal_wait(engine, &name, self_heal) {
                 Some(wait) => {
-                    requeue = wait;
+                    requeue = Some(wait);
                     None
                 }
                 None => {
-                    app_status::clear_condition(&mut status.conditions, condition::SYNC_ERROR);
                     let mut options = app
                         .spec
                         .sync_policy
@@ -207,11 +233,7 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
                     if self_heal {
                         options.push("ForceConflicts=true".into());
                     }
-                    let o = operation::automated_operation(
-                        &compared.observed.revision,
-                        prune,
-                        &options,
-                    );
+                    let o = operation::automated_operation(&compared.observed, prune, &options);
                     Some((
                         o.clone(),
                         OperationState {
@@ -223,21 +245,7 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
                     ))
                 }
             },
-            AutoSync::FailedBefore(rev) => {
-                let msg = status
-                    .operation_state
-                    .as_ref()
-                    .and_then(|o| o.message.clone())
-                    .unwrap_or_default();
-                app_status::set_condition(
-                    &mut status.conditions,
-                    condition::SYNC_ERROR,
-                    format!("Failed last sync attempt to {rev}: {msg}"),
-                    &now(),
-                );
-                None
-            }
-            AutoSync::No | AutoSync::PruneDisabled => None,
+            _ => None,
         }
     };
 
@@ -247,53 +255,27 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
             engine, pool, app, &operation, state, &desired, &types, &compared,
         )
         .await;
+        let mut finished = false;
         match outcome {
             Step::Running(state, wait) => {
                 status.operation_state = Some(state);
-                requeue = wait;
+                requeue = Some(wait);
             }
-            Step::Done(state, succeeded_revision) => {
-                if let Some(rev) = succeeded_revision {
+            Step::Done(state, deployed) => {
+                if deployed && let Some(result) = &state.sync_result {
                     let limit = app.spec.revision_history_limit.unwrap_or(10).max(1) as usize;
-                    let source = source::sources(app).into_iter().next().map(|mut s| {
-                        s.target_revision = Some(rev.clone());
-                        s
-                    });
-                    app_status::push_history(
-                        &mut status.history,
-                        &rev,
-                        source,
-                        state.started_at.clone(),
-                        &now(),
-                        limit,
-                    );
-                }
-                if state.phase != phase::SUCCEEDED
-                    && state
-                        .operation
-                        .as_ref()
-                        .and_then(|o| o.initiated_by.as_ref())
-                        .is_some_and(|i| i.automated)
-                {
-                    let msg = state.message.clone().unwrap_or_default();
-                    app_status::set_condition(
-                        &mut status.conditions,
-                        condition::SYNC_ERROR,
-                        format!(
-                            "Failed sync attempt to {}: {msg}",
-                            compared.observed.revision
-                        ),
-                        &now(),
-                    );
+                    let entry = app_status::deployment(result, state.started_at.clone(), &now());
+                    app_status::push_history(&mut status.history, entry, limit);
                 }
                 status.operation_state = Some(state);
+                finished = true;
             }
             Step::Unavailable(state, err) => {
                 status.operation_state = Some(state);
                 let until = pool.failed(err.clone());
                 // The operation's state is recorded before the request is cleared, so a
                 // client never sees neither.
-                let requeue = unavailable(engine, app, status, &err, until).await;
+                let requeue = unavailable(engine, app, status, &err, Some(until)).await;
                 if cleared_operation {
                     clear_request(engine, app).await;
                 }
@@ -302,6 +284,12 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
         }
         // What the sync wrote is in the live cache already: compare again.
         compared = compare(pool, app, &desired, &types, &ignore);
+        if finished {
+            // What the automation makes of the finished operation (a failed one at this
+            // revision is not tried again: SyncError says so).
+            let decision = operation::auto_sync(&app.spec, Some(&status), &compared.observed);
+            set_sync_error(&mut status, &decision);
+        }
     }
     pool.succeeded();
 
@@ -319,7 +307,36 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     if cleared_operation {
         clear_request(engine, app).await;
     }
-    Some(requeue)
+    requeue
+}
+
+/// Sets or clears `SyncError` as the automation's decision says.
+fn set_sync_error(status: &mut ApplicationStatus, decision: &AutoSync) {
+    match decision.sync_error() {
+        Some(message) => app_status::set_condition(
+            &mut status.conditions,
+            condition::SYNC_ERROR,
+            message.to_string(),
+            &now(),
+        ),
+        None => app_status::clear_condition(&mut status.conditions, condition::SYNC_ERROR),
+    }
+}
+
+/// When a pass that failed for a reason that may pass (Git unreachable, a kind not listable
+/// yet) runs again.
+fn transient_retry() -> Duration {
+    crate::timing::jittered(Duration::from_secs(30), Duration::from_secs(10))
+}
+
+/// The destination cluster as the user named it.
+fn destination_name(app: &Application) -> String {
+    let d = &app.spec.destination;
+    d.name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| d.server.clone())
+        .unwrap_or_default()
 }
 
 /// Argo CD's self-heal backoff: 2 s, 6 s, 18 s, … at most 5 min between consecutive self-heals;
@@ -372,12 +389,16 @@ async fn render(
     result
 }
 
+/// The types a pass compares with: cached (and watched), or failed for this kind alone.
+struct Types {
+    cached: HashMap<GroupVersionKind, Arc<TypeCache>>,
+    /// Kinds that cannot be listed (forbidden, failing, slow), as messages naming each.
+    failed: Vec<String>,
+}
+
 /// The cached type of every kind desired or previously managed (status.resources), watched.
-async fn ensure_types(
-    pool: &Pool,
-    app: &Application,
-    objects: &[Value],
-) -> Result<HashMap<GroupVersionKind, Arc<TypeCache>>, String> {
+/// `Err`: the cluster fails as a whole (no answer, credentials refused).
+async fn ensure_types(pool: &Pool, app: &Application, objects: &[Value]) -> Result<Types, String> {
     let mut gvks: BTreeSet<(String, String, String)> = objects
         .iter()
         .map(gvk_of)
@@ -390,16 +411,24 @@ async fn ensure_types(
             r.kind.clone(),
         ));
     }
-    let mut out = HashMap::new();
+    let mut out = Types {
+        cached: HashMap::new(),
+        failed: Vec::new(),
+    };
     for (group, version, kind) in gvks {
         let gvk = GroupVersionKind::gvk(&group, &version, &kind);
         match pool.live.ensure(&gvk).await {
             Ok(t) => {
-                out.insert(gvk, t);
+                out.cached.insert(gvk, t);
             }
             // A kind the cluster does not serve (yet: a CRD of this very app) is missing.
             Err(LiveError::NotServed(_)) => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) if e.is_cluster_level() => return Err(e.to_string()),
+            // A slow first list is the kind's problem only while the cluster answers its probe.
+            Err(e @ LiveError::Timeout { .. }) if !pool.cluster.state().is_connected() => {
+                return Err(e.to_string());
+            }
+            Err(e) => out.failed.push(e.to_string()),
         }
     }
     Ok(out)
@@ -500,8 +529,10 @@ fn compare(
         health: health::app_health(&healths),
         observed: Observed {
             revision: desired.revision().to_string(),
+            revisions: desired.revisions.clone(),
             needs_apply,
             needs_prune,
+            prunes_all: needs_prune && desired.objects.is_empty(),
         },
         orphans,
     }
@@ -548,9 +579,15 @@ async fn sync_step(
         sync.revisions.clone()
     };
     revisions.retain(|r| !r.is_empty());
-    if revisions.is_empty()
-        || revisions == target.revisions
-        || revisions.first().map(String::as_str) == Some(target.revision())
+    // A rollback names the source(s) it deployed then: rendered instead of the spec's.
+    let rendered_app = with_sources(app, &sync);
+    let same_sources = rendered_app.is_none();
+    // One revision names the first source's (the others keep their target); several, each
+    // source's.
+    if same_sources
+        && (revisions.is_empty()
+            || revisions == target.revisions
+            || (revisions.len() == 1 && revisions[0] == target.revision()))
     {
         return sync_run::step(
             engine,
@@ -564,13 +601,17 @@ async fn sync_step(
         )
         .await;
     }
-    // Another revision (a rollback): its own manifests, types and orphans.
-    let mut desired = match render(engine, app, &revisions).await {
+    // Another revision or source (a rollback): its own manifests, types and orphans.
+    let source_app = rendered_app.as_ref().unwrap_or(app);
+    let mut desired = match render(engine, source_app, &revisions).await {
         Ok(d) => d,
         Err(e) => return sync_run::failed(state, format!("ComparisonError: {e}")),
     };
     let mut own_types = match ensure_types(pool, app, &desired.objects).await {
-        Ok(t) => t,
+        Ok(t) if t.failed.is_empty() => t.cached,
+        Ok(t) => {
+            return sync_run::failed(state, format!("ComparisonError: {}", t.failed.join("; ")));
+        }
         Err(err) => return sync_run::failed(state, format!("ComparisonError: {err}")),
     };
     for (gvk, t) in types {
@@ -587,12 +628,51 @@ async fn sync_step(
     .await
 }
 
+/// The Application with the source(s) an operation names instead of its spec's (a rollback
+/// restores the sources of the deployment it returns to); `None` when it names none, or the
+/// spec's (a `targetRevision` aside).
+fn with_sources(app: &Application, sync: &SyncOperation) -> Option<Application> {
+    let spec = &app.spec;
+    if !sync.sources.is_empty() {
+        let same = sync.sources.len() == spec.sources.len()
+            && sync
+                .sources
+                .iter()
+                .zip(&spec.sources)
+                .all(|(a, b)| operation::same_source(a, b));
+        if same {
+            return None;
+        }
+        let mut other = app.clone();
+        other.spec.sources = sync.sources.clone();
+        other.spec.source = None;
+        return Some(other);
+    }
+    let source = sync.source.as_ref()?;
+    if spec.sources.is_empty()
+        && spec
+            .source
+            .as_ref()
+            .is_some_and(|s| operation::same_source(s, source))
+    {
+        return None;
+    }
+    let mut other = app.clone();
+    other.spec.source = Some(source.clone());
+    other.spec.sources = Vec::new();
+    Some(other)
+}
+
+/// The comparison failed (the source does not render, a kind cannot be listed): `Unknown` with
+/// a `ComparisonError`, a requested operation ends in `Error`, nothing is applied or pruned.
+/// `retry`: when to try again (`None`: at the periodic resync, or on a change).
 async fn failed_comparison(
     engine: &Engine,
     app: &Application,
     mut status: ApplicationStatus,
     requested: Option<Operation>,
-    e: SourceError,
+    e: String,
+    retry: Option<Duration>,
 ) -> Option<Duration> {
     tracing::warn!(app = %app.name_any(), error = %e, "comparison failed; nothing applied or pruned");
     status.sync = Some(SyncStatus {
@@ -603,7 +683,7 @@ async fn failed_comparison(
     app_status::set_condition(
         &mut status.conditions,
         condition::COMPARISON_ERROR,
-        e.to_string(),
+        e.clone(),
         &now(),
     );
     if let Some(req) = requested.clone() {
@@ -622,44 +702,42 @@ async fn failed_comparison(
     if requested.is_some() {
         clear_request(engine, app).await;
     }
-    Some(if e.is_transient() {
-        crate::timing::jittered(Duration::from_secs(30), Duration::from_secs(10))
-    } else {
-        engine.resync_delay()
-    })
+    retry.or_else(|| engine.resync_delay())
 }
 
+/// The cluster cannot be worked with: `Unknown`, with a `ComparisonError` naming the cluster
+/// and the cause (as Argo CD's "failed to sync cluster"). Written once per change: the cause
+/// is the one the cluster went dark with. `until`: the end of the pool's backoff (`None`: the
+/// live cache recovers by itself and queues every Application of the cluster again).
 async fn unavailable(
     engine: &Engine,
     app: &Application,
     mut status: ApplicationStatus,
     err: &str,
-    until: tokio::time::Instant,
+    until: Option<tokio::time::Instant>,
 ) -> Option<Duration> {
     status.sync = Some(SyncStatus {
         status: UNKNOWN.into(),
         revision: status.sync.as_ref().and_then(|s| s.revision.clone()),
         revisions: vec![],
     });
-    let cluster = app
-        .spec
-        .destination
-        .name
-        .clone()
-        .or_else(|| app.spec.destination.server.clone())
-        .unwrap_or_default();
+    let cluster = destination_name(app);
+    app_status::clear_condition(&mut status.conditions, condition::UNKNOWN_ERROR);
     app_status::set_condition(
         &mut status.conditions,
-        condition::UNKNOWN_ERROR,
+        condition::COMPARISON_ERROR,
         format!("cluster {cluster} is unavailable: {err}"),
         &now(),
     );
     write_status(engine, app, status).await;
-    Some(
-        until
-            .saturating_duration_since(tokio::time::Instant::now())
-            .max(Duration::from_millis(100)),
-    )
+    match until {
+        Some(until) => Some(
+            until
+                .saturating_duration_since(tokio::time::Instant::now())
+                .max(Duration::from_millis(100)),
+        ),
+        None => engine.resync_delay(),
+    }
 }
 
 /// Writes `status` if it differs from the live one other than in `reconciledAt` (a JSON patch
@@ -763,8 +841,26 @@ async fn finalize(engine: &Engine, pool: &Pool, app: &Application) -> Option<Dur
         Some("/background") => "background",
         _ => "foreground",
     };
+    // A cache that cannot be trusted might not show every resource: deleting the finalizer
+    // then could leave some behind.
+    if let Some((_, until)) = pool.unavailable() {
+        return Some(until.map_or(Duration::from_secs(5), |u| {
+            u.saturating_duration_since(tokio::time::Instant::now())
+        }));
+    }
     let types = match ensure_types(pool, app, &[]).await {
-        Ok(t) => t,
+        Ok(t) if t.failed.is_empty() => t.cached,
+        Ok(t) => {
+            let mut status = app.status.clone().unwrap_or_default();
+            app_status::set_condition(
+                &mut status.conditions,
+                condition::DELETION_ERROR,
+                t.failed.join("; "),
+                &now(),
+            );
+            write_status(engine, app, status).await;
+            return Some(transient_retry());
+        }
         Err(err) => {
             let until = pool.failed(err);
             return Some(until.saturating_duration_since(tokio::time::Instant::now()));
@@ -812,4 +908,55 @@ async fn finalize(engine: &Engine, pool: &Pool, app: &Application) -> Option<Dur
         }
     }
     Some(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_rollback_renders_the_sources_it_names() {
+        let app: Application = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {"sources": [{"repoURL": "https://git.example/r.git", "path": "apps/a", "targetRevision": "main"},
+                                 {"repoURL": "https://git.example/r.git", "path": "apps/b", "targetRevision": "main"}]}
+        }))
+        .unwrap();
+        let mut sync = SyncOperation::default();
+        assert!(with_sources(&app, &sync).is_none(), "no sources named");
+        // The sources deployed then, at their commits: the same sources.
+        sync.sources = app.spec.sources.clone();
+        for s in &mut sync.sources {
+            s.target_revision = Some("0123abc".into());
+        }
+        assert!(with_sources(&app, &sync).is_none());
+        // The second source's path changed since: the rollback renders the old one.
+        sync.sources[1].path = Some("apps/old-b".into());
+        let other = with_sources(&app, &sync).unwrap();
+        assert_eq!(other.spec.sources[1].path.as_deref(), Some("apps/old-b"));
+        assert!(other.spec.source.is_none());
+        // A single source.
+        let single: Application = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {"source": {"repoURL": "https://git.example/r.git", "path": "apps/a"}}
+        }))
+        .unwrap();
+        let mut sync = SyncOperation {
+            source: single.spec.source.clone(),
+            ..Default::default()
+        };
+        assert!(with_sources(&single, &sync).is_none());
+        sync.source.as_mut().unwrap().path = Some("apps/old".into());
+        assert_eq!(
+            with_sources(&single, &sync)
+                .unwrap()
+                .spec
+                .source
+                .unwrap()
+                .path
+                .as_deref(),
+            Some("apps/old")
+        );
+    }
 }

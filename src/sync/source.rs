@@ -44,6 +44,8 @@ impl SourceError {
 pub struct Desired {
     /// Commit of each source, in order.
     pub revisions: Vec<String>,
+    /// The sources rendered, each with its `targetRevision` resolved to its commit.
+    pub sources: Vec<ApplicationSource>,
     /// The objects, namespaced and marked, in render order.
     pub objects: Vec<Value>,
     /// `Kustomize` when a source is a kustomization, else `Directory`.
@@ -116,8 +118,18 @@ pub fn render(
         let manifests = renders.render(Renderer::shared(), tree.as_ref(), s)?;
         objects.extend(manifests.objects());
     }
+    let revisions: Vec<String> = trees.iter().map(|t| t.commit_sha().to_string()).collect();
+    let sources = sources
+        .into_iter()
+        .zip(&revisions)
+        .map(|(mut s, r)| {
+            s.target_revision = Some(r.clone());
+            s
+        })
+        .collect();
     Ok(Desired {
-        revisions: trees.iter().map(|t| t.commit_sha().to_string()).collect(),
+        revisions,
+        sources,
         objects,
         source_type,
     })

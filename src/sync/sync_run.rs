@@ -1,7 +1,9 @@
-//! Running a sync, one step per pass: Namespaces and CRDs first, then wave by wave — apply what
-//! is out of sync (server-side apply), wait until the wave is ready before the next one — then
-//! prune what left Git (if allowed, `Prune=false` respected, last, in reverse wave order). A
-//! failure retries with the operation's backoff, else fails the operation.
+//! Running a sync, one step per pass, in gitops-engine's order ([`order::steps`]): Namespaces
+//! and CRDs first, then wave by wave — prune what left Git in this wave (if the operation prunes;
+//! `Prune=false` respected; the prune waves mirrored, so deletions go in reverse wave order;
+//! `PruneLast` after every wave), apply what is out of sync (server-side apply), wait until the
+//! wave is ready (and its pruned objects gone) before the next one. A failure retries with the
+//! operation's backoff, else fails the operation.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -35,8 +37,8 @@ const APPLY_CONCURRENCY: usize = 8;
 pub enum Step {
     /// More to do: come back after the wait.
     Running(OperationState, Duration),
-    /// Finished; the revision when it succeeded (for the history).
-    Done(OperationState, Option<String>),
+    /// Finished; `true` when it is a deployment for the history (succeeded, not a dry run).
+    Done(OperationState, bool),
     /// The cluster could not be reached: the operation stays running; the pool backs off.
     Unavailable(OperationState, String),
 }
@@ -69,7 +71,62 @@ pub fn failed(mut state: OperationState, message: String) -> Step {
     state.phase = phase::ERROR.into();
     state.message = Some(message);
     state.finished_at = Some(now());
-    Step::Done(state, None)
+    Step::Done(state, false)
+}
+
+/// The result of a sync of `desired` so far: its revision(s) and source(s) — what
+/// `alreadyAttemptedSync` compares and the history records — and the resources' results.
+fn sync_result(
+    app: &Application,
+    desired: &Desired,
+    resources: Vec<ResourceResult>,
+) -> SyncOperationResult {
+    let multi = !app.spec.sources.is_empty();
+    SyncOperationResult {
+        revision: desired.revision().to_string(),
+        resources,
+        revisions: if multi {
+            desired.revisions.clone()
+        } else {
+            Vec::new()
+        },
+        source: if multi {
+            None
+        } else {
+            desired.sources.first().cloned()
+        },
+        sources: if multi {
+            desired.sources.clone()
+        } else {
+            Vec::new()
+        },
+        destination: Some(app.spec.destination.clone()),
+    }
+}
+
+/// A live object this operation pruned that is still being deleted (foreground deletion waits
+/// for its dependents): the next wave waits for it, as gitops-engine's does.
+fn pending_deletion(pool: &Pool, app: &str, results: &[ResourceResult]) -> Option<ObjectKey> {
+    let pruned: Vec<&ResourceResult> = results
+        .iter()
+        .filter(|r| r.status.as_deref() == Some("Pruned"))
+        .collect();
+    if pruned.is_empty() {
+        return None;
+    }
+    pool.live
+        .owned_by(app)
+        .into_iter()
+        .filter(|(_, live)| live["metadata"]["deletionTimestamp"].is_string())
+        .map(|(_, live)| ObjectKey::of(&live))
+        .find(|key| {
+            pruned.iter().any(|r| {
+                r.group == key.group
+                    && r.kind == key.kind
+                    && r.namespace == key.namespace
+                    && r.name == key.name
+            })
+        })
 }
 
 /// Whether a live object lets the next wave start: a CRD once Established, anything else once
@@ -111,20 +168,28 @@ pub async fn step(
         .unwrap_or_default();
     options.extend(sync.sync_options.iter().cloned());
     let options = SyncOptions::parse(&options);
+    let automated_op = operation.initiated_by.as_ref().is_some_and(|i| i.automated);
     let allow_empty = operation::automated(&app.spec).is_some_and(|a| a.allow_empty);
     let mut results = state
         .sync_result
         .as_ref()
         .map(|r| r.resources.clone())
         .unwrap_or_default();
-    let revision = desired.revision().to_string();
 
-    // Refused outright: a sync that would prune everything.
-    if sync.prune && desired.objects.is_empty() && !orphans.is_empty() && !allow_empty {
+    // The automation never deletes everything unless allowEmpty (auto-sync does not start such a
+    // sync; this stops one started before the source emptied). A user's sync with prune may:
+    // that is how an Application is emptied on purpose, as in Argo CD. A failed render never
+    // gets here.
+    if automated_op
+        && sync.prune
+        && desired.objects.is_empty()
+        && !orphans.is_empty()
+        && !allow_empty
+    {
         return finish(
             state,
             results,
-            &revision,
+            desired,
             Some(format!(
                 "the sync would delete all {} resources of the application (the source renders none); set syncPolicy.automated.allowEmpty to allow it",
                 orphans.len()
@@ -134,7 +199,7 @@ pub async fn step(
         );
     }
     if sync.dry_run {
-        return finish(state, results, &revision, None, app, operation);
+        return finish(state, results, desired, None, app, operation);
     }
     if options.create_namespace
         && let Err(e) = create_namespace(engine, pool, app).await
@@ -142,14 +207,12 @@ pub async fn step(
         if e.is_unavailable() {
             return Step::Unavailable(state, e.cause().to_string());
         }
-        return finish(
-            state,
-            results,
-            &revision,
-            Some(e.to_string()),
-            app,
-            operation,
-        );
+        return finish(state, results, desired, Some(e.to_string()), app, operation);
+    }
+    if let Some(key) = pending_deletion(pool, &app.name_any(), &results) {
+        state.message = Some(format!("waiting for deletion of {key}"));
+        state.sync_result = Some(sync_result(app, desired, results));
+        return Step::Running(state, engine.config.wave_delay);
     }
     let compare = CompareOptions::default();
     let respected = if options.respect_ignore_differences {
@@ -157,9 +220,65 @@ pub async fn step(
     } else {
         Vec::new()
     };
-    let steps = order::steps(&desired.objects);
+    let prunable: Vec<Value> = if sync.prune {
+        orphans.iter().map(|(_, o)| o.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let steps = order::steps(&desired.objects, &prunable, options.prune_last);
     let last = steps.len().saturating_sub(1);
     for (n, step) in steps.iter().enumerate() {
+        // Prunes of the wave first.
+        let mut pruned = false;
+        for &i in &step.prunes {
+            let (t, obj) = &orphans[i];
+            let key = ObjectKey::of(obj);
+            let version = t.resource.version.clone();
+            if !order::may_prune(obj) {
+                record(
+                    &mut results,
+                    result(&key, &version, "PruneSkipped", "ignored (no prune)".into()),
+                );
+                continue;
+            }
+            pool.live.record_delete(&key);
+            match apply::delete(
+                pool.live.client(),
+                &t.resource,
+                t.namespaced,
+                &key,
+                &options.prune_propagation,
+            )
+            .await
+            {
+                Ok(()) => {
+                    pruned = true;
+                    record(
+                        &mut results,
+                        result(&key, &version, "Pruned", "pruned".into()),
+                    );
+                }
+                Err(e) if e.is_unavailable() => {
+                    state.sync_result = Some(sync_result(app, desired, results));
+                    return Step::Unavailable(state, e.cause().to_string());
+                }
+                Err(e) => {
+                    record(
+                        &mut results,
+                        result(&key, &version, "SyncFailed", e.to_string()),
+                    );
+                    return finish(
+                        state,
+                        results,
+                        desired,
+                        Some(format!("pruning failed: {e}")),
+                        app,
+                        operation,
+                    );
+                }
+            }
+        }
+        // Then its applies.
         let mut pending: Vec<Cow<'_, Value>> = Vec::new();
         for &i in &step.items {
             let mut obj = Cow::Borrowed(&desired.objects[i]);
@@ -202,10 +321,7 @@ pub async fn step(
                         ),
                     ),
                     Err(e) if e.is_unavailable() => {
-                        state.sync_result = Some(SyncOperationResult {
-                            revision: revision.clone(),
-                            resources: results,
-                        });
+                        state.sync_result = Some(sync_result(app, desired, results));
                         return Step::Unavailable(state, e.cause().to_string());
                     }
                     Err(e) => {
@@ -221,93 +337,42 @@ pub async fn step(
                 return finish(
                     state,
                     results,
-                    &revision,
+                    desired,
                     Some(format!("one or more objects failed to apply: {f}")),
                     app,
                     operation,
                 );
             }
-            if n < last {
-                state.message = Some(format!("waiting for wave {} to be ready", step.wave));
-                state.sync_result = Some(SyncOperationResult {
-                    revision,
-                    resources: results,
-                });
-                return Step::Running(state, engine.config.wave_delay);
-            }
-        } else if n < last {
-            for &i in &step.items {
-                let obj = &desired.objects[i];
-                let live = pool.live.get(&gvk_of(obj), &ObjectKey::of(obj));
-                match ready(live.as_ref()) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        state.message = Some(format!(
-                            "waiting for {} (wave {}) to be ready",
-                            ObjectKey::of(obj),
-                            step.wave
-                        ));
-                        state.sync_result = Some(SyncOperationResult {
-                            revision,
-                            resources: results,
-                        });
-                        return Step::Running(state, engine.config.wave_delay);
-                    }
-                    Err(why) => {
-                        return finish(
-                            state,
-                            results,
-                            &revision,
-                            Some(format!("{} (wave {}) {why}", ObjectKey::of(obj), step.wave)),
-                            app,
-                            operation,
-                        );
-                    }
-                }
-            }
         }
-    }
-    // Prune, last, highest wave first.
-    if sync.prune {
-        let objects: Vec<Value> = orphans.iter().map(|(_, o)| o.clone()).collect();
-        for i in order::prune_order(&objects) {
-            let (t, obj) = &orphans[i];
-            let key = ObjectKey::of(obj);
-            let version = t.resource.version.clone();
-            if !order::may_prune(obj) {
-                record(
-                    &mut results,
-                    result(&key, &version, "PruneSkipped", "ignored (no prune)".into()),
-                );
-                continue;
-            }
-            pool.live.record_delete(&key);
-            match apply::delete(
-                pool.live.client(),
-                &t.resource,
-                t.namespaced,
-                &key,
-                &options.prune_propagation,
-            )
-            .await
-            {
-                Ok(()) => record(
-                    &mut results,
-                    result(&key, &version, "Pruned", "pruned".into()),
-                ),
-                Err(e) if e.is_unavailable() => {
-                    return Step::Unavailable(state, e.cause().to_string());
+        if n == last {
+            break;
+        }
+        if !pending.is_empty() || pruned {
+            // The next wave starts once this one is ready (and its prunes gone).
+            state.message = Some(format!("waiting for wave {} to be ready", step.wave));
+            state.sync_result = Some(sync_result(app, desired, results));
+            return Step::Running(state, engine.config.wave_delay);
+        }
+        for &i in &step.items {
+            let obj = &desired.objects[i];
+            let live = pool.live.get(&gvk_of(obj), &ObjectKey::of(obj));
+            match ready(live.as_ref()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    state.message = Some(format!(
+                        "waiting for {} (wave {}) to be ready",
+                        ObjectKey::of(obj),
+                        step.wave
+                    ));
+                    state.sync_result = Some(sync_result(app, desired, results));
+                    return Step::Running(state, engine.config.wave_delay);
                 }
-                Err(e) => {
-                    record(
-                        &mut results,
-                        result(&key, &version, "SyncFailed", e.to_string()),
-                    );
+                Err(why) => {
                     return finish(
                         state,
                         results,
-                        &revision,
-                        Some(format!("pruning failed: {e}")),
+                        desired,
+                        Some(format!("{} (wave {}) {why}", ObjectKey::of(obj), step.wave)),
                         app,
                         operation,
                     );
@@ -315,7 +380,7 @@ pub async fn step(
             }
         }
     }
-    finish(state, results, &revision, None, app, operation)
+    finish(state, results, desired, None, app, operation)
 }
 
 async fn apply_one(
@@ -342,12 +407,24 @@ async fn apply_one(
                     }),
                 );
             }
-            Err(e) => {
+            Err(e) if e.is_cluster_level() => {
                 return (
                     key.clone(),
                     gvk.version,
                     Err(WriteError::Unavailable {
                         object: key.to_string(),
+                        message: e.to_string(),
+                    }),
+                );
+            }
+            // The kind's problem (forbidden, not listable): this object fails, not the cluster.
+            Err(e) => {
+                return (
+                    key.clone(),
+                    gvk.version,
+                    Err(WriteError::Rejected {
+                        object: key.to_string(),
+                        code: 0,
                         message: e.to_string(),
                     }),
                 );
@@ -391,14 +468,22 @@ async fn create_namespace(
     let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": meta.labels, "annotations": meta.annotations}});
     let t = match pool.live.type_of(&gvk) {
         Some(t) => t,
-        None => pool
-            .live
-            .ensure(&gvk)
-            .await
-            .map_err(|e| WriteError::Unavailable {
-                object: format!("Namespace/{ns}"),
-                message: e.to_string(),
-            })?,
+        None => pool.live.ensure(&gvk).await.map_err(|e| {
+            let object = format!("Namespace/{ns}");
+            if e.is_cluster_level() {
+                WriteError::Unavailable {
+                    object,
+                    message: e.to_string(),
+                }
+            } else {
+                // Namespaces cannot be listed (RBAC): this sync fails, not the cluster.
+                WriteError::Rejected {
+                    object,
+                    code: 0,
+                    message: e.to_string(),
+                }
+            }
+        })?,
     };
     let _ = engine;
     apply::apply(pool.live.client(), &t.resource, false, &obj, false)
@@ -411,22 +496,19 @@ async fn create_namespace(
 fn finish(
     mut state: OperationState,
     results: Vec<ResourceResult>,
-    revision: &str,
+    desired: &Desired,
     failure: Option<String>,
     app: &Application,
     operation: &Operation,
 ) -> Step {
-    state.sync_result = Some(SyncOperationResult {
-        revision: revision.to_string(),
-        resources: results,
-    });
+    state.sync_result = Some(sync_result(app, desired, results));
     match failure {
         None => {
             state.phase = phase::SUCCEEDED.into();
             state.message = Some("successfully synced (all tasks run)".into());
             state.finished_at = Some(now());
             let dry = operation.sync.as_ref().is_some_and(|s| s.dry_run);
-            Step::Done(state, (!dry).then(|| revision.to_string()))
+            Step::Done(state, !dry)
         }
         Some(message) => {
             let strategy = operation
@@ -449,7 +531,7 @@ fn finish(
                     state.phase = phase::FAILED.into();
                     state.message = Some(message);
                     state.finished_at = Some(now());
-                    Step::Done(state, None)
+                    Step::Done(state, false)
                 }
             }
         }

@@ -59,7 +59,13 @@ pub async fn diff(
     })?;
     let (client, namespaces) = destination(session, &app).await?;
     let destination = destination_of(&app);
-    let live = LiveCache::new(client, namespaces, Arc::new(|_: &str| {}), opts.timeout);
+    let live = LiveCache::new(
+        client,
+        namespaces,
+        Arc::new(|_: &str| {}),
+        Arc::new(|| {}),
+        opts.timeout,
+    );
     let types = watch_types(&live, &app, &desired.objects)
         .await
         .map_err(|(what, cause)| AppError::Live {

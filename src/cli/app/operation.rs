@@ -15,7 +15,7 @@ use super::error::AppError;
 use super::session::Session;
 use super::table::table;
 use crate::api::Application;
-use crate::api::application::{Info, OperationState};
+use crate::api::application::{ApplicationSource, Info, OperationState};
 use crate::api::operation::{Operation, OperationInitiator, SyncOperation};
 use crate::sync::operation::{automated, phase};
 
@@ -26,12 +26,15 @@ pub const REQUEST_INFO: &str = "flotilla.dev/request";
 const POLL: Duration = Duration::from_millis(500);
 
 /// What to sync to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncRequest {
     pub revision: Option<String>,
     /// One per source (multi-source rollback).
     pub revisions: Vec<String>,
     pub prune: bool,
+    /// The source(s) to sync instead of the spec's (a rollback: those it deployed then).
+    pub source: Option<ApplicationSource>,
+    pub sources: Vec<ApplicationSource>,
 }
 
 /// Whether and how long to wait.
@@ -52,6 +55,8 @@ pub fn operation(req: &SyncRequest, request_id: &str) -> Operation {
             revision: req.revision.clone(),
             revisions: req.revisions.clone(),
             prune: req.prune,
+            source: req.source.clone(),
+            sources: req.sources.clone(),
             ..Default::default()
         }),
         initiated_by: Some(OperationInitiator {
@@ -84,7 +89,8 @@ pub async fn sync(
     run(session, name, req, wait, |_| Ok(())).await
 }
 
-/// `app rollback`: a sync to the revision(s) of history entry `id`; refused under auto-sync
+/// `app rollback`: a sync to the revision(s) and source(s) of history entry `id` (every source
+/// of a multi-source Application); refused under auto-sync
 /// (it would sync straight back), as Argo CD refuses it.
 pub async fn rollback(
     session: &Session,
@@ -131,6 +137,8 @@ pub fn rollback_request(app: &Application, id: i64, prune: bool) -> Result<SyncR
         revision,
         revisions: entry.revisions.clone(),
         prune,
+        source: entry.source.clone(),
+        sources: entry.sources.clone(),
     })
 }
 
@@ -271,7 +279,8 @@ mod tests {
 
     fn app(policy: serde_json::Value) -> Application {
         serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"syncPolicy": policy},
-            "status": {"history": [{"id": 0, "revision": "aaa"}, {"id": 1, "revision": "", "revisions": ["bbb", "ccc"]}]}}))
+            "status": {"history": [{"id": 0, "revision": "aaa"}, {"id": 1, "revision": "", "revisions": ["bbb", "ccc"],
+                "sources": [{"repoURL": "https://git.example/r.git", "path": "apps/a"}, {"repoURL": "https://git.example/r.git", "path": "apps/b"}]}]}}))
         .unwrap()
     }
 
@@ -289,14 +298,24 @@ mod tests {
             rollback_request(&manual, 0, true).unwrap(),
             SyncRequest {
                 revision: Some("aaa".into()),
-                revisions: vec![],
-                prune: true
+                prune: true,
+                ..Default::default()
             }
         );
+        // Every source of a multi-source deployment goes back: revisions and sources.
+        let multi = rollback_request(&manual, 1, false).unwrap();
+        assert_eq!(multi.revisions, ["bbb", "ccc"]);
         assert_eq!(
-            rollback_request(&manual, 1, false).unwrap().revisions,
-            ["bbb", "ccc"]
+            multi
+                .sources
+                .iter()
+                .map(|s| s.path.as_deref().unwrap_or_default())
+                .collect::<Vec<_>>(),
+            ["apps/a", "apps/b"]
         );
+        let op = serde_json::to_value(operation(&multi, "1")).unwrap();
+        assert_eq!(op["sync"]["revisions"], json!(["bbb", "ccc"]));
+        assert_eq!(op["sync"]["sources"][1]["path"], "apps/b");
         let e = rollback_request(&manual, 7, false).unwrap_err();
         assert_eq!(
             e.to_string(),
