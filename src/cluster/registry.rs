@@ -628,6 +628,14 @@ mod tests {
         assert!(r.swap_token(&second));
         let now = r.by_secret("flotilla/a").unwrap();
         assert_eq!(now.revision, held.revision, "the sync pools stay");
+        // The pools follow the probes through the entry they hold: they see the new one's.
+        let mut state = held.watch_state();
+        now.record_error("connection refused".into());
+        assert!(state.has_changed().unwrap());
+        assert_eq!(
+            state.borrow_and_update().last_error.as_deref(),
+            Some("connection refused")
+        );
         assert_eq!(
             now.secret.config.bearer_token.as_ref().unwrap().expose(),
             "token-two"
