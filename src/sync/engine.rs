@@ -38,6 +38,8 @@ pub struct SyncConfig {
     pub backoff_cap: Duration,
     /// Pause between the waves of a sync.
     pub wave_delay: Duration,
+    /// Written on everything the hub applies; only objects carrying it are owned (empty: none).
+    pub installation_id: String,
 }
 
 impl Default for SyncConfig {
@@ -51,6 +53,7 @@ impl Default for SyncConfig {
             backoff_base: Duration::from_secs(2),
             backoff_cap: Duration::from_secs(120),
             wave_delay: Duration::from_secs(2),
+            installation_id: String::new(),
         }
     }
 }
@@ -277,7 +280,13 @@ impl Engine {
                 let q = queue.clone();
                 let on_change = Arc::new(move |app: &str| q.add(app.to_string()));
                 let namespaces = c.secret.namespaces.clone();
-                let live = LiveCache::new(client, namespaces, on_change, self.config.list_timeout);
+                let live = LiveCache::new(
+                    client,
+                    namespaces,
+                    on_change,
+                    self.config.list_timeout,
+                    &self.config.installation_id,
+                );
                 let pool = Arc::new(Pool::new(
                     c.clone(),
                     live,

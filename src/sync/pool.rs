@@ -140,6 +140,7 @@ mod tests {
             vec![],
             Arc::new(|_: &str| {}),
             Duration::from_secs(1),
+            "",
         );
         let pool = Pool::new(
             cluster,
