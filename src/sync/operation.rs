@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::api::application::{RetryStrategy, SyncPolicyAutomated};
+use crate::api::application::{OperationState, RetryStrategy, SyncPolicyAutomated};
 use crate::api::operation::{Operation, OperationInitiator, SyncOperation};
 use crate::api::{Application, ApplicationSpec};
 
@@ -29,6 +29,9 @@ pub fn automated(spec: &ApplicationSpec) -> Option<&SyncPolicyAutomated> {
 pub struct Observed {
     /// The revision compared against (the resolved commit of the target revision).
     pub revision: String,
+    /// The commit of each source; with several sources, a sync is to all of them (a commit to
+    /// the second source alone is a new target, as in Argo CD).
+    pub revisions: Vec<String>,
     /// Some desired resource is missing or differs.
     pub needs_apply: bool,
     /// Some owned resource is no longer desired.
@@ -63,17 +66,12 @@ pub fn auto_sync(app: &Application, observed: &Observed) -> AutoSync {
     }
     let last = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
     if let Some(last) = last {
-        let last_revision = last
-            .sync_result
-            .as_ref()
-            .map(|r| r.revision.as_str())
-            .unwrap_or_default();
         let automated_last = last
             .operation
             .as_ref()
             .and_then(|o| o.initiated_by.as_ref())
             .is_some_and(|i| i.automated);
-        if last_revision == observed.revision && automated_last {
+        if synced_to(last, observed) && automated_last {
             if last.phase == phase::FAILED || last.phase == phase::ERROR {
                 return AutoSync::FailedBefore(observed.revision.clone());
             }
@@ -82,23 +80,40 @@ pub fn auto_sync(app: &Application, observed: &Observed) -> AutoSync {
             }
         }
     }
-    let self_heal = last.is_some_and(|l| {
-        l.sync_result
-            .as_ref()
-            .is_some_and(|r| r.revision == observed.revision)
-            && l.phase == phase::SUCCEEDED
-    });
+    let self_heal = last.is_some_and(|l| synced_to(l, observed) && l.phase == phase::SUCCEEDED);
     AutoSync::Sync {
         prune: auto.prune,
         self_heal,
     }
 }
 
-/// The operation an automated sync records.
-pub fn automated_operation(revision: &str, prune: bool, sync_options: &[String]) -> Operation {
+/// Whether the operation `last` synced the observed revision: with several sources, the
+/// revisions its (automated) operation asked for, all of them; else its result's revision.
+fn synced_to(last: &OperationState, observed: &Observed) -> bool {
+    if observed.revisions.len() > 1 {
+        return last
+            .operation
+            .as_ref()
+            .and_then(|o| o.sync.as_ref())
+            .is_some_and(|s| s.revisions == observed.revisions);
+    }
+    last.sync_result
+        .as_ref()
+        .is_some_and(|r| r.revision == observed.revision)
+}
+
+/// The operation an automated sync to `observed` records (with several sources, the revision
+/// of each).
+pub fn automated_operation(observed: &Observed, prune: bool, sync_options: &[String]) -> Operation {
+    let revisions = if observed.revisions.len() > 1 {
+        observed.revisions.clone()
+    } else {
+        Vec::new()
+    };
     Operation {
         sync: Some(SyncOperation {
-            revision: Some(revision.to_string()),
+            revision: Some(observed.revision.clone()),
+            revisions,
             prune,
             sync_options: sync_options.to_vec(),
             ..Default::default()
@@ -169,7 +184,7 @@ pub fn next_retry(strategy: Option<&RetryStrategy>, attempt: i64) -> Option<Dura
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::application::{OperationState, SyncOperationResult};
+    use crate::api::application::SyncOperationResult;
     use serde_json::json;
 
     fn app(policy: serde_json::Value, last: Option<(&str, &str, bool)>) -> Application {
@@ -205,6 +220,7 @@ mod tests {
     fn observed(rev: &str, apply: bool, prune: bool) -> Observed {
         Observed {
             revision: rev.into(),
+            revisions: vec![rev.into()],
             needs_apply: apply,
             needs_prune: prune,
         }
@@ -279,6 +295,50 @@ mod tests {
                 prune: false,
                 self_heal: false
             }
+        );
+    }
+
+    #[test]
+    fn with_several_sources_a_commit_to_any_is_a_new_target() {
+        let auto = json!({"automated": {"prune": true}});
+        let two = |a: &str, b: &str| Observed {
+            revision: a.into(),
+            revisions: vec![a.into(), b.into()],
+            needs_apply: true,
+            needs_prune: false,
+        };
+        let op = automated_operation(&two("a1", "b1"), true, &[]);
+        let sync = op.sync.clone().unwrap();
+        assert_eq!(
+            (sync.revision.as_deref(), sync.revisions.as_slice()),
+            (Some("a1"), ["a1".to_string(), "b1".to_string()].as_slice())
+        );
+        let mut synced = app(auto, Some(("Succeeded", "a1", true)));
+        synced
+            .status
+            .as_mut()
+            .unwrap()
+            .operation_state
+            .as_mut()
+            .unwrap()
+            .operation = Some(op);
+        // The same commits, drifted: left alone without selfHeal.
+        assert_eq!(auto_sync(&synced, &two("a1", "b1")), AutoSync::No);
+        // The second source moved, the first did not: a sync.
+        assert_eq!(
+            auto_sync(&synced, &two("a1", "b2")),
+            AutoSync::Sync {
+                prune: true,
+                self_heal: false
+            }
+        );
+        // One source: the revision alone counts, as before.
+        assert_eq!(
+            automated_operation(&observed("r1", true, false), false, &[])
+                .sync
+                .unwrap()
+                .revisions,
+            Vec::<String>::new()
         );
     }
 

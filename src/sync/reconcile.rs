@@ -208,11 +208,7 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
                     if self_heal {
                         options.push("ForceConflicts=true".into());
                     }
-                    let o = operation::automated_operation(
-                        &compared.observed.revision,
-                        prune,
-                        &options,
-                    );
+                    let o = operation::automated_operation(&compared.observed, prune, &options);
                     Some((
                         o.clone(),
                         OperationState {
@@ -502,6 +498,7 @@ fn compare(
         health: health::app_health(&healths),
         observed: Observed {
             revision: desired.revision().to_string(),
+            revisions: desired.revisions.clone(),
             needs_apply,
             needs_prune,
         },
