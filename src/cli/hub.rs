@@ -179,3 +179,39 @@ pub fn run(args: &HubArgs) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+
+    fn hub(args: &[&str]) -> Result<super::HubArgs, String> {
+        let argv = [&["flotilla", "hub"][..], args].concat();
+        match Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Hub(h) => Ok(h),
+            other => Err(format!("not the hub command: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn the_installation_id_is_a_checked_flag() {
+        if std::env::var_os("FLOTILLA_INSTALLATION_ID").is_none() {
+            assert_eq!(hub(&[]).unwrap().installation_id, "", "none by default");
+        }
+        assert_eq!(
+            hub(&["--installation-id", "hub-eu.1"])
+                .unwrap()
+                .installation_id,
+            "hub-eu.1"
+        );
+        let err = hub(&["--installation-id", "eu 1"]).unwrap_err();
+        assert!(
+            err.contains("invalid installation id \"eu 1\": it contains other characters"),
+            "{err}"
+        );
+    }
+}
