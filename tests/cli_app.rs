@@ -73,6 +73,7 @@ async fn app(e: &E2e, git_cache: &std::path::Path, args: &[&str]) -> Run {
         .arg(&e.kubeconfig)
         .env("HOME", home.path())
         .env("FLOTILLA_GIT_CACHE", git_cache)
+        .env("FLOTILLA_INSTALLATION_ID", &e.installation_id)
         .env_remove("KUBECONFIG")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
@@ -144,28 +145,21 @@ async fn sync_list_get_diff_history_rollback() {
     let s = app(&e, cache.path(), &["sync", "web"]).await;
     s.ok();
     assert_eq!(s.words("Phase:"), ["Phase:", "Succeeded"], "{}", s.stdout);
-    // The hub may re-run an operation whose status write it found stale; the re-run finds
-    // everything applied and records no resource results. So a table, when printed, must be
-    // exactly right, and at least one of the three operations must print one.
-    let mut tables = 0;
-    let results = s.results();
-    if !results.is_empty() {
-        tables += 1;
-        assert_eq!(
-            results,
-            [vec![
-                "-",
-                "ConfigMap",
-                &ns,
-                "settings",
-                "Synced",
-                "configmap",
-                "serverside-applied"
-            ]],
-            "{}",
-            s.stdout
-        );
-    }
+    // Each operation runs once: its table lists what it applied.
+    assert_eq!(
+        s.results(),
+        [vec![
+            "-",
+            "ConfigMap",
+            &ns,
+            "settings",
+            "Synced",
+            "configmap",
+            "serverside-applied"
+        ]],
+        "{}",
+        s.stdout
+    );
     assert_eq!(color(&cms, "settings").await.as_deref(), Some("blue"));
     let v1 = e.wait_synced("web", Some("Healthy")).await.status.unwrap();
     let v1_sha = v1.sync.unwrap().revision.unwrap();
@@ -266,43 +260,29 @@ async fn sync_list_get_diff_history_rollback() {
     assert_eq!(s.words("Revision:"), ["Revision:", &v2_sha], "{}", s.stdout);
     let mut results = s.results();
     results.sort();
-    if !results.is_empty() {
-        tables += 1;
-        let synced = |name: &'static str| {
-            vec![
-                "-",
-                "ConfigMap",
-                ns.as_str(),
-                name,
-                "Synced",
-                "configmap",
-                "serverside-applied",
-            ]
-        };
-        assert_eq!(
-            results,
-            [synced("extra"), synced("settings")],
-            "{}",
-            s.stdout
-        );
-    }
+    let synced = |name: &'static str| {
+        vec![
+            "-",
+            "ConfigMap",
+            ns.as_str(),
+            name,
+            "Synced",
+            "configmap",
+            "serverside-applied",
+        ]
+    };
+    assert_eq!(
+        results,
+        [synced("extra"), synced("settings")],
+        "{}",
+        s.stdout
+    );
     assert_eq!(color(&cms, "settings").await.as_deref(), Some("green"));
     assert!(cms.get_opt("extra").await.unwrap().is_some());
 
-    // The table is status.history, row for row. (Under load the hub may run one request twice,
-    // recording the revision twice: the distinct revisions are what the syncs deployed.)
-    let read = || async { e.apps().get("web").await.unwrap().status.unwrap().history };
-    let (mut history, mut h) = (
-        read().await,
-        app(&e, cache.path(), &["history", "web"]).await,
-    );
-    while read().await != history {
-        // A late duplicate landed between the two reads: read both again.
-        (history, h) = (
-            read().await,
-            app(&e, cache.path(), &["history", "web"]).await,
-        );
-    }
+    // The table is status.history, row for row: one entry per sync.
+    let history = e.apps().get("web").await.unwrap().status.unwrap().history;
+    let h = app(&e, cache.path(), &["history", "web"]).await;
     h.ok();
     let rows: Vec<Vec<&str>> = h
         .stdout
@@ -326,9 +306,13 @@ async fn sync_list_get_diff_history_rollback() {
             row[1]
         );
     }
-    let mut deployed: Vec<&str> = rows[1..].iter().map(|r| r[2]).collect();
-    deployed.dedup();
+    let deployed: Vec<&str> = rows[1..].iter().map(|r| r[2]).collect();
     assert_eq!(deployed, [v1_sha.as_str(), v2_sha.as_str()], "{}", h.stdout);
+    assert_eq!(
+        history.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [0, 1],
+        "{history:?}"
+    );
 
     // Rollback: an unknown ID lists the valid ones; v1's ID brings v1 back and prunes `extra`.
     let r = app(&e, cache.path(), &["rollback", "web", "99"]).await;
@@ -354,24 +338,28 @@ async fn sync_list_get_diff_history_rollback() {
     r.ok();
     assert_eq!(r.words("Phase:"), ["Phase:", "Succeeded"], "{}", r.stdout);
     assert_eq!(r.words("Revision:"), ["Revision:", &v1_sha], "{}", r.stdout);
-    let results = r.results();
-    if !results.is_empty() {
-        tables += 1;
-        let row = |name: &'static str, status: &'static str, message: &'static [&'static str]| {
-            [&["-", "ConfigMap", ns.as_str(), name, status][..], message].concat()
-        };
-        assert_eq!(
-            results,
-            [
-                // In gitops-engine's order: a wave's prunes before its applies.
-                row("extra", "Pruned", &["pruned"]),
-                row("settings", "Synced", &["configmap", "serverside-applied"])
-            ],
-            "{}",
-            r.stdout
-        );
-    }
-    assert!(tables > 0, "no operation printed its resource results");
+    let row = |name: &'static str, status: &'static str, message: &'static [&'static str]| {
+        [&["-", "ConfigMap", ns.as_str(), name, status][..], message].concat()
+    };
+    assert_eq!(
+        r.results(),
+        [
+            // In gitops-engine's order: a wave's prunes before its applies.
+            row("extra", "Pruned", &["pruned"]),
+            row("settings", "Synced", &["configmap", "serverside-applied"])
+        ],
+        "{}",
+        r.stdout
+    );
+    let after = e.apps().get("web").await.unwrap().status.unwrap().history;
+    assert_eq!(
+        after
+            .iter()
+            .map(|h| h.revision.as_str())
+            .collect::<Vec<_>>(),
+        [v1_sha.as_str(), v2_sha.as_str(), v1_sha.as_str()],
+        "the rollback is recorded once: {after:?}"
+    );
     assert_eq!(color(&cms, "settings").await.as_deref(), Some("blue"));
     support::sim::eventually(support::hub::LIMIT, "extra pruned", || async {
         cms.get_opt("extra").await.ok()?.is_none().then_some(())

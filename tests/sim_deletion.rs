@@ -534,6 +534,49 @@ data: {k: v}
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// A namespace deleted in the foreground (as a GitOps controller deletes what it applied) goes
+/// once empty: it has no dependents to wait for, only its content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_deleted_in_the_foreground_goes() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for (name, policy) in [
+        ("fore", DeleteParams::foreground()),
+        ("orph", DeleteParams::orphan()),
+    ] {
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
+            )
+            .await
+            .unwrap();
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), name);
+        cms.create(&PostParams::default(), &held("held"))
+            .await
+            .unwrap();
+        namespaces.delete(name, &policy).await.unwrap();
+        eventually(LIMIT, "the content deleting", || async {
+            cms.get("held")
+                .await
+                .ok()?
+                .metadata
+                .deletion_timestamp
+                .map(|_| ())
+        })
+        .await;
+        assert!(
+            namespaces.get_opt(name).await.unwrap().is_some(),
+            "{name}: the namespace waits for its content"
+        );
+        cms.patch("held", &PatchParams::default(), &release())
+            .await
+            .unwrap();
+        gone(&namespaces, name, "the namespace to go once empty").await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_delete_by_manifest_and_by_selector() {
     let env = start(&["dev"]).await;

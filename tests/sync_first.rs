@@ -1,5 +1,7 @@
-//! First sync: an Application's manifests reach its cluster, its status says Synced and
-//! Healthy, its history records the revision, and `/metrics` reports it (`flotilla_app_info`).
+//! First sync: an Application's manifests reach its cluster (server-side applied by the field
+//! manager `flotilla`, marked with the tracking label and annotations), its status says Synced
+//! and Healthy, its history records the revision, and `/metrics` reports it
+//! (`flotilla_app_info`).
 
 mod support;
 
@@ -38,11 +40,32 @@ async fn first_sync_applies_and_reports() {
     assert_eq!(status.resources[0].status.as_deref(), Some("Synced"));
     let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &ns);
     let cm = cms.get("settings").await.unwrap();
+    // Server-side apply by the manager `flotilla`, which owns what it applied; no other write.
+    let managed = cm.metadata.managed_fields.clone().unwrap_or_default();
+    let ours: Vec<_> = managed
+        .iter()
+        .filter(|m| m.manager.as_deref() == Some("flotilla"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{managed:#?}");
+    assert_eq!(ours[0].operation.as_deref(), Some("Apply"), "{managed:#?}");
+    assert!(ours[0].subresource.is_none(), "{managed:#?}");
+    let fields = serde_json::to_value(&ours[0].fields_v1).unwrap();
+    assert!(
+        fields["f:data"]["f:color"].is_object()
+            && fields["f:metadata"]["f:annotations"]["f:flotilla.dev/tracking-id"].is_object()
+            && fields["f:metadata"]["f:labels"]["f:flotilla.dev/instance"].is_object(),
+        "the applied fields are flotilla's: {fields}"
+    );
     assert_eq!(cm.data.unwrap()["color"], "blue");
     let ann = cm.metadata.annotations.unwrap();
     assert_eq!(
         ann["flotilla.dev/tracking-id"],
         format!("web:/ConfigMap:{ns}/settings")
+    );
+    // The hub's installation id: none by default (the simulator), the test's own otherwise.
+    assert_eq!(
+        ann.get("flotilla.dev/installation-id").map(String::as_str),
+        Some(e.installation_id.as_str()).filter(|i| !i.is_empty())
     );
     assert_eq!(cm.metadata.labels.unwrap()["flotilla.dev/instance"], "web");
 

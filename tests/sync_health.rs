@@ -47,27 +47,45 @@ async fn progressing_then_healthy_and_degraded() {
         json!({"automated": {}, "syncOptions": ["CreateNamespace=true"]}),
     )
     .await;
-    let mut seen = Vec::new();
+    // Every health each Application reports, in order, until both are where they end.
+    let (mut ok_seen, mut bad_seen): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     let start = std::time::Instant::now();
-    loop {
-        let a = e.apps().get("ok").await.unwrap();
-        let h = health(&a);
-        if seen.last() != Some(&h) {
-            seen.push(h.clone());
+    let bad = loop {
+        let (ok, bad) = (
+            e.apps().get("ok").await.unwrap(),
+            e.apps().get("bad").await.unwrap(),
+        );
+        for (seen, a) in [(&mut ok_seen, &ok), (&mut bad_seen, &bad)] {
+            let h = health(a);
+            if seen.last() != Some(&h) {
+                seen.push(h);
+            }
         }
-        if h == "Healthy" {
-            break;
+        if health(&ok) == "Healthy" && health(&bad) == "Degraded" {
+            break bad;
         }
-        assert!(start.elapsed() < e.limit, "ok never Healthy: {seen:?}");
+        assert!(
+            start.elapsed() < e.limit,
+            "not Healthy and Degraded in time: ok {ok_seen:?}, bad {bad_seen:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    };
+    let before = |seen: &[String], last: &str| {
+        let p = seen.iter().position(|h| h == "Progressing");
+        p.is_some() && p < seen.iter().position(|h| h == last)
+    };
     assert!(
-        seen.contains(&"Progressing".to_string()),
-        "Progressing before Healthy: {seen:?}"
+        before(&ok_seen, "Healthy"),
+        "Progressing before Healthy: {ok_seen:?}"
     );
-    let bad = e
-        .wait_app("bad", "Degraded", |a| health(a) == "Degraded")
-        .await;
+    assert!(
+        before(&bad_seen, "Degraded"),
+        "Progressing before Degraded: {bad_seen:?}"
+    );
+    assert!(
+        !ok_seen.iter().any(|h| h == "Degraded") && !bad_seen.iter().any(|h| h == "Healthy"),
+        "ok {ok_seen:?}, bad {bad_seen:?}"
+    );
     let msg = bad
         .status
         .unwrap()

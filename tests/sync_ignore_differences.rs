@@ -33,22 +33,13 @@ async fn autoscale(deployments: &Api<Deployment>, replicas: i32) {
 }
 
 async fn run(name: &str, rule: Value, sync_options: &[&str]) {
-    let base = format!("ignore-{name}");
-    let ns_name = if support::e2e::real().is_some() {
-        format!("{base}-{}", std::process::id())
-    } else {
-        base.clone()
-    };
     let path = format!("apps/{name}/deploy.yaml");
-    let e = E2e::start(
-        &[(
-            path.as_str(),
-            &deployment(&ns_name, "registry.k8s.io/pause:3.9"),
-        )],
-        |_| {},
-    )
-    .await;
-    let ns = e.target_ns("dev", &base);
+    let e = E2e::start(&[], |_| {}).await;
+    let ns = e.target_ns("dev", &format!("ignore-{name}"));
+    e.repo.commit(
+        &[(path.as_str(), &deployment(&ns, "registry.k8s.io/pause:3.9"))],
+        "web",
+    );
     let mut options = vec!["CreateNamespace=true"];
     options.extend_from_slice(sync_options);
     e.create_app(
@@ -82,7 +73,7 @@ async fn run(name: &str, rule: Value, sync_options: &[&str]) {
     let rev = e.repo.commit(
         &[(
             path.as_str(),
-            &deployment(&ns_name, "registry.k8s.io/pause:3.10"),
+            &deployment(&ns, "registry.k8s.io/pause:3.10"),
         )],
         "new image",
     );

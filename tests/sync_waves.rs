@@ -29,21 +29,17 @@ fn namespace(ns: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wave_waits_for_the_previous_one() {
+    let e = E2e::start(&[], |_| {}).await;
     // The namespace is part of the manifests (wave 5, but Namespaces go first).
-    let ns_name = if support::e2e::real().is_some() {
-        format!("waves-{}", std::process::id())
-    } else {
-        "waves".to_string()
-    };
-    let files = [
-        ("apps/w/0-ns.yaml", namespace(&ns_name)),
-        ("apps/w/db.yaml", deployment(&ns_name)),
-        ("apps/w/cm.yaml", config(&ns_name)),
-    ];
-    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
-    let e = E2e::start(&refs, |_| {}).await;
-    let ns = e.target_ns("dev", &ns_name);
-    assert_eq!(ns, ns_name);
+    let ns = e.target_ns("dev", "waves");
+    e.repo.commit(
+        &[
+            ("apps/w/0-ns.yaml", &namespace(&ns)),
+            ("apps/w/db.yaml", &deployment(&ns)),
+            ("apps/w/cm.yaml", &config(&ns)),
+        ],
+        "waves",
+    );
     e.create_app(
         "w",
         "apps/w",
@@ -99,19 +95,13 @@ async fn a_wave_waits_for_the_previous_one() {
 /// resource once the CRD is Established (before, the cluster does not serve its kind).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crd_goes_before_its_custom_resources() {
-    let (ns_name, plural, kind) = if support::e2e::real().is_some() {
-        let id = std::process::id();
-        (
-            format!("crds-{id}"),
-            format!("widget{id}s"),
-            format!("Widget{id}"),
-        )
+    let e = E2e::start(&[], |_| {}).await;
+    let ns = e.target_ns("dev", "crds");
+    // A CRD is cluster-scoped: against real clusters, each run has a kind of its own.
+    let (plural, kind) = if support::e2e::real().is_some() {
+        (format!("widget{}s", e.id), format!("Widget{}", e.id))
     } else {
-        (
-            "crds".to_string(),
-            "widgets".to_string(),
-            "Widget".to_string(),
-        )
+        ("widgets".to_string(), "Widget".to_string())
     };
     let crd = format!(
         "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {plural}.example.flotilla.dev\nspec:\n  group: example.flotilla.dev\n  names:\n    kind: {kind}\n    plural: {plural}\n    singular: {}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n",
@@ -120,16 +110,16 @@ async fn a_crd_goes_before_its_custom_resources() {
     // The custom resource sorts first by file name and has the lower wave: the CRD still goes
     // before it.
     let widget = format!(
-        "apiVersion: example.flotilla.dev/v1\nkind: {kind}\nmetadata:\n  name: w1\n  namespace: {ns_name}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-5\"\nspec:\n  size: 3\n"
+        "apiVersion: example.flotilla.dev/v1\nkind: {kind}\nmetadata:\n  name: w1\n  namespace: {ns}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-5\"\nspec:\n  size: 3\n"
     );
-    let files = [
-        ("apps/c/0-widget.yaml", widget),
-        ("apps/c/1-crd.yaml", crd),
-        ("apps/c/2-ns.yaml", namespace(&ns_name)),
-    ];
-    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
-    let e = E2e::start(&refs, |_| {}).await;
-    let ns = e.target_ns("dev", &ns_name);
+    e.repo.commit(
+        &[
+            ("apps/c/0-widget.yaml", &widget),
+            ("apps/c/1-crd.yaml", &crd),
+            ("apps/c/2-ns.yaml", &namespace(&ns)),
+        ],
+        "a CRD and a widget",
+    );
     e.create_app(
         "c",
         "apps/c",

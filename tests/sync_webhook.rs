@@ -1,6 +1,6 @@
-//! The Git webhook: a signed GitHub push refreshes exactly the Applications whose repository,
-//! revision and manifest paths it touched (and the ApplicationSets reading that repository);
-//! an unsigned one is refused and refreshes nothing.
+//! The Git webhook: a signed GitHub push or a GitLab push with the right token refreshes
+//! exactly the Applications whose repository, revision and manifest paths it touched (and the
+//! ApplicationSets reading that repository); an unsigned one is refused and refreshes nothing.
 
 mod support;
 
@@ -47,33 +47,59 @@ fn revision(a: &flotilla::api::Application) -> String {
         .unwrap_or_default()
 }
 
+fn sync_status(a: &flotilla::api::Application) -> String {
+    a.status
+        .as_ref()
+        .and_then(|s| s.sync.as_ref())
+        .map(|s| s.status.clone())
+        .unwrap_or_default()
+}
+
+fn github_push(e: &E2e, sha: &str, path: &str) -> String {
+    json!({"ref": "refs/heads/main", "after": sha, "repository": {"clone_url": e.repo.url(), "default_branch": "main"},
+        "commits": [{"added": [], "modified": [path], "removed": []}]})
+    .to_string()
+}
+
+fn gitlab_push(e: &E2e, sha: &str, path: &str) -> String {
+    json!({"object_kind": "push", "ref": "refs/heads/main", "after": sha,
+        "project": {"git_http_url": e.repo.url(), "default_branch": "main"},
+        "commits": [{"added": [], "modified": [path], "removed": []}]})
+    .to_string()
+}
+
+/// How the test knows a wrong refresh would have happened by now: the hub runs one worker per
+/// cluster, and its queue is first in, first out. Every Application is on `dev`; so once an
+/// Application refreshed by a later push has synced, every refresh queued by an earlier
+/// request has run, and an Application it should not have touched would show the new revision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_push_refreshes_exactly_what_it_touched() {
-    let mut e = E2e::start(
-        &[
-            ("apps/a/cm.yaml", &cm("blue")),
-            ("apps/b/cm.yaml", &cm("blue")),
-        ],
-        |c| c.listen = Some("127.0.0.1:0".parse().unwrap()),
-    )
-    .await;
-    // Periodic resyncs far away: only the webhook can refresh within the test.
-    e.stop_hub();
-    e.start_hub(|c| {
+async fn pushes_refresh_exactly_what_they_touched() {
+    let files = [
+        ("apps/a/cm.yaml", cm("blue")),
+        ("apps/b/cm.yaml", cm("blue")),
+        ("apps/c/cm.yaml", cm("blue")),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let tune = |c: &mut flotilla::hub::HubConfig| {
         c.listen = Some("127.0.0.1:0".parse().unwrap());
+        // Periodic resyncs far away: only the webhook can refresh within the test.
         c.sync.resync = std::time::Duration::from_secs(3600);
-    })
-    .await;
+        c.sync.workers = 1;
+    };
+    let e = E2e::start(&refs, tune).await;
     let secrets: Api<Secret> = Api::namespaced(e.hub.clone(), &e.ns);
-    let s: Secret = serde_json::from_value(json!({"metadata": {"name": "flotilla-webhook"}, "stringData": {"github.secret": "s3cret-hook"}})).unwrap();
+    let s: Secret = serde_json::from_value(json!({"metadata": {"name": "flotilla-webhook"},
+        "stringData": {"github.secret": "s3cret-hook", "gitlab.secret": "gl-t0ken"}}))
+    .unwrap();
     secrets.create(&PostParams::default(), &s).await.unwrap();
-    let (ns_a, ns_b) = (e.target_ns("dev", "hook-a"), e.target_ns("dev", "hook-b"));
-    for (name, path, ns) in [("a", "apps/a", &ns_a), ("b", "apps/b", &ns_b)] {
+    let mut namespaces = Vec::new();
+    for name in ["a", "b", "c"] {
+        let ns = e.target_ns("dev", &format!("hook-{name}"));
         e.create_app(
             name,
-            path,
+            &format!("apps/{name}"),
             "dev",
-            ns,
+            &ns,
             json!({"automated": {}, "syncOptions": ["CreateNamespace=true"]}),
         )
         .await;
@@ -87,16 +113,22 @@ async fn a_push_refreshes_exactly_what_it_touched() {
             .await
             .unwrap();
         e.wait_synced(name, None).await;
+        namespaces.push(ns);
     }
-    let old_b = revision(&e.apps().get("b").await.unwrap());
-    let sha = e
+    let first = revision(&e.apps().get("b").await.unwrap());
+    for name in ["a", "c"] {
+        assert_eq!(revision(&e.apps().get(name).await.unwrap()), first);
+    }
+    let addr = e.running.as_ref().unwrap().addr().unwrap();
+    let synced_at = |sha: String| {
+        move |a: &flotilla::api::Application| revision(a) == sha && sync_status(a) == "Synced"
+    };
+
+    // a changes; the pushes for it are unsigned or signed with the wrong secret: refused.
+    let a_sha = e
         .repo
         .commit(&[("apps/a/cm.yaml", &cm("green"))], "a: green");
-    let payload = json!({"ref": "refs/heads/main", "after": sha, "repository": {"clone_url": e.repo.url(), "default_branch": "main"},
-        "commits": [{"added": [], "modified": ["apps/a/cm.yaml"], "removed": []}]})
-    .to_string();
-    let addr = e.running.as_ref().unwrap().addr().unwrap();
-    // Unsigned: refused, nothing refreshed.
+    let payload = github_push(&e, &a_sha, "apps/a/cm.yaml");
     let (code, body) = post(addr, &[("X-GitHub-Event", "push".into())], &payload).await;
     assert_eq!(code, 401, "{body}");
     let (code, body) = post(
@@ -112,9 +144,40 @@ async fn a_push_refreshes_exactly_what_it_touched() {
     )
     .await;
     assert_eq!(code, 401, "{body}");
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    assert_ne!(revision(&e.apps().get("a").await.unwrap()), sha);
-    // Signed: a is refreshed and synced at once; b (its paths untouched) is not.
+
+    // c changes; a GitLab push with a wrong token is refused, with the right one it refreshes c.
+    let c_sha = e
+        .repo
+        .commit(&[("apps/c/cm.yaml", &cm("green"))], "c: green");
+    let c_payload = gitlab_push(&e, &c_sha, "apps/c/cm.yaml");
+    let gitlab = |token: &str| {
+        [
+            ("X-Gitlab-Event", "Push Hook".to_string()),
+            ("X-Gitlab-Token", token.to_string()),
+        ]
+    };
+    let (code, body) = post(addr, &gitlab("not-it"), &c_payload).await;
+    assert_eq!(code, 401, "{body}");
+    let (code, body) = post(addr, &gitlab("gl-t0ken"), &c_payload).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"applications\":[\"c\"]"), "{body}");
+    e.wait_app("c", "the pushed revision", synced_at(c_sha.clone()))
+        .await;
+    let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &namespaces[2]);
+    assert_eq!(
+        cms.get("settings").await.unwrap().data.unwrap()["color"],
+        "green"
+    );
+    // c's refresh was queued after anything the refused pushes could have queued.
+    for name in ["a", "b"] {
+        assert_eq!(
+            revision(&e.apps().get(name).await.unwrap()),
+            first,
+            "{name} was refreshed by a refused push"
+        );
+    }
+
+    // The signed GitHub push for a: a is refreshed and synced at once (to the branch's head).
     let started = std::time::Instant::now();
     let (code, body) = post(
         addr,
@@ -130,28 +193,36 @@ async fn a_push_refreshes_exactly_what_it_touched() {
     .await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"applications\":[\"a\"]"), "{body}");
-    e.wait_app("a", "the pushed revision", |a| {
-        revision(a) == sha
-            && a.status
-                .as_ref()
-                .and_then(|s| s.sync.as_ref())
-                .is_some_and(|s| s.status == "Synced")
-    })
-    .await;
+    e.wait_app("a", "the pushed revision", synced_at(c_sha.clone()))
+        .await;
+    let quick = e.quick(std::time::Duration::from_secs(10));
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
+        started.elapsed() < quick,
         "synced {:?} after the push",
         started.elapsed()
     );
-    let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &ns_a);
+    let cms: Api<ConfigMap> = Api::namespaced(e.target("dev").await, &namespaces[0]);
     assert_eq!(
         cms.get("settings").await.unwrap().data.unwrap()["color"],
         "green"
     );
-    assert_eq!(
-        revision(&e.apps().get("b").await.unwrap()),
-        old_b,
-        "b was not refreshed"
-    );
+
+    // Another change of c, pushed: once c has it, a refresh of b by the push for a would have run.
+    let c2_sha = e.repo.commit(&[("apps/c/cm.yaml", &cm("red"))], "c: red");
+    let (code, body) = post(
+        addr,
+        &gitlab("gl-t0ken"),
+        &gitlab_push(&e, &c2_sha, "apps/c/cm.yaml"),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"applications\":[\"c\"]"), "{body}");
+    e.wait_app("c", "the second pushed revision", synced_at(c2_sha))
+        .await;
+    let b = e.apps().get("b").await.unwrap();
+    assert_eq!(revision(&b), first, "b (its paths untouched) was refreshed");
+    assert_eq!(b.status.unwrap().history.len(), 1);
+    let a = e.apps().get("a").await.unwrap();
+    assert_eq!(revision(&a), c_sha, "a was refreshed by a push for c");
     e.cleanup().await;
 }

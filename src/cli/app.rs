@@ -66,6 +66,10 @@ pub struct DiffArgs {
     /// How long listing one resource type in the destination cluster may take.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// The hub's --installation-id: which live objects are the Application's (to show what a
+    /// prune would delete).
+    #[arg(long, env = "FLOTILLA_INSTALLATION_ID", default_value = "", value_name = "ID", value_parser = super::hub::parse_installation_id)]
+    pub installation_id: String,
     #[command(flatten)]
     pub git: GitCacheArgs,
     #[command(flatten)]
@@ -224,6 +228,7 @@ async fn diff(args: &DiffArgs) -> Result<bool, AppError> {
     let opts = diff::DiffOptions {
         git_cache: args.git.dir(),
         timeout: args.timeout,
+        installation_id: args.installation_id.clone(),
     };
     let diffs = diff::diff(&session, &args.name, &opts).await?;
     print!("{}", diff::render_text(&diffs));

@@ -13,6 +13,7 @@ use super::sim::parse_duration;
 use crate::appset::plan::Policy;
 use crate::cluster::{ClientOptions, client};
 use crate::hub::{Hub, HubConfig};
+use crate::sync::tracking;
 
 /// Run the hub: cluster registry, ApplicationSet controller, sync engine, /metrics, webhook.
 #[derive(Debug, Args)]
@@ -90,12 +91,25 @@ pub struct HubArgs {
     /// Where to serve /metrics, /healthz, /readyz and POST /api/webhook.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+    /// This hub's id, for hubs sharing target clusters: written as the annotation
+    /// flotilla.dev/installation-id on everything the hub applies, and only objects carrying it
+    /// are the hub's (pruned, counted, deleted with their Application). Empty: objects without
+    /// one, as before.
+    #[arg(long, env = "FLOTILLA_INSTALLATION_ID", default_value = "", value_name = "ID", value_parser = parse_installation_id)]
+    pub installation_id: String,
     #[command(flatten)]
     pub git: GitCacheArgs,
 }
 
 fn parse_policy(s: &str) -> Result<Policy, String> {
     Policy::parse(s)
+}
+
+/// `--installation-id`: empty, or at most 63 letters, digits, `-`, `_`, `.`.
+pub fn parse_installation_id(s: &str) -> Result<String, String> {
+    tracking::validate_installation_id(s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// The hub cluster's kube config: the kubeconfig named or found, else the in-cluster one.
@@ -161,6 +175,7 @@ pub fn run(args: &HubArgs) -> anyhow::Result<()> {
         hub_config.sync.resync = args.resync;
         hub_config.sync.resync_jitter = args.resync_jitter;
         hub_config.sync.list_timeout = args.list_timeout;
+        hub_config.sync.installation_id = args.installation_id.clone();
         hub_config.webhook_secret = args.webhook_secret.clone();
         let mut hub = Hub::start(hub_client, hub_config).await?;
         super::sim::shutdown_signal().await;
@@ -168,4 +183,40 @@ pub fn run(args: &HubArgs) -> anyhow::Result<()> {
         tracing::info!("hub stopped");
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+
+    fn hub(args: &[&str]) -> Result<super::HubArgs, String> {
+        let argv = [&["flotilla", "hub"][..], args].concat();
+        match Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Hub(h) => Ok(h),
+            other => Err(format!("not the hub command: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn the_installation_id_is_a_checked_flag() {
+        if std::env::var_os("FLOTILLA_INSTALLATION_ID").is_none() {
+            assert_eq!(hub(&[]).unwrap().installation_id, "", "none by default");
+        }
+        assert_eq!(
+            hub(&["--installation-id", "hub-eu.1"])
+                .unwrap()
+                .installation_id,
+            "hub-eu.1"
+        );
+        let err = hub(&["--installation-id", "eu 1"]).unwrap_err();
+        assert!(
+            err.contains("invalid installation id \"eu 1\": it contains other characters"),
+            "{err}"
+        );
+    }
 }

@@ -319,7 +319,9 @@ fn finalize(cluster: &VirtualCluster, state: &mut State, rt: &ResourceType, obj:
     let builtin = rt.crd.is_none();
     if builtin && rt.plural == "namespaces" {
         clean_namespace(cluster, state, obj);
-        return;
+        // The garbage collector's own finalizers (a namespace deleted in the foreground or with
+        // orphaning) are handled below as for any object; the namespace still waits for its
+        // content (its spec.finalizers) before it goes.
     }
     if builtin
         && rt.plural == "customresourcedefinitions"

@@ -39,6 +39,8 @@ pub struct SyncConfig {
     pub backoff_cap: Duration,
     /// Pause between the waves of a sync.
     pub wave_delay: Duration,
+    /// Written on everything the hub applies; only objects carrying it are owned (empty: none).
+    pub installation_id: String,
 }
 
 impl Default for SyncConfig {
@@ -52,6 +54,7 @@ impl Default for SyncConfig {
             backoff_base: Duration::from_secs(2),
             backoff_cap: Duration::from_secs(120),
             wave_delay: Duration::from_secs(2),
+            installation_id: String::new(),
         }
     }
 }
@@ -294,6 +297,7 @@ impl Engine {
                     on_change,
                     on_health,
                     self.config.list_timeout,
+                    &self.config.installation_id,
                 );
                 let probe =
                     tokio::spawn(super::pool::follow_probe(c.clone(), Arc::downgrade(&live)));

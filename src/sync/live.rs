@@ -1,8 +1,9 @@
 //! The live state of one cluster, as far as the hub manages it: one watch per resource type in
 //! use, filtered by the hub's instance label, so memory grows with the managed objects and not
 //! with the cluster. Objects are kept as compact JSON (a parsed `Value` costs 5-10 times more)
-//! and indexed by the Application that owns them (tracking annotation). A change that the hub did
-//! not make itself notifies the owning Application.
+//! and indexed by the Application that owns them (tracking annotation and installation id: an
+//! object of another hub is watched but owned by none of this hub's Applications). A change
+//! that the hub did not make itself notifies the owning Application.
 //!
 //! Each type's watch lists again after an error (at once the first time, then with a capped
 //! backoff), and the cache keeps track of whether it can be trusted ([`super::live_health`]): a
@@ -146,6 +147,8 @@ pub struct LiveCache {
     health: Mutex<(Option<String>, Staleness)>,
     /// Bumped when the cluster comes back: every watch lists again.
     pub(super) epoch: watch::Sender<u64>,
+    /// The hub's installation id: only objects carrying it are owned (see [`tracking::owner`]).
+    installation_id: String,
 }
 
 /// resourceVersions are opaque, but etcd's are integers: compare them when they parse.
@@ -163,6 +166,7 @@ impl LiveCache {
         on_change: OnChange,
         on_health: OnHealth,
         list_timeout: Duration,
+        installation_id: &str,
     ) -> Arc<LiveCache> {
         Arc::new(LiveCache {
             client,
@@ -176,7 +180,17 @@ impl LiveCache {
             list_timeout,
             health: Mutex::default(),
             epoch: watch::channel(0).0,
+            installation_id: installation_id.to_string(),
         })
+    }
+
+    /// The installation id objects must carry to be owned (empty: none).
+    pub fn installation_id(&self) -> &str {
+        &self.installation_id
+    }
+
+    fn owner(&self, obj: &Value) -> Option<String> {
+        tracking::owner(obj, &self.installation_id)
     }
 
     /// Why the cache cannot be trusted now (the cluster is dark, refuses the hub, or is being
@@ -451,7 +465,7 @@ impl LiveCache {
         }
         let key = ObjectKey::of(&value);
         let rv = rv_of(&value);
-        let owner = tracking::owner(&value);
+        let owner = self.owner(&value);
         {
             let mut objects = cache
                 .objects
@@ -513,7 +527,7 @@ impl LiveCache {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&key);
         if removed.is_some()
-            && let Some(app) = tracking::owner(&value)
+            && let Some(app) = self.owner(&value)
         {
             if let Some(set) = self
                 .by_app
@@ -558,7 +572,7 @@ impl LiveCache {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&key);
-            if let Some(app) = doc.and_then(|(d, _)| tracking::owner(&d.value())) {
+            if let Some(app) = doc.and_then(|(d, _)| self.owner(&d.value())) {
                 (self.on_change)(&app);
             }
         }
@@ -602,7 +616,7 @@ impl LiveCache {
         objects.get(key).map(|(d, _)| d.value())
     }
 
-    /// Every watched object owned by `app` (by its tracking annotation).
+    /// Every watched object owned by `app` (by its tracking annotation and installation id).
     pub fn owned_by(&self, app: &str) -> Vec<(GroupVersionKind, Value)> {
         let keys: Vec<(GroupVersionKind, ObjectKey)> = self
             .by_app
@@ -614,7 +628,7 @@ impl LiveCache {
         let mut out = Vec::new();
         for (gvk, key) in keys {
             if let Some(v) = self.get(&gvk, &key)
-                && tracking::owner(&v).as_deref() == Some(app)
+                && self.owner(&v).as_deref() == Some(app)
             {
                 out.push((gvk, v));
             }

@@ -31,7 +31,8 @@ pub fn automated(spec: &ApplicationSpec) -> Option<&SyncPolicyAutomated> {
 pub struct Observed {
     /// The revision compared against (the resolved commit of the first source).
     pub revision: String,
-    /// The commit of each source, in order.
+    /// The commit of each source, in order; with several sources, a sync is to all of them (a
+    /// commit to the second source alone is a new target, as in Argo CD).
     pub revisions: Vec<String>,
     /// Some desired resource is missing or differs.
     pub needs_apply: bool,
@@ -457,6 +458,27 @@ mod tests {
         assert_eq!(
             auto_sync(&spec(json!({"automated": {}})), None, &everything),
             AutoSync::PruneDisabled
+        );
+    }
+
+    #[test]
+    fn an_automated_operation_records_every_source_revision() {
+        let two = Observed {
+            revisions: vec!["a1".into(), "b1".into()],
+            ..observed("a1", true, false)
+        };
+        let sync = automated_operation(&two, true, &[]).sync.unwrap();
+        assert_eq!(
+            (sync.revision.as_deref(), sync.revisions.as_slice()),
+            (Some("a1"), ["a1".to_string(), "b1".to_string()].as_slice())
+        );
+        // One source: the revision alone, as before.
+        assert_eq!(
+            automated_operation(&observed("r1", true, false), false, &[])
+                .sync
+                .unwrap()
+                .revisions,
+            Vec::<String>::new()
         );
     }
 

@@ -168,6 +168,7 @@ mod tests {
             Arc::new(|_: &str| {}),
             Arc::new(|| {}),
             Duration::from_secs(1),
+            "",
         );
         let pool = Pool::new(
             cluster,

@@ -183,7 +183,12 @@ async fn pass(engine: &Engine, pool: &Pool, app: &Application) -> Option<Duratio
     }
     let types = types.cached;
     let mut desired = desired;
-    if let Err(e) = complete(app, &mut desired.objects, &types) {
+    if let Err(e) = complete(
+        app,
+        pool.live.installation_id(),
+        &mut desired.objects,
+        &types,
+    ) {
         return failed_comparison(engine, app, status, requested, e.to_string(), None).await;
     }
     let ignore = IgnoreRule::all_valid(&app.spec.ignore_differences);
@@ -438,10 +443,11 @@ async fn ensure_types(pool: &Pool, app: &Application, objects: &[Value]) -> Resu
 /// keeps its namespace, as written).
 fn complete(
     app: &Application,
+    installation_id: &str,
     objects: &mut [Value],
     types: &HashMap<GroupVersionKind, Arc<TypeCache>>,
 ) -> Result<(), SourceError> {
-    source::complete(app, objects, |o| {
+    source::complete(app, installation_id, objects, |o| {
         types
             .get(&gvk_of(o))
             .map(|t| t.namespaced)
@@ -617,7 +623,12 @@ async fn sync_step(
     for (gvk, t) in types {
         own_types.entry(gvk.clone()).or_insert_with(|| t.clone());
     }
-    if let Err(e) = complete(app, &mut desired.objects, &own_types) {
+    if let Err(e) = complete(
+        app,
+        pool.live.installation_id(),
+        &mut desired.objects,
+        &own_types,
+    ) {
         return sync_run::failed(state, format!("ComparisonError: {e}"));
     }
     let keys: HashSet<ObjectKey> = desired.objects.iter().map(ObjectKey::of).collect();

@@ -137,9 +137,10 @@ pub fn render(
 
 /// Completes rendered objects for the destination: namespaced objects without a namespace get
 /// the destination's, cluster-scoped ones lose theirs; every object gets the tracking label and
-/// annotation. Two objects with one identity are an error.
+/// annotation, and the hub's `installation_id`. Two objects with one identity are an error.
 pub fn complete(
     app: &Application,
+    installation_id: &str,
     objects: &mut [Value],
     namespaced: impl Fn(&Value) -> bool,
 ) -> Result<(), SourceError> {
@@ -155,7 +156,7 @@ pub fn complete(
         } else if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             m.remove("namespace");
         }
-        tracking::mark(obj, app_name);
+        tracking::mark(obj, app_name, installation_id);
         let key = tracking::ObjectKey::of(obj);
         if !seen.insert(key.clone()) {
             let path = sources(app)

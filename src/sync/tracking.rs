@@ -3,6 +3,12 @@
 //! tracking annotation `<app>:<group>/<kind>:<namespace>/<name>` proves ownership: an object
 //! copied elsewhere keeps the annotation but no longer matches its own identity, so it is never
 //! taken for an owned one (never pruned, never counted).
+//!
+//! Several hubs may share a target cluster, and their Applications may share names. A hub with
+//! an installation id (`flotilla hub --installation-id`, Argo CD's `installationID`) writes it
+//! in the annotation `flotilla.dev/installation-id` of everything it applies and owns only
+//! objects carrying its id; a hub without one owns only objects carrying none. So one hub's
+//! `web` never prunes, counts or deletes another hub's `web`.
 
 use serde_json::{Map, Value, json};
 
@@ -12,6 +18,37 @@ use crate::appset::application_template::label_value;
 pub const INSTANCE_LABEL: &str = "flotilla.dev/instance";
 /// Argo CD's tracking annotation, under Flotilla's prefix.
 pub const TRACKING_ANNOTATION: &str = "flotilla.dev/tracking-id";
+/// The installation id of the hub that applied an object (Argo CD's
+/// `argocd.argoproj.io/installation-id`); absent when the hub has none.
+pub const INSTALLATION_ANNOTATION: &str = "flotilla.dev/installation-id";
+
+/// An installation id that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackingError {
+    #[error(
+        "invalid installation id {id:?}: {reason} (at most 63 letters, digits, '-', '_' or '.')"
+    )]
+    InstallationId { id: String, reason: &'static str },
+}
+
+/// Checks an installation id: empty (none), or at most 63 ASCII letters, digits, `-`, `_`, `.`
+/// (it is an annotation value that users grep for and compare).
+pub fn validate_installation_id(id: &str) -> Result<(), TrackingError> {
+    let reason = if id.len() > 63 {
+        "longer than 63 characters"
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        "it contains other characters"
+    } else {
+        return Ok(());
+    };
+    Err(TrackingError::InstallationId {
+        id: id.to_string(),
+        reason,
+    })
+}
 
 /// The identity of an object: API group (empty for core), kind, namespace (empty when
 /// cluster-scoped), name.
@@ -79,9 +116,10 @@ pub fn instance_label(app: &str) -> String {
     label_value(app)
 }
 
-/// Marks a desired object as the Application's: the label and the tracking annotation. The
-/// object's namespace must already be final.
-pub fn mark(obj: &mut Value, app: &str) {
+/// Marks a desired object as the Application's: the label, the tracking annotation and the
+/// installation id (removed when `installation_id` is empty, so what the hub applies is
+/// always its own). The object's namespace must already be final.
+pub fn mark(obj: &mut Value, app: &str, installation_id: &str) {
     let key = ObjectKey::of(obj);
     let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
@@ -100,12 +138,30 @@ pub fn mark(obj: &mut Value, app: &str) {
         *annotations = json!({});
     }
     annotations[TRACKING_ANNOTATION] = Value::String(tracking_id(app, &key));
+    if let Some(a) = annotations.as_object_mut() {
+        if installation_id.is_empty() {
+            a.remove(INSTALLATION_ANNOTATION);
+        } else {
+            a.insert(
+                INSTALLATION_ANNOTATION.into(),
+                Value::String(installation_id.to_string()),
+            );
+        }
+    }
 }
 
-/// The Application owning a live object: its tracking annotation names it *and* the object's
-/// own identity (so a copy of an owned object is nobody's).
-pub fn owner(obj: &Value) -> Option<String> {
-    let id = obj["metadata"]["annotations"][TRACKING_ANNOTATION].as_str()?;
+/// The Application of the hub `installation_id` owning a live object: its tracking annotation
+/// names it *and* the object's own identity (so a copy of an owned object is nobody's), and its
+/// installation id is the hub's (absent or empty for a hub without one).
+pub fn owner(obj: &Value, installation_id: &str) -> Option<String> {
+    let annotations = &obj["metadata"]["annotations"];
+    let installed_by = annotations[INSTALLATION_ANNOTATION]
+        .as_str()
+        .unwrap_or_default();
+    if installed_by != installation_id {
+        return None;
+    }
+    let id = annotations[TRACKING_ANNOTATION].as_str()?;
     let (app, suffix) = id.split_once(':')?;
     (suffix == ObjectKey::of(obj).tracking_suffix() && !app.is_empty()).then(|| app.to_string())
 }
@@ -117,15 +173,16 @@ mod tests {
     #[test]
     fn marks_and_recognises_owned_objects() {
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "web"}});
-        mark(&mut cm, "guestbook");
+        mark(&mut cm, "guestbook", "");
         assert_eq!(cm["metadata"]["labels"][INSTANCE_LABEL], "guestbook");
         assert_eq!(
             cm["metadata"]["annotations"][TRACKING_ANNOTATION],
             "guestbook:/ConfigMap:web/cfg"
         );
-        assert_eq!(owner(&cm).as_deref(), Some("guestbook"));
+        assert_eq!(owner(&cm, "").as_deref(), Some("guestbook"));
+        assert!(cm["metadata"]["annotations"][INSTALLATION_ANNOTATION].is_null());
         let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": null}});
-        mark(&mut d, &"x".repeat(80));
+        mark(&mut d, &"x".repeat(80), "");
         assert_eq!(
             d["metadata"]["annotations"][TRACKING_ANNOTATION],
             format!("{}:apps/Deployment:/web", "x".repeat(80))
@@ -142,17 +199,81 @@ mod tests {
     #[test]
     fn a_copied_object_is_nobodys() {
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "web"}});
-        mark(&mut cm, "guestbook");
+        mark(&mut cm, "guestbook", "");
         let mut copy = cm.clone();
         copy["metadata"]["name"] = json!("cfg-copy");
-        assert_eq!(owner(&copy), None);
+        assert_eq!(owner(&copy, ""), None);
         copy["metadata"]["name"] = json!("cfg");
         copy["metadata"]["namespace"] = json!("other");
-        assert_eq!(owner(&copy), None);
+        assert_eq!(owner(&copy, ""), None);
         assert_eq!(
-            owner(&json!({"metadata": {"annotations": {TRACKING_ANNOTATION: "garbage"}}})),
+            owner(
+                &json!({"metadata": {"annotations": {TRACKING_ANNOTATION: "garbage"}}}),
+                ""
+            ),
             None
         );
+    }
+
+    #[test]
+    fn an_installation_owns_only_what_carries_its_id() {
+        let cm = || json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "web"}});
+        let mut blue = cm();
+        mark(&mut blue, "web", "blue");
+        assert_eq!(
+            blue["metadata"]["annotations"][INSTALLATION_ANNOTATION],
+            "blue"
+        );
+        assert_eq!(
+            blue["metadata"]["annotations"][TRACKING_ANNOTATION],
+            "web:/ConfigMap:web/cfg"
+        );
+        assert_eq!(owner(&blue, "blue").as_deref(), Some("web"));
+        // Same Application name, same object, another hub: not its.
+        assert_eq!(owner(&blue, "green"), None);
+        // A hub without an id owns only objects without one (and theirs are not the others').
+        assert_eq!(owner(&blue, ""), None);
+        let mut plain = cm();
+        mark(&mut plain, "web", "");
+        assert_eq!(owner(&plain, ""), Some("web".into()));
+        assert_eq!(owner(&plain, "blue"), None);
+        let mut empty = plain.clone();
+        empty["metadata"]["annotations"][INSTALLATION_ANNOTATION] = json!("");
+        assert_eq!(owner(&empty, ""), Some("web".into()));
+    }
+
+    #[test]
+    fn marking_replaces_an_installation_id_written_in_git() {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg",
+            "annotations": {INSTALLATION_ANNOTATION: "someone-else", "keep": "me"}}});
+        mark(&mut cm, "web", "");
+        assert!(cm["metadata"]["annotations"][INSTALLATION_ANNOTATION].is_null());
+        assert_eq!(cm["metadata"]["annotations"]["keep"], "me");
+        mark(&mut cm, "web", "hub-2");
+        assert_eq!(
+            cm["metadata"]["annotations"][INSTALLATION_ANNOTATION],
+            "hub-2"
+        );
+        assert_eq!(owner(&cm, "hub-2").as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn installation_ids_are_checked() {
+        for ok in ["", "hub-eu.1", "A_b", &"x".repeat(63)] {
+            assert_eq!(validate_installation_id(ok), Ok(()), "{ok}");
+        }
+        let err = validate_installation_id("two words").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid installation id \"two words\": it contains other characters (at most 63 letters, digits, '-', '_' or '.')"
+        );
+        assert!(
+            validate_installation_id(&"x".repeat(64))
+                .unwrap_err()
+                .to_string()
+                .contains("longer than 63 characters")
+        );
+        assert!(validate_installation_id("hub/1").is_err());
     }
 
     #[test]

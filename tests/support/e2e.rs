@@ -6,9 +6,14 @@
 //! - `FLOTILLA_E2E_KUBECONFIG=FILE`: real clusters, through the kubeconfig's contexts `hub`,
 //!   `dev`, `staging`, `prod`. The CRDs are installed in `hub` if missing; every test works in
 //!   namespaces of its own (hub and targets, suffixed with a random id) and deletes them at the
-//!   end; clusters are registered with `flotilla cluster add`, as a user would.
+//!   end, also when it fails; clusters are registered with `flotilla cluster add`, as a user
+//!   would. Each test's hub has an installation id of its own (`e2e-<id>`), so tests running at
+//!   once on the same clusters never take each other's objects for their own, whatever the
+//!   names of their Applications.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use flotilla::api::Application;
@@ -35,22 +40,35 @@ pub struct E2e {
     pub ns: String,
     /// Suffix of every namespace this test creates.
     pub id: String,
+    /// The installation id of this test's hub: empty with the simulator (the default of
+    /// `flotilla hub`), `e2e-<id>` against real clusters.
+    pub installation_id: String,
     pub repo: GitRepo,
     pub running: Option<Hub>,
+    /// Hubs started with [`E2e::start_other_hub`], by hub namespace.
+    pub others: Vec<(String, Hub)>,
     pub limit: Duration,
     git_cache: tempfile::TempDir,
-    target_namespaces: std::sync::Mutex<Vec<(String, String)>>,
+    target_namespaces: Mutex<Vec<(String, String)>>,
+    /// Hub namespaces of this test (the main one first).
+    hub_namespaces: Mutex<Vec<String>>,
+    cleaned: AtomicBool,
 }
 
+/// 8 hex digits, distinct across tests of one process (a counter) and across processes and
+/// runs (the PID, the clock and std's randomly seeded hasher).
 fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!(
-        "{:x}",
-        (nanos ^ (std::process::id() as u128) << 40) & 0xff_ffff
-    )
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(nanos);
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("{:08x}", h.finish() as u32)
 }
 
 /// Whether the suite runs against real clusters.
@@ -58,7 +76,7 @@ pub fn real() -> Option<PathBuf> {
     std::env::var_os("FLOTILLA_E2E_KUBECONFIG").map(PathBuf::from)
 }
 
-async fn context_client(kubeconfig: &std::path::Path, context: &str) -> kube::Client {
+async fn context_client(kubeconfig: &Path, context: &str) -> kube::Client {
     let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig readable");
     let config = kube::Config::from_custom_kubeconfig(
         kc,
@@ -88,52 +106,108 @@ impl E2e {
             }
         };
         let hub = context_client(&kubeconfig, "hub").await;
-        let ns = if sim.is_some() {
-            "flotilla".to_string()
+        let (ns, installation_id) = if sim.is_some() {
+            ("flotilla".to_string(), String::new())
         } else {
-            format!("flotilla-e2e-{id}")
+            (format!("flotilla-e2e-{id}"), format!("e2e-{id}"))
         };
         install_crds(&hub).await;
-        let namespaces: Api<Namespace> = Api::all(hub.clone());
+        let mut e = E2e {
+            sim,
+            kubeconfig,
+            hub,
+            ns: ns.clone(),
+            id,
+            installation_id,
+            repo,
+            running: None,
+            others: Vec::new(),
+            limit,
+            git_cache: tempfile::tempdir().unwrap(),
+            target_namespaces: Default::default(),
+            hub_namespaces: Default::default(),
+            cleaned: AtomicBool::new(false),
+        };
+        e.register_targets(&ns).await;
+        e.start_hub(tune).await;
+        e
+    }
+
+    /// Creates hub namespace `ns` (removed at cleanup) and registers the targets there with
+    /// `flotilla cluster add`.
+    async fn register_targets(&self, ns: &str) {
+        self.hub_namespaces.lock().unwrap().push(ns.to_string());
+        let namespaces: Api<Namespace> = Api::all(self.hub.clone());
         let _ = namespaces
             .create(
                 &PostParams::default(),
                 &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
             )
             .await;
-        let e = E2e {
-            sim,
-            kubeconfig,
-            hub,
-            ns,
-            id,
-            repo,
-            running: None,
-            limit,
-            git_cache: tempfile::tempdir().unwrap(),
-            target_namespaces: Default::default(),
-        };
         for t in TARGETS {
-            e.flotilla(&[
+            self.flotilla(&[
                 "cluster",
                 "add",
                 t,
                 "--hub-context",
                 "hub",
                 "--hub-namespace",
-                &e.ns,
+                ns,
                 "--label",
                 &format!("env={t}"),
             ])
             .await;
         }
-        let mut e = e;
-        e.start_hub(tune).await;
-        e
+    }
+
+    /// Starts another hub, watching a hub namespace of its own (`<ns>-<suffix>`, with the
+    /// targets registered) and with the installation id `<installation id>-<suffix>` (or
+    /// `suffix` when the main hub has none), then `tune`; returns its namespace. It runs until
+    /// the environment is dropped.
+    pub async fn start_other_hub(
+        &mut self,
+        suffix: &str,
+        tune: impl FnOnce(&mut HubConfig),
+    ) -> String {
+        let ns = format!("{}-{suffix}", self.ns);
+        self.register_targets(&ns).await;
+        let installation_id = if self.installation_id.is_empty() {
+            suffix.to_string()
+        } else {
+            format!("{}-{suffix}", self.installation_id)
+        };
+        let cache = self.git_cache.path().join(suffix);
+        let hub = self
+            .new_hub(&ns, cache, |c| {
+                c.sync.installation_id = installation_id;
+                tune(c)
+            })
+            .await;
+        self.others.push((ns.clone(), hub));
+        ns
     }
 
     pub async fn start_hub(&mut self, tune: impl FnOnce(&mut HubConfig)) {
-        let mut config = HubConfig::new(&self.ns, self.git_cache.path().to_path_buf());
+        let ns = self.ns.clone();
+        let installation_id = self.installation_id.clone();
+        let cache = self.git_cache.path().to_path_buf();
+        let hub = self
+            .new_hub(&ns, cache, |c| {
+                c.sync.installation_id = installation_id;
+                tune(c)
+            })
+            .await;
+        self.running = Some(hub);
+    }
+
+    /// A hub in-process for hub namespace `ns`, with the test settings, then `tune`.
+    async fn new_hub(
+        &self,
+        ns: &str,
+        git_cache: PathBuf,
+        tune: impl FnOnce(&mut HubConfig),
+    ) -> Hub {
+        let mut config = HubConfig::new(ns, git_cache);
         config.in_cluster = false;
         config.probe_interval = Duration::from_secs(2);
         config.sync.resync = Duration::from_secs(60);
@@ -159,7 +233,7 @@ impl E2e {
         };
         client::apply_timeouts(&mut kube_config, &options);
         let hub_client = client::build(kube_config, &options, "hub").unwrap();
-        self.running = Some(Hub::start(hub_client, config).await.expect("hub starts"));
+        Hub::start(hub_client, config).await.expect("hub starts")
     }
 
     pub fn stop_hub(&mut self) {
@@ -210,6 +284,17 @@ impl E2e {
         Api::namespaced(self.hub.clone(), &self.ns)
     }
 
+    /// The Applications of hub namespace `ns` (another hub's).
+    pub fn apps_in(&self, ns: &str) -> Api<Application> {
+        Api::namespaced(self.hub.clone(), ns)
+    }
+
+    /// `limit / 6`, at least `min`: a bound for what must be quick (5 s with the simulator, 30 s
+    /// with real clusters).
+    pub fn quick(&self, min: Duration) -> Duration {
+        (self.limit / 6).max(min)
+    }
+
     /// Creates an Application of `path` in the repository for `cluster`/`namespace`, with
     /// `sync_policy` (JSON) and extra spec fields.
     pub async fn create_app(
@@ -220,14 +305,55 @@ impl E2e {
         namespace: &str,
         sync_policy: Value,
     ) -> Application {
+        self.create_app_in(&self.ns, name, path, cluster, namespace, sync_policy)
+            .await
+    }
+
+    /// [`E2e::create_app`] in hub namespace `hub_ns`.
+    pub async fn create_app_in(
+        &self,
+        hub_ns: &str,
+        name: &str,
+        path: &str,
+        cluster: &str,
+        namespace: &str,
+        sync_policy: Value,
+    ) -> Application {
+        let source = json!({"repoURL": self.repo.url(), "targetRevision": "main", "path": path});
+        self.create_app_with(
+            hub_ns,
+            name,
+            json!({"source": source}),
+            cluster,
+            namespace,
+            sync_policy,
+        )
+        .await
+    }
+
+    /// Creates an Application in hub namespace `hub_ns` with `sources` (`{"source": …}` or
+    /// `{"sources": […]}`).
+    pub async fn create_app_with(
+        &self,
+        hub_ns: &str,
+        name: &str,
+        sources: Value,
+        cluster: &str,
+        namespace: &str,
+        sync_policy: Value,
+    ) -> Application {
+        let mut spec = json!({"project": "default",
+            "destination": {"name": cluster, "namespace": namespace}, "syncPolicy": sync_policy});
+        for (k, v) in sources.as_object().expect("an object of sources") {
+            spec[k] = v.clone();
+        }
         let app: Application = serde_json::from_value(json!({
             "apiVersion": "flotilla.dev/v1alpha1", "kind": "Application",
-            "metadata": {"name": name, "namespace": self.ns, "finalizers": ["flotilla.dev/resources-finalizer"]},
-            "spec": {"project": "default", "source": {"repoURL": self.repo.url(), "targetRevision": "main", "path": path},
-                     "destination": {"name": cluster, "namespace": namespace}, "syncPolicy": sync_policy}
+            "metadata": {"name": name, "namespace": hub_ns, "finalizers": ["flotilla.dev/resources-finalizer"]},
+            "spec": spec,
         }))
         .unwrap();
-        self.apps()
+        self.apps_in(hub_ns)
             .create(&PostParams::default(), &app)
             .await
             .unwrap()
@@ -240,9 +366,20 @@ impl E2e {
         what: &str,
         f: impl Fn(&Application) -> bool,
     ) -> Application {
+        self.wait_app_in(&self.ns, name, what, f).await
+    }
+
+    /// [`E2e::wait_app`] in hub namespace `hub_ns`.
+    pub async fn wait_app_in(
+        &self,
+        hub_ns: &str,
+        name: &str,
+        what: &str,
+        f: impl Fn(&Application) -> bool,
+    ) -> Application {
         let start = std::time::Instant::now();
         loop {
-            if let Ok(a) = self.apps().get(name).await {
+            if let Ok(a) = self.apps_in(hub_ns).get(name).await {
                 if f(&a) {
                     return a;
                 }
@@ -261,7 +398,17 @@ impl E2e {
 
     /// Waits until the Application is Synced (and, with `health`, has that health).
     pub async fn wait_synced(&self, name: &str, health: Option<&str>) -> Application {
-        self.wait_app(name, &format!("Synced/{health:?}"), |a| {
+        self.wait_synced_in(&self.ns, name, health).await
+    }
+
+    /// [`E2e::wait_synced`] in hub namespace `hub_ns`.
+    pub async fn wait_synced_in(
+        &self,
+        hub_ns: &str,
+        name: &str,
+        health: Option<&str>,
+    ) -> Application {
+        self.wait_app_in(hub_ns, name, &format!("Synced/{health:?}"), |a| {
             let s = a.status.clone().unwrap_or_default();
             s.sync.is_some_and(|x| x.status == "Synced")
                 && health.is_none_or(|h| s.health.is_some_and(|x| x.status == h))
@@ -278,13 +425,78 @@ impl E2e {
             .unwrap();
     }
 
-    /// Deletes what the test created: Applications (with their resources), namespaces.
+    /// Deletes what the test created against real clusters: Applications (with their
+    /// resources, by the hub's finalizer), then the namespaces. Runs at most once; dropping the
+    /// environment without it (a failed test) runs it then.
     pub async fn cleanup(&self) {
-        if self.sim.is_some() {
-            return;
+        if let Some(leftovers) = self.leftovers() {
+            leftovers.remove().await;
         }
-        let apps = self.apps();
-        if let Ok(list) = apps.list(&ListParams::default()).await {
+    }
+
+    /// What is left to delete, once (None with the simulator, which goes away by itself).
+    fn leftovers(&self) -> Option<Leftovers> {
+        if self.sim.is_some() || self.cleaned.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        Some(Leftovers {
+            kubeconfig: self.kubeconfig.clone(),
+            hub_namespaces: self.hub_namespaces.lock().unwrap().clone(),
+            targets: self.target_namespaces.lock().unwrap().clone(),
+            limit: self.limit,
+        })
+    }
+}
+
+impl Drop for E2e {
+    /// A test that failed (or forgot its cleanup) against real clusters still removes what it
+    /// created. The hubs are still running here (fields drop after this), on the test
+    /// runtime's worker threads, so their finalizers delete the Applications' resources; the
+    /// removal itself runs on a runtime of its own, in a thread, since this thread may be
+    /// inside the test's runtime.
+    fn drop(&mut self) {
+        let Some(leftovers) = self.leftovers() else {
+            return;
+        };
+        eprintln!(
+            "e2e: removing what the test left in {:?} and the target namespaces {:?}",
+            leftovers.hub_namespaces, leftovers.targets
+        );
+        let removal =
+            std::thread::spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(leftovers.remove()),
+                    Err(e) => eprintln!("e2e: no runtime for the cleanup: {e}"),
+                }
+            });
+        if removal.join().is_err() {
+            eprintln!("e2e: the cleanup failed; see above");
+        }
+    }
+}
+
+/// What a test created against real clusters, to delete.
+struct Leftovers {
+    kubeconfig: PathBuf,
+    hub_namespaces: Vec<String>,
+    targets: Vec<(String, String)>,
+    limit: Duration,
+}
+
+impl Leftovers {
+    /// Deletes the Applications of every hub namespace and waits (up to the limit) for their
+    /// hubs to finalize them; what is still there then loses its finalizers, so no Application
+    /// is left blocked. Then the target and hub namespaces go.
+    async fn remove(self) {
+        let hub = context_client(&self.kubeconfig, "hub").await;
+        for ns in &self.hub_namespaces {
+            let apps: Api<Application> = Api::namespaced(hub.clone(), ns);
+            let Ok(list) = apps.list(&ListParams::default()).await else {
+                continue;
+            };
             for a in list.items {
                 let _ = apps
                     .delete(
@@ -295,22 +507,43 @@ impl E2e {
             }
         }
         let start = std::time::Instant::now();
-        while apps
-            .list(&ListParams::default())
-            .await
-            .map(|l| !l.items.is_empty())
-            .unwrap_or(false)
-            && start.elapsed() < self.limit
-        {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        for ns in &self.hub_namespaces {
+            let apps: Api<Application> = Api::namespaced(hub.clone(), ns);
+            loop {
+                let left = match apps.list(&ListParams::default()).await {
+                    Ok(l) => l.items,
+                    Err(_) => break,
+                };
+                if left.is_empty() {
+                    break;
+                }
+                if start.elapsed() > self.limit {
+                    for a in left {
+                        let name = a.metadata.name.unwrap_or_default();
+                        eprintln!(
+                            "e2e: {ns}/{name} not finalized in time: removing its finalizers"
+                        );
+                        let _ = apps
+                            .patch(
+                                &name,
+                                &PatchParams::default(),
+                                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+                            )
+                            .await;
+                    }
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
-        let targets = self.target_namespaces.lock().unwrap().clone();
-        for (cluster, ns) in targets {
-            let api: Api<Namespace> = Api::all(self.target(&cluster).await);
-            let _ = api.delete(&ns, &DeleteParams::default()).await;
+        for (cluster, ns) in &self.targets {
+            let api: Api<Namespace> = Api::all(context_client(&self.kubeconfig, cluster).await);
+            let _ = api.delete(ns, &DeleteParams::default()).await;
         }
-        let api: Api<Namespace> = Api::all(self.hub.clone());
-        let _ = api.delete(&self.ns, &DeleteParams::default()).await;
+        let api: Api<Namespace> = Api::all(hub);
+        for ns in &self.hub_namespaces {
+            let _ = api.delete(ns, &DeleteParams::default()).await;
+        }
     }
 }
 

@@ -32,6 +32,8 @@ pub struct DiffOptions {
     pub git_cache: PathBuf,
     /// How long listing one resource type in the destination may take.
     pub timeout: Duration,
+    /// The hub's installation id (which live objects are the Application's).
+    pub installation_id: String,
 }
 
 /// One resource that differs.
@@ -65,6 +67,7 @@ pub async fn diff(
         Arc::new(|_: &str| {}),
         Arc::new(|| {}),
         opts.timeout,
+        &opts.installation_id,
     );
     let types = watch_types(&live, &app, &desired.objects)
         .await
@@ -76,9 +79,11 @@ pub async fn diff(
         })?;
     let mut objects = desired.objects;
     let namespaced = |o: &Value| types.get(&gvk_of(o)).map(|t| t.namespaced).unwrap_or(true);
-    source::complete(&app, &mut objects, namespaced).map_err(|e| AppError::Desired {
-        name: name.to_string(),
-        cause: e.to_string(),
+    source::complete(&app, &opts.installation_id, &mut objects, namespaced).map_err(|e| {
+        AppError::Desired {
+            name: name.to_string(),
+            cause: e.to_string(),
+        }
     })?;
     let ignore = IgnoreRule::all_valid(&app.spec.ignore_differences);
     let pairs: Vec<(Value, Option<Value>)> = objects
