@@ -98,7 +98,10 @@ async fn register_restricted(e: &E2e) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forbidden_kind_fails_only_the_applications_that_use_it() {
-    if support::e2e::real().is_some() {
+    if support::e2e::skip_on_real_clusters(
+        "a_forbidden_kind_fails_only_the_applications_that_use_it",
+        "shared port and RBAC fixtures",
+    ) {
         return;
     }
     let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  k: v\n";

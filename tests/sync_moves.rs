@@ -23,7 +23,10 @@ fn cm(color: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pass_in_the_new_pool_waits_for_the_pass_in_the_old_one() {
-    if support::e2e::real().is_some() {
+    if support::e2e::skip_on_real_clusters(
+        "a_pass_in_the_new_pool_waits_for_the_pass_in_the_old_one",
+        "latency injection",
+    ) {
         return;
     }
     let e = E2e::start(&[("apps/web/cm.yaml", &cm("blue"))], |_| {}).await;

@@ -82,7 +82,10 @@ async fn passes(e: &E2e, name: &str, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackholed_cluster_turns_unknown_and_recovers() {
-    if support::e2e::real().is_some() {
+    if support::e2e::skip_on_real_clusters(
+        "a_blackholed_cluster_turns_unknown_and_recovers",
+        "fault injection",
+    ) {
         return;
     }
     let e = two_clusters().await;
@@ -141,7 +144,10 @@ async fn a_blackholed_cluster_turns_unknown_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_that_goes_down_turns_unknown_and_syncs_what_changed_meanwhile() {
-    if support::e2e::real().is_some() {
+    if support::e2e::skip_on_real_clusters(
+        "a_cluster_that_goes_down_turns_unknown_and_syncs_what_changed_meanwhile",
+        "fault injection",
+    ) {
         return;
     }
     let e = two_clusters().await;

@@ -76,6 +76,16 @@ pub fn real() -> Option<PathBuf> {
     std::env::var_os("FLOTILLA_E2E_KUBECONFIG").map(PathBuf::from)
 }
 
+/// For a test that needs the simulator (`needs`: what of it): against real clusters, says on
+/// stderr that the test is skipped and why, and returns `true` (the test then returns).
+pub fn skip_on_real_clusters(test: &str, needs: &str) -> bool {
+    let real = real().is_some();
+    if real {
+        eprintln!("SKIPPED against real clusters: {test} needs the simulator's {needs}");
+    }
+    real
+}
+
 async fn context_client(kubeconfig: &Path, context: &str) -> kube::Client {
     let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig readable");
     let config = kube::Config::from_custom_kubeconfig(
