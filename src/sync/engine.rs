@@ -147,10 +147,10 @@ impl Engine {
         let api: kube::Api<Application> =
             kube::Api::namespaced(self.hub.clone(), &self.config.namespace);
         match api.get_opt(name).await {
-            Ok(Some(app)) => {
-                self.update_memo(name, |m| m.written = None);
-                Ok(Arc::new(app))
-            }
+            // `written` stays until the cache has caught up: while it lags, every pass reads
+            // the Application from the API rather than run on a copy older than its own write
+            // (which would run a finished operation again).
+            Ok(Some(app)) => Ok(Arc::new(app)),
             Ok(None) => Err(None),
             Err(e) => {
                 tracing::warn!(app = %name, error = %crate::cluster::describe_error(&e), "reading the Application failed");
