@@ -4,7 +4,7 @@ mod support;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams, PostParams, VersionMatch};
 use serde_json::json;
 use support::sim::{fails, ok, start};
 
@@ -166,6 +166,136 @@ async fn list_with_selectors_and_pages() {
     assert_eq!(seen, ["c0", "c1", "c2", "c3", "c4"]);
     let page = api.list(&ListParams::default().limit(1)).await.unwrap();
     assert!(page.metadata.remaining_item_count.unwrap() >= 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_read_at_a_resource_version() {
+    let env = start(&["dev"]).await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client("dev").await, "default");
+    api.create(&PostParams::default(), &cm("a", &[]))
+        .await
+        .unwrap();
+    let first = api.list(&ListParams::default()).await.unwrap();
+    let rv = first.metadata.resource_version.clone().unwrap();
+    let n: u64 = rv.parse().unwrap();
+    // Nothing changed since: an exact read is that state, at that resourceVersion.
+    let exact = ListParams::default().at(&rv).matching(VersionMatch::Exact);
+    let page = api.list(&exact).await.unwrap();
+    assert_eq!(page.metadata.resource_version.as_deref(), Some(rv.as_str()));
+    assert_eq!(page.items.len(), first.items.len());
+    // Not older than: the current state.
+    let page = api
+        .list(
+            &ListParams::default()
+                .at(&rv)
+                .matching(VersionMatch::NotOlderThan),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), first.items.len());
+    api.create(&PostParams::default(), &cm("b", &[]))
+        .await
+        .unwrap();
+    // After a change, the older state is gone, as after an etcd compaction.
+    let (code, reason, message) = api_error(api.list(&exact).await.unwrap_err());
+    assert_eq!(
+        (code, reason.as_str(), message.as_str()),
+        (
+            410,
+            "Expired",
+            "The resourceVersion for the provided list is too old."
+        )
+    );
+    // A resourceVersion the store has not reached.
+    let future = (n + 1000).to_string();
+    let no_retry: Api<ConfigMap> =
+        Api::namespaced(env.client_without_retry("dev").await, "default");
+    let (code, reason, message) = api_error(
+        no_retry
+            .list(&ListParams::default().at(&future))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (504, "Timeout"));
+    assert!(
+        message.starts_with(&format!(
+            "Timeout: Too large resource version: {future}, current: "
+        )),
+        "{message}"
+    );
+    // Invalid options, as ValidateListOptions words them (kube-rs refuses to send the first).
+    let req =
+        http::Request::get("/api/v1/namespaces/default/configmaps?resourceVersionMatch=Exact")
+            .body(Vec::new())
+            .unwrap();
+    let client = env.client("dev").await;
+    let (code, reason, message) = api_error(
+        client
+            .request::<kube::core::ObjectList<ConfigMap>>(req)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        message,
+        "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
+    );
+    let req = http::Request::get(
+        "/api/v1/namespaces/default/configmaps?resourceVersion=0&resourceVersionMatch=Exact",
+    )
+    .body(Vec::new())
+    .unwrap();
+    let (code, _, message) = api_error(
+        client
+            .request::<kube::core::ObjectList<ConfigMap>>(req)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(
+        message,
+        "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_cluster_has_the_kubernetes_service() {
+    let env = start(&["dev"]).await;
+    let out = ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "get",
+                "service",
+                "kubernetes",
+                "-n",
+                "default",
+                "-o",
+                "json",
+            ],
+        )
+        .await);
+    let svc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        svc["metadata"]["labels"],
+        json!({"component": "apiserver", "provider": "kubernetes"})
+    );
+    assert_eq!(
+        svc["spec"],
+        json!({
+            "clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"], "internalTrafficPolicy": "Cluster",
+            "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            "sessionAffinity": "None", "type": "ClusterIP"
+        })
+    );
+    let table = ok(&env.kubectl("dev", &["get", "svc", "-n", "default"]).await);
+    let row = table.lines().nth(1).unwrap_or_default();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[..5],
+        ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -696,6 +696,71 @@ async fn deployment_json(env: &SimEnv) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_that_defaulting_undoes_changes_nothing() {
+    let env = start(&["dev"]).await;
+    ok(&env
+        .kubectl(
+            "dev",
+            &["create", "deployment", "web", "--image=nginx:1.27"],
+        )
+        .await);
+    // Once Available, the status writes of the simulated controller stop.
+    ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "wait",
+                "--for=condition=Available",
+                "deploy/web",
+                "--timeout=30s",
+            ],
+        )
+        .await);
+    let before = deployment_json(&env).await;
+    assert_eq!(before["spec"]["revisionHistoryLimit"], 10);
+    // kube-apiserver defaults the patched object as it decodes it: revisionHistoryLimit comes
+    // back as 10, the spec is unchanged, so nothing is written.
+    let out = ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "patch",
+                "deploy",
+                "web",
+                "--type=json",
+                "-p",
+                r#"[{"op":"remove","path":"/spec/revisionHistoryLimit"}]"#,
+            ],
+        )
+        .await);
+    assert_eq!(out.trim(), "deployment.apps/web patched (no change)");
+    let after = deployment_json(&env).await;
+    assert_eq!(after["metadata"], before["metadata"]);
+    assert_eq!(after["spec"], before["spec"]);
+    // A real change still moves both.
+    let out = ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "patch",
+                "deploy",
+                "web",
+                "--type=json",
+                "-p",
+                r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":3}]"#,
+            ],
+        )
+        .await);
+    assert_eq!(out.trim(), "deployment.apps/web patched");
+    let changed = deployment_json(&env).await;
+    assert_eq!(changed["metadata"]["generation"], 2);
+    assert_ne!(
+        changed["metadata"]["resourceVersion"],
+        before["metadata"]["resourceVersion"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_server_side_apply() {
     let env = start(&["dev"]).await;
     let out = ok(&env

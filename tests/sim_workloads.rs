@@ -601,6 +601,16 @@ async fn pods_run_and_get_ready() {
         "scheduled: {}",
         v["spec"]
     );
+    // The scheduler binds through pods/binding, past the pod strategy: the generation stays,
+    // and no manager of the kubelet or the scheduler owns spec.nodeName.
+    assert_eq!(v["metadata"]["generation"], 1, "{}", v["metadata"]);
+    let managers: Vec<&Value> = v["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["fieldsV1"]["f:spec"]["f:nodeName"].is_object())
+        .collect();
+    assert!(managers.is_empty(), "{managers:?}");
     let out = ok(&env
         .kubectl(
             "dev",

@@ -127,6 +127,26 @@ impl ApiError {
         Self::new(422, "Invalid", message).with_details(details)
     }
 
+    /// 422 for invalid request options (`ListOptions.meta.k8s.io "" is invalid: ...`).
+    pub fn invalid_options(kind: &str, causes: &[(String, String)]) -> Self {
+        let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let joined = if text.len() == 1 {
+            text[0].clone()
+        } else {
+            format!("[{}]", text.join(", "))
+        };
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(f, m)| json!({ "reason": field_error_reason(m), "message": m, "field": f }))
+            .collect();
+        Self::new(
+            422,
+            "Invalid",
+            format!("{kind}.meta.k8s.io \"\" is invalid: {joined}"),
+        )
+        .with_details(json!({ "group": "meta.k8s.io", "kind": kind, "causes": causes }))
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
@@ -172,6 +192,17 @@ impl ApiError {
             format!("{target}: User \"{user}\" cannot {} resource \"{resource}\" in API group \"{group}\"{scope}", attrs.verb),
         )
         .with_details(details)
+    }
+
+    /// 403 from an admission plugin (`errors.NewForbidden`): `<resource> "<name>" is forbidden:
+    /// <why>`.
+    pub fn forbidden_because(rt: &ResourceType, name: &str, why: &str) -> Self {
+        Self::new(
+            403,
+            "Forbidden",
+            format!("{} \"{name}\" is forbidden: {why}", rt.qualified()),
+        )
+        .with_details(Self::resource_details(rt, name))
     }
 
     /// 403 for a non-resource URL such as `/version`.

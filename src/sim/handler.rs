@@ -69,7 +69,8 @@ pub async fn handle(
         .strip_prefix("Bearer ")
         .map(str::trim)
         .map(str::to_string);
-    let user = match cluster.authenticate(bearer.as_deref(), caller.cert.as_ref()) {
+    let anonymous = super::cluster::ANONYMOUS_PATHS.contains(&path.as_str());
+    let user = match cluster.authenticate(bearer.as_deref(), caller.cert.as_ref(), anonymous) {
         Ok(u) => u,
         Err(e) => {
             cluster.counters.add("unauthorized", &path);
@@ -329,6 +330,7 @@ async fn resource_request(
                 &filter,
                 limit,
                 query.get("continue"),
+                read::ListRead::from_query(&query)?,
             )?;
             if let Some(include) = table {
                 let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
@@ -360,10 +362,18 @@ async fn resource_request(
             };
             let timeout = match query
                 .get("timeoutSeconds")
-                .and_then(|t| t.parse::<u64>().ok())
+                .and_then(|t| t.parse::<i64>().ok())
             {
-                Some(t) => Duration::from_secs(t),
-                None => Duration::from_secs(1800 + (super::object::now_unix() as u64 % 1800)),
+                // A negative timeout has expired before the watch starts: kube-apiserver's
+                // timer fires at once and the stream ends empty.
+                Some(t) if t < 0 => {
+                    let (resp, tx) = response::stream("application/json");
+                    drop(tx);
+                    return Ok(resp);
+                }
+                Some(t) if t > 0 => Duration::from_secs(t.unsigned_abs()),
+                // Unset or 0: minRequestTimeout (1800 s) times a random factor in [1, 2).
+                _ => Duration::from_secs(1800 + (super::object::now_unix() as u64 % 1800)),
             };
             let wr = WatchRequest {
                 rt,
@@ -446,7 +456,14 @@ async fn resource_request(
             let body = read_body(req).await?;
             let opts = delete_options(&query, &body)?;
             let filter = Filter::from_query(&rt, &query)?;
-            let page = cluster.list(&rt, rp.namespace.as_deref(), &filter, None, None)?;
+            let page = cluster.list(
+                &rt,
+                rp.namespace.as_deref(),
+                &filter,
+                None,
+                None,
+                read::ListRead::Latest,
+            )?;
             for obj in &page.items {
                 match cluster.delete(
                     &rt,

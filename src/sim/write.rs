@@ -200,7 +200,8 @@ impl VirtualCluster {
         super::defaults::apply_defaults(&rt.group, &rt.kind, obj);
         prepare::for_create(rt, obj, now)?;
         prepare::for_write(rt, obj)?;
-        coerce_custom(rt, name, obj)?;
+        default_custom(rt, obj);
+        validate_custom(rt, name, obj)?;
         if track {
             let schema = schema_of(rt);
             let api_version = rt.api_version();
@@ -461,14 +462,21 @@ impl VirtualCluster {
             if rt.namespaced && object::namespace(&new) != ns {
                 return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
             }
+            // kube-apiserver defaults (and prunes a custom resource) when it decodes the
+            // request, so the strategy compares defaulted objects: an update that only drops
+            // a defaulted field changes nothing.
+            if !status_write {
+                prepare::keep_allocations(rt, cur, &mut new);
+            }
+            super::defaults::apply_defaults(&rt.group, &rt.kind, &mut new);
+            prepare::for_write(rt, &mut new)?;
+            default_custom(rt, &mut new);
             prepare::for_update(rt, cur, &mut new, status_write)?;
             let problems = validation::metadata_problems(&new);
             if !problems.is_empty() {
                 return Err(ApiError::invalid(rt, name, &problems));
             }
-            super::defaults::apply_defaults(&rt.group, &rt.kind, &mut new);
-            prepare::for_write(rt, &mut new)?;
-            coerce_custom(rt, name, &mut new)?;
+            validate_custom(rt, name, &new)?;
             if !applied {
                 apply::record_update(Some(cur), &mut new, &self.manager(&api_version, opts, &now, sub), schema.as_ref());
             }
@@ -530,13 +538,19 @@ fn decode_custom(rt: &ResourceType, body: &Value, opts: &WriteOptions) -> Result
     }
 }
 
-/// A custom resource as its CRD version's structural schema shapes it: defaulted, pruned of
-/// unknown fields, and validated.
-fn coerce_custom(rt: &ResourceType, name: &str, obj: &mut Value) -> Result<(), ApiError> {
+/// A custom resource as its CRD version's structural schema shapes it when it is decoded:
+/// defaulted, pruned of unknown fields, non-nullable nulls dropped.
+fn default_custom(rt: &ResourceType, obj: &mut Value) {
+    if let Some(schema) = rt.crd.as_ref().and_then(|c| c.schema.as_ref()) {
+        schema::structural::coerce(obj, schema);
+    }
+}
+
+/// A custom resource validated against its CRD version's structural schema.
+fn validate_custom(rt: &ResourceType, name: &str, obj: &Value) -> Result<(), ApiError> {
     let Some(schema) = rt.crd.as_ref().and_then(|c| c.schema.as_ref()) else {
         return Ok(());
     };
-    schema::structural::coerce(obj, schema);
     let problems = schema::structural::validate(obj, schema);
     if !problems.is_empty() {
         return Err(ApiError::invalid(rt, name, &problems));
