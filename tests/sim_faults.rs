@@ -18,7 +18,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
-use support::sim::{SimEnv, eventually, fails, start};
+use support::sim::{eventually, fails, start};
 
 /// A plain HTTPS/1.1 response.
 struct Raw {

@@ -19,6 +19,7 @@ use super::read::{self, Filter};
 use super::request::{self, Query, ResourcePath, Target};
 use super::resource::ResourceType;
 use super::response::{self, Body, Format};
+use super::scale::ScaleWrite;
 use super::table;
 use super::watch::{self, WatchRequest};
 use super::write::{PatchKind, WriteOptions};
@@ -250,6 +251,7 @@ async fn resource_request(
     let subresource_ok = match rp.subresource.as_deref() {
         None => true,
         Some("status") => rt.status_subresource,
+        Some("scale") => super::scale::paths(&rt).is_some(),
         Some("token") => rt.crd.is_none() && rt.plural == "serviceaccounts",
         Some("finalize") => rt.crd.is_none() && rt.plural == "namespaces",
         Some(_) => false,
@@ -308,6 +310,9 @@ async fn resource_request(
     };
     let name = rp.name.clone().unwrap_or_default();
     let sub = rp.subresource.clone();
+    if sub.as_deref() == Some("scale") {
+        return scale_request(cluster, req, &rt, &ns, &name, verb, &query, table, format).await;
+    }
     match verb {
         "get" => {
             let obj = cluster.get(&rt, &ns, &name)?;
@@ -483,6 +488,63 @@ async fn resource_request(
             "the server does not allow this method on the requested resource",
         )),
     }
+}
+
+/// `<resource>/<name>/scale`: get, update and patch of the autoscaling/v1 Scale.
+#[allow(clippy::too_many_arguments)]
+async fn scale_request(
+    cluster: &Arc<VirtualCluster>,
+    req: Request<Incoming>,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    verb: &str,
+    query: &Query,
+    table: Option<table::IncludeObject>,
+    format: Format,
+) -> Result<Response<Body>, ApiError> {
+    let content_type = header_str(&req, header::CONTENT_TYPE).to_string();
+    let user_agent = header_str(&req, header::USER_AGENT).to_string();
+    let (status, scale) = match verb {
+        "get" => (200, cluster.get_scale(rt, ns, name)?),
+        "update" | "patch" | "apply" => {
+            let request = if verb == "update" {
+                let body = read_body(req).await?;
+                ScaleWrite::Replace(response::parse_body(&content_type, &body)?)
+            } else {
+                let kind = PatchKind::from_content_type(&content_type).ok_or_else(|| {
+                    ApiError::unsupported_media_type(&content_type, PatchKind::CONTENT_TYPES)
+                })?;
+                let body = read_body(req).await?;
+                ScaleWrite::Patch(kind, response::parse_body(&content_type, &body)?)
+            };
+            let opts = write_options(query, &user_agent)?;
+            (200, cluster.write_scale(rt, ns, name, request, &opts)?)
+        }
+        _ => {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+    };
+    if let Some(include) = table {
+        let mut scale_type = rt.clone();
+        scale_type.group = "autoscaling".into();
+        scale_type.version = "v1".into();
+        scale_type.kind = "Scale".into();
+        scale_type.crd = None;
+        let mut t = table::to_table(&scale_type, &[&scale], include, super::object::now_unix());
+        t["metadata"]["resourceVersion"] = scale
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(json!(""));
+        return Ok(response::json(status, &t));
+    }
+    Ok(response::encoded(
+        status,
+        serde_json::to_vec(&scale).unwrap_or_default(),
+        format,
+    ))
 }
 
 /// The name a list or watch selects with `fieldSelector=metadata.name=<name>` (RequestInfo's

@@ -36,6 +36,8 @@ pub struct CrdVersion {
     pub schema: Option<Value>,
     /// `additionalPrinterColumns`.
     pub printer_columns: Vec<Value>,
+    /// `subresources.scale`: `specReplicasPath`, `statusReplicasPath`, `labelSelectorPath`.
+    pub scale: Option<Value>,
 }
 
 impl ResourceType {
@@ -233,6 +235,7 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                         .as_array()
                         .cloned()
                         .unwrap_or_default(),
+                    scale: v["subresources"].get("scale").cloned(),
                 }),
             })
         })

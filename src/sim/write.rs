@@ -321,20 +321,7 @@ impl VirtualCluster {
         let schema = schema_of(rt);
         self.modify(rt, &ns, name, sub, opts, false, |cur| {
             let cur = cur.ok_or_else(|| ApiError::not_found(rt, name))?;
-            let patched = match kind {
-                PatchKind::Merge => {
-                    if !body.is_object() {
-                        return Err(ApiError::bad_request(
-                            "the provided patch is not a JSON object",
-                        ));
-                    }
-                    patch::merge_patch(cur, &body)
-                }
-                PatchKind::Json => patch::json_patch(cur, &body).map_err(|e| patch_error(&e))?,
-                PatchKind::Strategic => patch::strategic_merge_patch(cur, &body, schema.as_ref())
-                    .map_err(|e| patch_error(&e))?,
-                PatchKind::Apply => unreachable!("apply is handled above"),
-            };
+            let patched = apply_patch(kind, cur, &body, schema.as_ref())?;
             // The patched object is decoded as a request body is; strict errors are worded bare.
             if let Some(unknown) = strict_unknown_fields(rt, &patched, opts) {
                 return Err(ApiError::bad_request(strict_decoding_error(&unknown)));
@@ -353,18 +340,7 @@ impl VirtualCluster {
         opts: &WriteOptions,
     ) -> Result<(Arc<Value>, bool), ApiError> {
         if !opts.explicit_manager {
-            // ValidatePatchOptions runs before the user agent could stand in for the manager.
-            let mut err = ApiError::new(
-                422,
-                "Invalid",
-                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-            );
-            err.details = Some(serde_json::json!({
-                "group": "meta.k8s.io",
-                "kind": "PatchOptions",
-                "causes": [{ "reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager" }]
-            }));
-            return Err(err);
+            return Err(apply_needs_a_manager());
         }
         validation::check_type_meta(rt, &mut applied, &self.types())?;
         let applied_name = object::name(&applied);
@@ -429,7 +405,7 @@ impl VirtualCluster {
     /// The update pipeline shared by PUT and PATCH: `change` computes the requested object from
     /// the current one, under the store's lock.
     #[allow(clippy::too_many_arguments)]
-    fn modify(
+    pub(super) fn modify(
         &self,
         rt: &ResourceType,
         ns: &str,
@@ -442,6 +418,8 @@ impl VirtualCluster {
         let status_write = match sub {
             None => false,
             Some("status") if rt.status_subresource => true,
+            // The scale storage hands the changed parent to the main resource's strategy.
+            Some("scale") if rt.scale_subresource => false,
             Some(_) => return Err(ApiError::path_not_found()),
         };
         let now = object::now_rfc3339();
@@ -568,6 +546,41 @@ fn is_namespace_pending(rt: &ResourceType, obj: &Value) -> bool {
             .is_some_and(|a| !a.is_empty())
 }
 
+/// ValidatePatchOptions runs before the user agent could stand in for the manager.
+pub(super) fn apply_needs_a_manager() -> ApiError {
+    ApiError::invalid_options(
+        "PatchOptions",
+        &[(
+            "fieldManager".to_string(),
+            "Required value: is required for apply patch".to_string(),
+        )],
+    )
+}
+
+/// `cur` patched by a JSON, merge or strategic merge patch.
+pub(super) fn apply_patch(
+    kind: PatchKind,
+    cur: &Value,
+    body: &Value,
+    schema: &dyn Schema,
+) -> Result<Value, ApiError> {
+    match kind {
+        PatchKind::Merge => {
+            if !body.is_object() {
+                return Err(ApiError::bad_request(
+                    "the provided patch is not a JSON object",
+                ));
+            }
+            Ok(patch::merge_patch(cur, body))
+        }
+        PatchKind::Json => patch::json_patch(cur, body).map_err(|e| patch_error(&e)),
+        PatchKind::Strategic => {
+            patch::strategic_merge_patch(cur, body, schema).map_err(|e| patch_error(&e))
+        }
+        PatchKind::Apply => Err(ApiError::internal("an apply patch is no plain patch")),
+    }
+}
+
 /// A patch that could not be applied, answered as kube-apiserver's patch handler does.
 fn patch_error(e: &patch::PatchError) -> ApiError {
     let text = e.to_string();
@@ -590,6 +603,6 @@ fn patch_error(e: &patch::PatchError) -> ApiError {
     }
 }
 
-fn apply_error(_rt: &ResourceType, _name: &str, e: ApplyError) -> ApiError {
+pub(super) fn apply_error(_rt: &ResourceType, _name: &str, e: ApplyError) -> ApiError {
     e.to_api_error()
 }
