@@ -170,6 +170,7 @@ impl VirtualCluster {
             groups.push("system:authenticated".into());
             return Ok(UserInfo {
                 name: user.clone(),
+                uid: String::new(),
                 groups,
             });
         }
@@ -177,6 +178,7 @@ impl VirtualCluster {
             if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
                 return Ok(UserInfo {
                     name: ADMIN_USER.into(),
+                    uid: String::new(),
                     groups: vec![MASTERS_GROUP.into(), "system:authenticated".into()],
                 });
             }
@@ -189,6 +191,7 @@ impl VirtualCluster {
         }
         Ok(UserInfo {
             name: ANONYMOUS_USER.into(),
+            uid: String::new(),
             groups: vec![UNAUTHENTICATED_GROUP.into()],
         })
     }
@@ -228,18 +231,28 @@ impl VirtualCluster {
                 return None;
             }
         }
-        Some(rbac::service_account_user(
-            &claims.namespace,
-            &claims.service_account,
-        ))
+        let mut user = rbac::service_account_user(&claims.namespace, &claims.service_account);
+        user.uid = claims.service_account_uid.clone();
+        Some(user)
     }
 
     /// RBAC, with `system:masters` allowed everything.
     pub fn authorize(&self, user: &UserInfo, attrs: &Attributes) -> bool {
+        self.authorization(user, attrs).is_some()
+    }
+
+    /// Why the request is allowed (`None`: it is not): kube-apiserver's authorizer chain, the
+    /// privileged-group authorizer (`system:masters`, no reason given) before RBAC.
+    pub fn authorization(&self, user: &UserInfo, attrs: &Attributes) -> Option<String> {
         if user.groups.iter().any(|g| g == MASTERS_GROUP) {
-            return true;
+            return Some(String::new());
         }
-        rbac::authorize(user, attrs, &StoreRbac(&self.store))
+        rbac::allowed_by(user, attrs, &StoreRbac(&self.store))
+    }
+
+    /// The RBAC rules of `user` in `namespace` (and cluster-wide).
+    pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> Vec<Value> {
+        rbac::rules_for(user, namespace, &StoreRbac(&self.store))
     }
 }
 
@@ -287,6 +300,7 @@ mod tests {
             c.authenticate(None, None, true).unwrap(),
             UserInfo {
                 name: ANONYMOUS_USER.into(),
+                uid: String::new(),
                 groups: vec![UNAUTHENTICATED_GROUP.into()]
             }
         );

@@ -435,7 +435,7 @@ fn clean_namespace(cluster: &VirtualCluster, state: &mut State, ns: &Arc<Value>)
     for rt in cluster
         .types()
         .iter()
-        .filter(|t| t.namespaced && t.preferred)
+        .filter(|t| t.namespaced && t.preferred && !t.create_only)
     {
         let (objs, _) = cluster.store.list(&rt.storage_key(), Some(&name), None);
         for o in objs {

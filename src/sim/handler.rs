@@ -310,6 +310,22 @@ async fn resource_request(
     };
     let name = rp.name.clone().unwrap_or_default();
     let sub = rp.subresource.clone();
+    if rt.create_only {
+        // A review: evaluated, answered, never stored.
+        if verb != "create" || rp.name.is_some() {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        let body = read_body(req).await?;
+        let obj = response::parse_body(&content_type, &body)?;
+        let out = cluster.review(&rt, &ns, user, obj)?;
+        return Ok(response::encoded(
+            201,
+            serde_json::to_vec(&out).unwrap_or_default(),
+            format,
+        ));
+    }
     if sub.as_deref() == Some("scale") {
         return scale_request(cluster, req, &rt, &ns, &name, verb, &query, table, format).await;
     }

@@ -29,6 +29,7 @@ pub mod read;
 pub mod request;
 pub mod resource;
 pub mod response;
+pub mod review;
 pub mod scale;
 pub mod schema;
 pub mod selector;

@@ -209,11 +209,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             out,
+            // Sorted by time: the new entry has none (ToParent takes times from the parent).
             json!([
-                {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "apps/v1",
-                    "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:paused": {}}}},
                 {"manager": "kubectl", "operation": "Update", "apiVersion": "apps/v1",
                     "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}, "subresource": "scale"},
+                {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "apps/v1",
+                    "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:paused": {}}}},
             ])
         );
     }
