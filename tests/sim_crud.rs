@@ -481,3 +481,307 @@ async fn replace_retrying(
         }
     }
 }
+
+const BOGUS_DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        bogus: 1
+"#;
+
+/// A raw POST, to see the response's `Warning` headers.
+async fn post_raw(
+    client: &kube::Client,
+    uri: &str,
+    body: &serde_json::Value,
+) -> (u16, Vec<String>, serde_json::Value) {
+    let req = http::Request::post(uri)
+        .header("content-type", "application/json")
+        .body(kube::client::Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap();
+    let resp = client.send(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let warnings = resp
+        .headers()
+        .get_all("warning")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    use http_body_util::BodyExt;
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, warnings, serde_json::from_slice(&body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_in_objects_decode_into_their_types() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+
+    // kubectl validates strictly by default: an unknown field fails the request.
+    let err = fails(
+        &env.kubectl_stdin("dev", &["apply", "-f", "-"], Some(BOGUS_DEPLOYMENT))
+            .await,
+    );
+    assert!(
+        err.contains("Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.template.spec.containers[0].bogus\""),
+        "{err}"
+    );
+    assert!(deployments.get_opt("web").await.unwrap().is_none());
+    // --validate=warn: dropped, and kubectl prints the server's warning.
+    let out = env
+        .kubectl_stdin(
+            "dev",
+            &["apply", "--validate=warn", "-f", "-"],
+            Some(BOGUS_DEPLOYMENT),
+        )
+        .await;
+    let stdout = ok(&out);
+    assert_eq!(stdout.trim(), "deployment.apps/web created");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Warning: unknown field \"spec.template.spec.containers[0].bogus\""),
+        "{stderr}"
+    );
+    let stored: serde_json::Value =
+        serde_json::to_value(deployments.get("web").await.unwrap()).unwrap();
+    assert!(
+        stored["spec"]["template"]["spec"]["containers"][0]
+            .get("bogus")
+            .is_none()
+    );
+    // --validate=false (Ignore): dropped without a word.
+    let out = env
+        .kubectl_stdin(
+            "dev",
+            &["apply", "--validate=false", "-f", "-"],
+            Some(&BOGUS_DEPLOYMENT.replace("name: web}", "name: quiet}")),
+        )
+        .await;
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Warning"));
+
+    // Without fieldValidation (kube-rs's default) kube-apiserver warns.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w", "colour": "red"}, "data": {"a": "b"}});
+    let (status, warnings, body) =
+        post_raw(&client, "/api/v1/namespaces/default/configmaps", &cm).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        warnings,
+        ["299 - \"unknown field \\\"metadata.colour\\\"\""]
+    );
+    assert!(body["metadata"].get("colour").is_none());
+    let (status, _, body) = post_raw(
+        &client,
+        "/api/v1/namespaces/default/configmaps?fieldValidation=Bogus",
+        &json!({"metadata": {"name": "x"}}),
+    )
+    .await;
+    assert_eq!((status, body["reason"].as_str()), (422, Some("Invalid")));
+
+    // Type errors are 400s, worded as Go's decoder words them.
+    let bad = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typed"}, "data": {"port": 8080}});
+    let (status, _, body) = post_raw(&client, "/api/v1/namespaces/default/configmaps", &bad).await;
+    assert_eq!(
+        (status, body["reason"].as_str(), body["message"].as_str()),
+        (
+            400,
+            Some("BadRequest"),
+            Some(
+                "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string"
+            )
+        )
+    );
+    let err = fails(
+        &env.kubectl_stdin(
+            "dev",
+            &["apply", "-f", "-"],
+            Some(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  replicas: x\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: x, image: nginx}]}\n",
+            ),
+        )
+        .await,
+    );
+    assert!(
+        err.contains("Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+        "{err}"
+    );
+
+    // A merge patch whose result does not decode is the patch handler's 422.
+    let patch = kube::api::Patch::Merge(json!({"spec": {"replicas": "x"}}));
+    let (code, reason, message) = api_error(
+        deployments
+            .patch("web", &kube::api::PatchParams::default(), &patch)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert!(
+        message.starts_with(" \"\" is invalid: patch: Invalid value: \"{")
+            && message.ends_with("\": json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+        "{message}"
+    );
+    // ... and an unknown field in it, with Strict, a bare strict decoding error.
+    let strict = kube::api::PatchParams {
+        field_validation: Some(kube::api::ValidationDirective::Strict),
+        ..Default::default()
+    };
+    let unknown = kube::api::Patch::Merge(json!({"spec": {"paused": false, "bogus": true}}));
+    let (code, _, message) = api_error(
+        deployments
+            .patch("web", &strict, &unknown)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (400, "strict decoding error: unknown field \"spec.bogus\"")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_in_objects_are_validated() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let err = fails(
+        &env.kubectl_stdin(
+            "dev",
+            &["apply", "-f", "-"],
+            Some(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: other}}\n    spec: {containers: [{name: web, image: nginx}]}\n",
+            ),
+        )
+        .await,
+    );
+    assert!(
+        err.contains("The Deployment \"bad\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"),
+        "{err}"
+    );
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let no_selector: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "nosel"},
+        "spec": {"replicas": -1, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": ""}]}}}
+    }))
+    .unwrap();
+    let e = deployments
+        .create(&PostParams::default(), &no_selector)
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    // k8s-openapi sends the required selector as `{}`: an empty selector.
+    assert_eq!(
+        status.message,
+        "Deployment.apps \"nosel\" is invalid: [spec.replicas: Invalid value: -1: must be greater than or equal to 0, spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment, spec.template.spec.containers[0].image: Required value]"
+    );
+    let causes: Vec<(String, String)> = status
+        .details
+        .unwrap()
+        .causes
+        .into_iter()
+        .map(|c| (c.reason, c.field))
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            ("FieldValueInvalid".to_string(), "spec.replicas".to_string()),
+            ("FieldValueInvalid".to_string(), "spec.selector".to_string()),
+            (
+                "FieldValueRequired".to_string(),
+                "spec.template.spec.containers[0].image".to_string()
+            )
+        ]
+    );
+    // Without any selector, the classic pair.
+    let err = fails(
+        &env.kubectl_stdin(
+            "dev",
+            &["apply", "-f", "-"],
+            Some(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nosel}\nspec:\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n",
+            ),
+        )
+        .await,
+    );
+    assert!(
+        err.contains("The Deployment \"nosel\" is invalid: \n* spec.selector: Required value\n* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`"),
+        "{err}"
+    );
+
+    // Services need ports in range.
+    let err = fails(
+        &env.kubectl(
+            "dev",
+            &["create", "service", "clusterip", "api", "--tcp=0:80"],
+        )
+        .await,
+    );
+    assert!(
+        err.contains(
+            "spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive"
+        ),
+        "{err}"
+    );
+
+    // An update may not change the uid or a workload's selector.
+    ok(&env
+        .kubectl(
+            "dev",
+            &["create", "deployment", "web", "--image=nginx:1.27"],
+        )
+        .await);
+    let mut d = deployments.get("web").await.unwrap();
+    d.metadata.uid = Some("00000000-0000-0000-0000-000000000000".into());
+    let (code, _, message) = api_error(
+        deployments
+            .replace("web", &PostParams::default(), &d)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (
+            422,
+            "Deployment.apps \"web\" is invalid: metadata.uid: Invalid value: \"00000000-0000-0000-0000-000000000000\": field is immutable"
+        )
+    );
+    let err = fails(
+        &env.kubectl(
+            "dev",
+            &[
+                "patch",
+                "deploy",
+                "web",
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"selector":{"matchLabels":{"app":"api"}},"template":{"metadata":{"labels":{"app":"api"}}}}}"#,
+            ],
+        )
+        .await,
+    );
+    assert!(
+        err.contains("spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"api\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"),
+        "{err}"
+    );
+    // Names are DNS subdomains (namespaces and services labels).
+    let err = fails(
+        &env.kubectl("dev", &["create", "namespace", "Bad.Name"])
+            .await,
+    );
+    assert!(
+        err.contains(
+            "The Namespace \"Bad.Name\" is invalid: metadata.name: Invalid value: \"Bad.Name\""
+        ),
+        "{err}"
+    );
+}

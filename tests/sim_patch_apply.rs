@@ -1279,3 +1279,40 @@ async fn dry_run_writes_nothing() {
     );
     assert_eq!(after.data.unwrap()["k"], "v");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_fields_the_schema_does_not_declare() {
+    let env = start(&["dev"]).await;
+    let api: Api<Deployment> = Api::namespaced(env.client("dev").await, "default");
+    let mut applied = serde_json::to_value(deployment()).unwrap();
+    applied["spec"]["template"]["spec"]["containers"][0]["bogus"] = json!(1);
+    applied["spec"]["replicas"] = json!("two");
+    let s = api_status(
+        api.patch(
+            "web",
+            &PatchParams::apply("flotilla"),
+            &Patch::Apply(&applied),
+        )
+        .await
+        .unwrap_err(),
+    );
+    // The field manager's plain error: a 500 without a reason, as kube-apiserver answers it.
+    assert_eq!((s.code, s.reason.as_str()), (500, ""), "{}", s.message);
+    assert_eq!(
+        s.message,
+        "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): errors:\n  .spec.replicas: expected numeric (int or float), got string\n  .spec.template.spec.containers[name=\"app\"].bogus: field not declared in schema"
+    );
+    // kubectl apply --server-side says the same.
+    let err = fails(
+        &env.kubectl_stdin(
+            "dev",
+            &["apply", "--server-side", "-f", "-"],
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\nextra: 1\n"),
+        )
+        .await,
+    );
+    assert!(
+        err.contains("failed to create typed patch object (default/c; /v1, Kind=ConfigMap): .extra: field not declared in schema"),
+        "{err}"
+    );
+}

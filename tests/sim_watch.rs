@@ -803,11 +803,12 @@ async fn kubectl_wait_for_delete() {
         .await
         .expect("kubectl wait returns")
         .unwrap();
+    // Everything kubectl printed: the channel closes once both pipes are read to the end.
     let mut printed = Vec::new();
-    while let Ok(l) = lines.try_recv() {
+    while let Ok(Some(l)) = tokio::time::timeout(LIMIT, lines.recv()).await {
         printed.push(l);
     }
-    assert!(output.status.success(), "{printed:?}");
+    assert!(output.status.success(), "{printed:?} {output:?}");
     assert!(
         printed.iter().any(|l| l == "configmap/held condition met"),
         "{printed:?}"

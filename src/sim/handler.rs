@@ -11,6 +11,7 @@ use hyper::{Method, Request, Response, header};
 use serde_json::{Value, json};
 
 use super::cluster::VirtualCluster;
+use super::decode::FieldValidation;
 use super::delete::{self, DeleteOptions};
 use super::error::ApiError;
 use super::faults::Verdict;
@@ -199,7 +200,11 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     }
 }
 
-fn write_options(query: &Query, user_agent: &str) -> Result<WriteOptions, ApiError> {
+fn write_options(
+    query: &Query,
+    user_agent: &str,
+    options_kind: &str,
+) -> Result<WriteOptions, ApiError> {
     let explicit = query.get("fieldManager");
     let manager = match explicit {
         Some(m) => m.to_string(),
@@ -221,7 +226,8 @@ fn write_options(query: &Query, user_agent: &str) -> Result<WriteOptions, ApiErr
         manager,
         force: query.flag("force"),
         explicit_manager: explicit.is_some(),
-        strict_fields: query.get("fieldValidation") == Some("Strict"),
+        field_validation: FieldValidation::from_query(query.get("fieldValidation"), options_kind)?,
+        warnings: Default::default(),
     })
 }
 
@@ -319,11 +325,11 @@ async fn resource_request(
         }
         let body = read_body(req).await?;
         let obj = response::parse_body(&content_type, &body)?;
-        let out = cluster.review(&rt, &ns, user, obj)?;
-        return Ok(response::encoded(
-            201,
-            serde_json::to_vec(&out).unwrap_or_default(),
-            format,
+        let opts = write_options(&query, &user_agent, "CreateOptions")?;
+        let out = cluster.review(&rt, &ns, user, obj, &opts)?;
+        return Ok(response::with_warnings(
+            response::encoded(201, serde_json::to_vec(&out).unwrap_or_default(), format),
+            &opts.warnings.take(),
         ));
     }
     if sub.as_deref() == Some("scale") {
@@ -413,7 +419,7 @@ async fn resource_request(
         "create" => {
             let body = read_body(req).await?;
             let obj = response::parse_body(&content_type, &body)?;
-            let opts = write_options(&query, &user_agent)?;
+            let opts = write_options(&query, &user_agent, "CreateOptions")?;
             if sub.as_deref() == Some("token") {
                 let tr = super::tokens::token_request(cluster, &ns, &name, &obj, opts.dry_run)?;
                 return Ok(response::json(201, &tr));
@@ -429,12 +435,15 @@ async fn resource_request(
                 obj,
                 &opts,
             )?;
-            Ok(response::encoded(201, read::present(&rt, &created), format))
+            Ok(response::with_warnings(
+                response::encoded(201, read::present(&rt, &created), format),
+                &opts.warnings.take(),
+            ))
         }
         "update" => {
             let body = read_body(req).await?;
             let obj = response::parse_body(&content_type, &body)?;
-            let opts = write_options(&query, &user_agent)?;
+            let opts = write_options(&query, &user_agent, "UpdateOptions")?;
             if sub.as_deref() == Some("finalize") {
                 let out =
                     super::controller::finalize_namespace(cluster, &name, &obj, opts.dry_run)?;
@@ -442,10 +451,13 @@ async fn resource_request(
             }
             let (obj, created) =
                 cluster.update(&rt, Some(&ns), &name, obj, sub.as_deref(), &opts)?;
-            Ok(response::encoded(
-                if created { 201 } else { 200 },
-                read::present(&rt, &obj),
-                format,
+            Ok(response::with_warnings(
+                response::encoded(
+                    if created { 201 } else { 200 },
+                    read::present(&rt, &obj),
+                    format,
+                ),
+                &opts.warnings.take(),
             ))
         }
         "patch" | "apply" => {
@@ -454,13 +466,16 @@ async fn resource_request(
             })?;
             let body = read_body(req).await?;
             let patch = response::parse_body(&content_type, &body)?;
-            let opts = write_options(&query, &user_agent)?;
+            let opts = write_options(&query, &user_agent, "PatchOptions")?;
             let (obj, created) =
                 cluster.patch(&rt, Some(&ns), &name, kind, patch, sub.as_deref(), &opts)?;
-            Ok(response::encoded(
-                if created { 201 } else { 200 },
-                read::present(&rt, &obj),
-                format,
+            Ok(response::with_warnings(
+                response::encoded(
+                    if created { 201 } else { 200 },
+                    read::present(&rt, &obj),
+                    format,
+                ),
+                &opts.warnings.take(),
             ))
         }
         "delete" => {
@@ -521,6 +536,7 @@ async fn scale_request(
 ) -> Result<Response<Body>, ApiError> {
     let content_type = header_str(&req, header::CONTENT_TYPE).to_string();
     let user_agent = header_str(&req, header::USER_AGENT).to_string();
+    let mut warnings = Vec::new();
     let (status, scale) = match verb {
         "get" => (200, cluster.get_scale(rt, ns, name)?),
         "update" | "patch" | "apply" => {
@@ -534,8 +550,15 @@ async fn scale_request(
                 let body = read_body(req).await?;
                 ScaleWrite::Patch(kind, response::parse_body(&content_type, &body)?)
             };
-            let opts = write_options(query, &user_agent)?;
-            (200, cluster.write_scale(rt, ns, name, request, &opts)?)
+            let kind = if verb == "update" {
+                "UpdateOptions"
+            } else {
+                "PatchOptions"
+            };
+            let opts = write_options(query, &user_agent, kind)?;
+            let scale = cluster.write_scale(rt, ns, name, request, &opts)?;
+            warnings = opts.warnings.take();
+            (200, scale)
         }
         _ => {
             return Err(ApiError::method_not_allowed(
@@ -556,10 +579,13 @@ async fn scale_request(
             .unwrap_or(json!(""));
         return Ok(response::json(status, &t));
     }
-    Ok(response::encoded(
-        status,
-        serde_json::to_vec(&scale).unwrap_or_default(),
-        format,
+    Ok(response::with_warnings(
+        response::encoded(
+            status,
+            serde_json::to_vec(&scale).unwrap_or_default(),
+            format,
+        ),
+        &warnings,
     ))
 }
 

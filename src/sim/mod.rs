@@ -11,6 +11,7 @@ pub mod admin;
 pub mod apply;
 pub mod cluster;
 pub mod controller;
+pub mod decode;
 pub mod defaults;
 pub mod delete;
 pub mod discovery;

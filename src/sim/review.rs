@@ -11,6 +11,7 @@ use super::cluster::VirtualCluster;
 use super::error::ApiError;
 use super::rbac::{Attributes, UserInfo};
 use super::resource::ResourceType;
+use super::write::WriteOptions;
 
 fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
@@ -159,8 +160,10 @@ impl VirtualCluster {
         ns: &str,
         user: &UserInfo,
         mut body: Value,
+        opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
         super::validation::check_type_meta(rt, &mut body, &self.types())?;
+        super::write::decode_body(rt, &mut body, opts)?;
         let spec = body.get("spec").cloned().unwrap_or(Value::Null);
         let status = match (rt.group.as_str(), rt.kind.as_str()) {
             ("authorization.k8s.io", "SelfSubjectAccessReview") => {

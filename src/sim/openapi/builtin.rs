@@ -87,6 +87,22 @@ fn generator(group: &str, version: &str, kind: &str) -> Option<Generate> {
     })
 }
 
+/// The definitions of built-in kinds as k8s-openapi's schemars impls generate them, before
+/// any reshaping for publication, and each kind's definition name (`None` for a kind without
+/// one): what the typed decoder compiles.
+pub(crate) fn raw_definitions(
+    kinds: &[(&str, &str, &str)],
+) -> (Vec<Option<String>>, Map<String, Value>) {
+    let mut schemas = new_generator();
+    let names = kinds
+        .iter()
+        .map(|(g, v, k)| {
+            generator(g, v, k).and_then(|gen_fn| ref_name(gen_fn(&mut schemas).as_value()))
+        })
+        .collect();
+    (names, schemas.take_definitions(true))
+}
+
 fn new_generator() -> SchemaGenerator {
     SchemaSettings::openapi3()
         .with(|s| s.meta_schema = None)
