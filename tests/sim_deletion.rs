@@ -578,6 +578,46 @@ async fn a_namespace_deleted_in_the_foreground_goes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_namespaces_may_not_be_deleted() {
+    let env = start(&["dev"]).await;
+    let namespaces: Api<Namespace> = Api::all(env.client("dev").await);
+    // kube-apiserver's NamespaceLifecycle admission, before anything is written.
+    for name in ["default", "kube-system", "kube-public"] {
+        let err = support::sim::fails(&env.kubectl("dev", &["delete", "namespace", name]).await);
+        assert_eq!(
+            err.trim(),
+            format!(
+                "Error from server (Forbidden): namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+            )
+        );
+        let (code, reason, message) = api_error(
+            namespaces
+                .delete(name, &DeleteParams::default().dry_run())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!((code, reason.as_str()), (403, "Forbidden"));
+        assert_eq!(
+            message,
+            format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")
+        );
+        let ns = namespaces.get(name).await.unwrap();
+        assert!(ns.metadata.deletion_timestamp.is_none(), "{name}");
+    }
+    // Any other namespace goes, kube-node-lease included.
+    let out = ok(&env
+        .kubectl(
+            "dev",
+            &["delete", "namespace", "kube-node-lease", "--wait=false"],
+        )
+        .await);
+    assert!(
+        out.contains("namespace \"kube-node-lease\" deleted"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_delete_by_manifest_and_by_selector() {
     let env = start(&["dev"]).await;
     let api: Api<ConfigMap> = Api::namespaced(env.client("dev").await, "default");

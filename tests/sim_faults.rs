@@ -18,7 +18,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
-use support::sim::{SimEnv, eventually, fails, start};
+use support::sim::{eventually, fails, start};
 
 /// A plain HTTPS/1.1 response.
 struct Raw {
@@ -93,16 +93,6 @@ async fn raw(
     })
 }
 
-/// A kube client for `server` (admin token) without kube-rs's automatic retries of 429/503.
-async fn client_without_retry(env: &SimEnv, cluster: &str) -> kube::Client {
-    let kc = Kubeconfig::from_yaml(&env.handle(cluster).kubeconfig()).unwrap();
-    let mut config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    config.default_retry = false;
-    kube::Client::try_from(config).unwrap()
-}
-
 fn api_error(e: kube::Error) -> (u16, String, String) {
     match e {
         kube::Error::Api(s) => (s.code, s.reason.clone(), s.message.clone()),
@@ -122,7 +112,7 @@ fn configmaps_url(server: &str) -> String {
 async fn latency_errors_and_throttling_through_the_handle() {
     let env = start(&["dev"]).await;
     let dev = env.handle("dev");
-    let client = client_without_retry(&env, "dev").await;
+    let client = env.client_without_retry("dev").await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     api.create(&PostParams::default(), &cm("a")).await.unwrap();
 
@@ -252,8 +242,31 @@ async fn admin_endpoint_sets_and_reads_faults() {
     let admin = format!("{}/admin/clusters/dev/faults", env.sim.url());
     let ca = env.sim.ca_pem().to_string();
     let token = env.sim.admin_token().to_string();
-    let api: Api<ConfigMap> = Api::namespaced(client_without_retry(&env, "dev").await, "default");
+    let api: Api<ConfigMap> = Api::namespaced(env.client_without_retry("dev").await, "default");
     api.create(&PostParams::default(), &cm("a")).await.unwrap();
+
+    // `flotilla sim --kubeconfig-dir` writes the admin URL and token for the owner only, as it
+    // writes the kubeconfigs (a file left by an earlier run with wider permissions too).
+    let admin_file = env.dir.path().join("admin.json");
+    std::fs::write(&admin_file, "{}").unwrap();
+    env.sim.write_admin_file(&admin_file).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&admin_file).unwrap()).unwrap();
+    assert_eq!(
+        doc,
+        json!({"url": format!("{}/admin", env.sim.url()), "token": token})
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["admin.json", "dev.yaml", "all.yaml"] {
+            let mode = std::fs::metadata(env.dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+    }
 
     // The admin API wants its own token.
     let r = raw(&ca, &admin, Method::GET, "", None).await.unwrap();

@@ -696,6 +696,71 @@ async fn deployment_json(env: &SimEnv) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_that_defaulting_undoes_changes_nothing() {
+    let env = start(&["dev"]).await;
+    ok(&env
+        .kubectl(
+            "dev",
+            &["create", "deployment", "web", "--image=nginx:1.27"],
+        )
+        .await);
+    // Once Available, the status writes of the simulated controller stop.
+    ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "wait",
+                "--for=condition=Available",
+                "deploy/web",
+                "--timeout=30s",
+            ],
+        )
+        .await);
+    let before = deployment_json(&env).await;
+    assert_eq!(before["spec"]["revisionHistoryLimit"], 10);
+    // kube-apiserver defaults the patched object as it decodes it: revisionHistoryLimit comes
+    // back as 10, the spec is unchanged, so nothing is written.
+    let out = ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "patch",
+                "deploy",
+                "web",
+                "--type=json",
+                "-p",
+                r#"[{"op":"remove","path":"/spec/revisionHistoryLimit"}]"#,
+            ],
+        )
+        .await);
+    assert_eq!(out.trim(), "deployment.apps/web patched (no change)");
+    let after = deployment_json(&env).await;
+    assert_eq!(after["metadata"], before["metadata"]);
+    assert_eq!(after["spec"], before["spec"]);
+    // A real change still moves both.
+    let out = ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "patch",
+                "deploy",
+                "web",
+                "--type=json",
+                "-p",
+                r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":3}]"#,
+            ],
+        )
+        .await);
+    assert_eq!(out.trim(), "deployment.apps/web patched");
+    let changed = deployment_json(&env).await;
+    assert_eq!(changed["metadata"]["generation"], 2);
+    assert_ne!(
+        changed["metadata"]["resourceVersion"],
+        before["metadata"]["resourceVersion"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_server_side_apply() {
     let env = start(&["dev"]).await;
     let out = ok(&env
@@ -1213,4 +1278,41 @@ async fn dry_run_writes_nothing() {
         before.metadata.resource_version
     );
     assert_eq!(after.data.unwrap()["k"], "v");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_fields_the_schema_does_not_declare() {
+    let env = start(&["dev"]).await;
+    let api: Api<Deployment> = Api::namespaced(env.client("dev").await, "default");
+    let mut applied = serde_json::to_value(deployment()).unwrap();
+    applied["spec"]["template"]["spec"]["containers"][0]["bogus"] = json!(1);
+    applied["spec"]["replicas"] = json!("two");
+    let s = api_status(
+        api.patch(
+            "web",
+            &PatchParams::apply("flotilla"),
+            &Patch::Apply(&applied),
+        )
+        .await
+        .unwrap_err(),
+    );
+    // The field manager's plain error: a 500 without a reason, as kube-apiserver answers it.
+    assert_eq!((s.code, s.reason.as_str()), (500, ""), "{}", s.message);
+    assert_eq!(
+        s.message,
+        "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): errors:\n  .spec.replicas: expected numeric (int or float), got string\n  .spec.template.spec.containers[name=\"app\"].bogus: field not declared in schema"
+    );
+    // kubectl apply --server-side says the same.
+    let err = fails(
+        &env.kubectl_stdin(
+            "dev",
+            &["apply", "--server-side", "-f", "-"],
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\nextra: 1\n"),
+        )
+        .await,
+    );
+    assert!(
+        err.contains("failed to create typed patch object (default/c; /v1, Kind=ConfigMap): .extra: field not declared in schema"),
+        "{err}"
+    );
 }

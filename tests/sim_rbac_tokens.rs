@@ -639,36 +639,198 @@ subjects:
         .unwrap();
     assert!(listed.items.len() >= 4);
 
-    // No credentials at all: anonymous (on by default), judged by RBAC: /version is public,
-    // discovery and resources are not.
+    // No credentials at all: anonymous only on the public-info paths (/version, /healthz,
+    // /livez, /readyz, which system:public-info-viewer opens to everyone), 401 elsewhere.
     kc["users"][0]["user"] = json!({});
     let nobody = client_for(&serde_yaml::to_string(&kc).unwrap()).await;
     nobody.apiserver_version().await.unwrap();
     let (code, reason, message) = api_error(nobody.list_core_api_versions().await.unwrap_err());
     assert_eq!(
         (code, reason.as_str(), message.as_str()),
-        (
-            403,
-            "Forbidden",
-            "forbidden: User \"system:anonymous\" cannot get path \"/api\""
-        )
+        (401, "Unauthorized", "Unauthorized")
     );
-    let (code, _, message) = api_error(
+    let (code, reason, _) = api_error(
         Api::<ConfigMap>::namespaced(nobody, "default")
             .list(&ListParams::default())
             .await
             .unwrap_err(),
     );
-    assert_eq!(
-        (code, message.as_str()),
-        (
-            403,
-            "configmaps is forbidden: User \"system:anonymous\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""
-        )
-    );
+    assert_eq!((code, reason.as_str()), (401, "Unauthorized"));
     // A bad token is 401, not anonymous.
     kc["users"][0]["user"] = json!({"token": "not-a-token"});
     let bad = client_for(&serde_yaml::to_string(&kc).unwrap()).await;
     let (code, reason, _) = api_error(bad.apiserver_version().await.unwrap_err());
     assert_eq!((code, reason.as_str()), (401, "Unauthorized"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_auth_can_i_and_whoami() {
+    let env = start(&["dev"]).await;
+    // The admin: system:masters may do anything (no RBAC reason, as the privileged-group
+    // authorizer answers first).
+    assert_eq!(
+        ok(&env.kubectl("dev", &["auth", "can-i", "get", "pods"]).await).trim(),
+        "yes"
+    );
+    assert_eq!(
+        ok(&env
+            .kubectl(
+                "dev",
+                &[
+                    "auth",
+                    "can-i",
+                    "delete",
+                    "deployments.apps",
+                    "-n",
+                    "kube-system"
+                ]
+            )
+            .await)
+        .trim(),
+        "yes"
+    );
+    let whoami = ok(&env.kubectl("dev", &["auth", "whoami", "-o", "json"]).await);
+    let whoami: serde_json::Value = serde_json::from_str(&whoami).unwrap();
+    assert_eq!(
+        whoami["status"]["userInfo"],
+        json!({"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]})
+    );
+    let list = ok(&env.kubectl("dev", &["auth", "can-i", "--list"]).await);
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "Resources",
+            "Non-Resource",
+            "URLs",
+            "Resource",
+            "Names",
+            "Verbs"
+        ]
+    );
+    assert!(rows.contains(&vec!["*.*", "[]", "[]", "[*]"]), "{list}");
+    assert!(rows.contains(&vec!["[*]", "[]", "[*]"]), "{list}");
+
+    // A ServiceAccount: its Role's rules in its namespace, nothing elsewhere.
+    ok(&env
+        .kubectl("dev", &["create", "serviceaccount", "robot"])
+        .await);
+    ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "create",
+                "role",
+                "cm-reader",
+                "--verb=get,list",
+                "--resource=configmaps",
+            ],
+        )
+        .await);
+    ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "create",
+                "rolebinding",
+                "robot-cm",
+                "--role=cm-reader",
+                "--serviceaccount=default:robot",
+            ],
+        )
+        .await);
+    let token = ok(&env.kubectl("dev", &["create", "token", "robot"]).await);
+    let token = token.trim();
+    let can = |args: &'static [&'static str]| {
+        let env = &env;
+        async move {
+            let mut all = vec!["auth", "can-i"];
+            all.extend_from_slice(args);
+            let out = kubectl_as(env, token, &all).await;
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    };
+    assert_eq!(can(&["get", "configmaps"]).await, "yes");
+    assert_eq!(can(&["list", "configmaps", "-n", "default"]).await, "yes");
+    assert_eq!(can(&["get", "configmaps", "-n", "kube-system"]).await, "no");
+    assert_eq!(can(&["get", "secrets"]).await, "no");
+    assert_eq!(
+        can(&["create", "selfsubjectaccessreviews.authorization.k8s.io"]).await,
+        "yes"
+    );
+    let list = ok(&kubectl_as(&env, token, &["auth", "can-i", "--list"]).await);
+    assert!(
+        list.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["configmaps", "[]", "[]", "[get", "list]"]),
+        "{list}"
+    );
+    assert!(!list.contains("*.*"), "{list}");
+    let whoami = ok(&kubectl_as(&env, token, &["auth", "whoami", "-o", "json"]).await);
+    let whoami: serde_json::Value = serde_json::from_str(&whoami).unwrap();
+    let sa: ServiceAccount = Api::namespaced(env.client("dev").await, "default")
+        .get("robot")
+        .await
+        .unwrap();
+    assert_eq!(
+        whoami["status"]["userInfo"],
+        json!({"username": "system:serviceaccount:default:robot", "uid": sa.metadata.uid.unwrap(),
+            "groups": ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"]})
+    );
+
+    // kube-rs: the RBAC reason of an allowed SubjectAccessReview, TokenReview, and the
+    // review resources in discovery (create only).
+    let client = env.client("dev").await;
+    let sar = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "spec": {"user": "system:serviceaccount:default:robot", "groups": ["system:serviceaccounts"],
+            "resourceAttributes": {"namespace": "default", "verb": "list", "resource": "configmaps"}}});
+    let req = http::Request::post("/apis/authorization.k8s.io/v1/subjectaccessreviews")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&sar).unwrap())
+        .unwrap();
+    let answer: serde_json::Value = client.request(req).await.unwrap();
+    assert_eq!(
+        answer["status"],
+        json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"robot-cm/default\" of Role \"cm-reader\" to ServiceAccount \"robot/default\""})
+    );
+    let tr = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}});
+    let req = http::Request::post("/apis/authentication.k8s.io/v1/tokenreviews")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&tr).unwrap())
+        .unwrap();
+    let answer: serde_json::Value = client.request(req).await.unwrap();
+    assert_eq!(answer["status"]["authenticated"], true);
+    assert_eq!(
+        answer["status"]["user"]["username"],
+        "system:serviceaccount:default:robot"
+    );
+    let empty = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {}});
+    let req = http::Request::post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&empty).unwrap())
+        .unwrap();
+    let (code, reason, _) = api_error(client.request::<serde_json::Value>(req).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    let resources = client
+        .list_api_group_resources("authorization.k8s.io/v1")
+        .await
+        .unwrap();
+    let ssar = resources
+        .resources
+        .iter()
+        .find(|r| r.name == "selfsubjectaccessreviews")
+        .unwrap();
+    assert_eq!(ssar.verbs, ["create"]);
+    assert!(!ssar.namespaced);
+    let err = fails(
+        &env.kubectl("dev", &["get", "selfsubjectaccessreviews"])
+            .await,
+    );
+    assert!(
+        err.contains("MethodNotAllowed") || err.contains("does not allow"),
+        "{err}"
+    );
 }

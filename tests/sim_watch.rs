@@ -354,6 +354,29 @@ async fn bookmarks_and_timeouts() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_negative_timeout_ends_the_watch_at_once() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &cm("n", &[]))
+        .await
+        .unwrap();
+    // kube-apiserver's watch timer starts already expired: 200 and an empty stream, not the
+    // default 30 to 60 minutes.
+    let start = Instant::now();
+    let req =
+        http::Request::get("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=-5")
+            .body(Vec::new())
+            .unwrap();
+    let body = tokio::time::timeout(LIMIT, client.request_text(req))
+        .await
+        .expect("the watch ends by itself")
+        .unwrap();
+    assert_eq!(body, "");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
 fn small_history(n: usize) -> flotilla::sim::ClusterSettings {
     let mut s = test_settings();
     s.watch_history = n;
@@ -780,11 +803,12 @@ async fn kubectl_wait_for_delete() {
         .await
         .expect("kubectl wait returns")
         .unwrap();
+    // Everything kubectl printed: the channel closes once both pipes are read to the end.
     let mut printed = Vec::new();
-    while let Ok(l) = lines.try_recv() {
+    while let Ok(Some(l)) = tokio::time::timeout(LIMIT, lines.recv()).await {
         printed.push(l);
     }
-    assert!(output.status.success(), "{printed:?}");
+    assert!(output.status.success(), "{printed:?} {output:?}");
     assert!(
         printed.iter().any(|l| l == "configmap/held condition met"),
         "{printed:?}"

@@ -601,6 +601,16 @@ async fn pods_run_and_get_ready() {
         "scheduled: {}",
         v["spec"]
     );
+    // The scheduler binds through pods/binding, past the pod strategy: the generation stays,
+    // and no manager of the kubelet or the scheduler owns spec.nodeName.
+    assert_eq!(v["metadata"]["generation"], 1, "{}", v["metadata"]);
+    let managers: Vec<&Value> = v["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["fieldsV1"]["f:spec"]["f:nodeName"].is_object())
+        .collect();
+    assert!(managers.is_empty(), "{managers:?}");
     let out = ok(&env
         .kubectl(
             "dev",
@@ -715,4 +725,259 @@ async fn services_get_addresses_and_claims_bind() {
         )
         .await);
     assert_eq!(out, "Bound", "{}", get(&claims, "data").await);
+}
+
+fn api_status(e: kube::Error) -> kube::core::Status {
+    match e {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scale_subresource() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &deployment("web", 2, "nginx:1.27"))
+        .await
+        .unwrap();
+    let out = ok(&env
+        .kubectl("dev", &["scale", "deploy", "web", "--replicas=5"])
+        .await);
+    assert_eq!(out.trim(), "deployment.apps/web scaled");
+    let d = get(&api, "web").await;
+    assert_eq!(
+        (&d["spec"]["replicas"], &d["metadata"]["generation"]),
+        (&json!(5), &json!(2))
+    );
+    // kubectl scale's merge patch went to /scale: its manager owns spec.replicas there.
+    let scaler = d["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "kubectl")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (
+            &scaler["subresource"],
+            &scaler["apiVersion"],
+            &scaler["fieldsV1"]
+        ),
+        (
+            &json!("scale"),
+            &json!("apps/v1"),
+            &json!({"f:spec": {"f:replicas": {}}})
+        )
+    );
+
+    // The Scale: the parent's identity and resourceVersion, replicas, the selector as a string.
+    let scale = api.get_scale("web").await.unwrap();
+    let v = value(&scale);
+    assert_eq!(
+        v["metadata"]["uid"], d["metadata"]["uid"],
+        "the parent's uid"
+    );
+    assert_eq!(
+        v["metadata"]["resourceVersion"],
+        d["metadata"]["resourceVersion"]
+    );
+    assert!(v["metadata"].get("managedFields").is_none());
+    assert_eq!(v["spec"], json!({"replicas": 5}));
+    assert_eq!(v["status"]["selector"], "app=web");
+
+    // PUT with a stale resourceVersion conflicts on the parent.
+    let mut stale = scale.clone();
+    stale.metadata.resource_version = Some("1".into());
+    stale.spec.as_mut().unwrap().replicas = Some(7);
+    let s = api_status(
+        api.replace_scale("web", &PostParams::default(), &stale)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (s.code, s.message.as_str()),
+        (
+            409,
+            "Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; please apply your changes to the latest version and try again"
+        )
+    );
+    let mut current = scale.clone();
+    current.spec.as_mut().unwrap().replicas = Some(3);
+    let replaced = api
+        .replace_scale("web", &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert_eq!(replaced.spec.unwrap().replicas, Some(3));
+    assert_eq!(get(&api, "web").await["metadata"]["generation"], 3);
+
+    // Validation, in the Scale's words.
+    let s = api_status(
+        api.patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": -1}})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(
+        (s.code, s.reason.as_str(), s.message.as_str()),
+        (
+            422,
+            "Invalid",
+            "Scale.autoscaling \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        )
+    );
+    // A scale to the current size writes nothing.
+    let before = get(&api, "web").await["metadata"]["resourceVersion"].clone();
+    let same = api
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        value(&same)["metadata"]["resourceVersion"],
+        before,
+        "a no-op keeps the resourceVersion"
+    );
+    // Strategic merge and server-side apply work on /scale too; appliers conflict there.
+    api.patch_scale(
+        "web",
+        &PatchParams::default(),
+        &Patch::Strategic(json!({"spec": {"replicas": 4}})),
+    )
+    .await
+    .unwrap();
+    let applied = json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 6}});
+    // The strategic patch's manager owns the replicas now: the first applier forces.
+    let s = api
+        .patch_scale(
+            "web",
+            &PatchParams::apply("hpa-a").force(),
+            &Patch::Apply(&applied),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.spec.unwrap().replicas, Some(6));
+    let other = json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 8}});
+    let s = api_status(
+        api.patch_scale("web", &PatchParams::apply("hpa-b"), &Patch::Apply(&other))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(s.code, 409, "{}", s.message);
+    assert!(s.message.contains("\"hpa-a\""), "{}", s.message);
+    assert_eq!(get(&api, "web").await["spec"]["replicas"], 6);
+
+    // ReplicaSets and StatefulSets scale; DaemonSets have no /scale.
+    ok(&env
+        .kubectl_stdin(
+            "dev",
+            &["apply", "-f", "-"],
+            Some(
+                r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  serviceName: db
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres:16}]}
+"#,
+            ),
+        )
+        .await);
+    let out = ok(&env
+        .kubectl("dev", &["scale", "statefulset", "db", "--replicas=2"])
+        .await);
+    assert_eq!(out.trim(), "statefulset.apps/db scaled");
+    let err = fails(
+        &env.kubectl("dev", &["scale", "daemonset", "nope", "--replicas=2"])
+            .await,
+    );
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_scale_through_their_crd_paths() {
+    let env = start(&["dev"]).await;
+    ok(&env
+        .kubectl_stdin(
+            "dev",
+            &["apply", "-f", "-"],
+            Some(
+                r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: pools.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: pools, singular: pool, kind: Pool}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.size, statusReplicasPath: .status.ready, labelSelectorPath: .status.selector}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+          status: {type: object, properties: {ready: {type: integer}, selector: {type: string}}}
+"#,
+            ),
+        )
+        .await);
+    ok(&env
+        .kubectl(
+            "dev",
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/pools.example.com",
+                "--timeout=30s",
+            ],
+        )
+        .await);
+    ok(&env
+        .kubectl_stdin(
+            "dev",
+            &["apply", "-f", "-"],
+            Some("apiVersion: example.com/v1\nkind: Pool\nmetadata: {name: p}\nspec: {size: 1}\n"),
+        )
+        .await);
+    let out = ok(&env
+        .kubectl("dev", &["scale", "pool", "p", "--replicas=4"])
+        .await);
+    assert_eq!(out.trim(), "pool.example.com/p scaled");
+    let pool: Value = serde_json::from_str(&ok(&env
+        .kubectl("dev", &["get", "pool", "p", "-o", "json"])
+        .await))
+    .unwrap();
+    assert_eq!(
+        (&pool["spec"]["size"], &pool["metadata"]["generation"]),
+        (&json!(4), &json!(2))
+    );
+    let scale: Value = serde_json::from_str(&ok(&env
+        .kubectl(
+            "dev",
+            &["get", "pool", "p", "--subresource=scale", "-o", "json"],
+        )
+        .await))
+    .unwrap();
+    assert_eq!(scale["spec"], json!({"replicas": 4}));
+    assert_eq!(scale["status"], json!({"replicas": 0}));
 }

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use serde_json::json;
 
 use crate::sim::{ClusterSettings, SimConfig, Simulator};
 
@@ -86,8 +85,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<()> {
         if let Some(dir) = &args.kubeconfig_dir {
             let written = sim.write_kubeconfigs(dir)?;
             let admin = dir.join("admin.json");
-            let doc = json!({ "url": format!("{}/admin", sim.url()), "token": sim.admin_token() });
-            std::fs::write(&admin, serde_json::to_vec_pretty(&doc)?).with_context(|| format!("writing {}", admin.display()))?;
+            sim.write_admin_file(&admin)?;
             println!("kubeconfigs: {} files in {} (contexts named after the clusters; all.yaml has every context)", written.len(), dir.display());
             println!("admin API: {}/admin (URL and token in {})", sim.url(), admin.display());
         } else {

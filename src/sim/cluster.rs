@@ -44,6 +44,12 @@ pub const MASTERS_GROUP: &str = "system:masters";
 /// Who a request without credentials is (`anonymous.NewAuthenticator`).
 pub const ANONYMOUS_USER: &str = "system:anonymous";
 pub const UNAUTHENTICATED_GROUP: &str = "system:unauthenticated";
+/// Where a request without credentials is served as `system:anonymous`: the paths the default
+/// `system:public-info-viewer` ClusterRole opens to everyone. This is kube-apiserver with an
+/// `AuthenticationConfiguration` whose `anonymous.conditions` list these paths (structured
+/// authentication, beta and on by default since v1.32); everywhere else no credentials is 401,
+/// as with `--anonymous-auth=false`.
+pub const ANONYMOUS_PATHS: &[&str] = &["/version", "/version/", "/healthz", "/livez", "/readyz"];
 
 /// A virtual cluster.
 pub struct VirtualCluster {
@@ -150,18 +156,21 @@ impl VirtualCluster {
 
     /// Who is calling, as kube-apiserver's authenticator chain decides: a verified client
     /// certificate (tried first), else the bearer token (the admin token or a service-account
-    /// token; one that doesn't verify is 401, never anonymous), else — anonymous auth being on by
-    /// default — `system:anonymous` in `system:unauthenticated`, whom RBAC then judges.
+    /// token; one that doesn't verify is 401), else — when `anonymous` allows it, see
+    /// [`ANONYMOUS_PATHS`] — `system:anonymous` in `system:unauthenticated`, whom RBAC then
+    /// judges. A request without credentials anywhere else is 401.
     pub fn authenticate(
         &self,
         bearer: Option<&str>,
         cert: Option<&(String, Vec<String>)>,
+        anonymous: bool,
     ) -> Result<UserInfo, ApiError> {
         if let Some((user, groups)) = cert {
             let mut groups = groups.clone();
             groups.push("system:authenticated".into());
             return Ok(UserInfo {
                 name: user.clone(),
+                uid: String::new(),
                 groups,
             });
         }
@@ -169,6 +178,7 @@ impl VirtualCluster {
             if constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()) {
                 return Ok(UserInfo {
                     name: ADMIN_USER.into(),
+                    uid: String::new(),
                     groups: vec![MASTERS_GROUP.into(), "system:authenticated".into()],
                 });
             }
@@ -176,8 +186,12 @@ impl VirtualCluster {
                 .service_account_user(token)
                 .ok_or_else(ApiError::unauthorized);
         }
+        if !anonymous {
+            return Err(ApiError::unauthorized());
+        }
         Ok(UserInfo {
             name: ANONYMOUS_USER.into(),
+            uid: String::new(),
             groups: vec![UNAUTHENTICATED_GROUP.into()],
         })
     }
@@ -217,18 +231,28 @@ impl VirtualCluster {
                 return None;
             }
         }
-        Some(rbac::service_account_user(
-            &claims.namespace,
-            &claims.service_account,
-        ))
+        let mut user = rbac::service_account_user(&claims.namespace, &claims.service_account);
+        user.uid = claims.service_account_uid.clone();
+        Some(user)
     }
 
     /// RBAC, with `system:masters` allowed everything.
     pub fn authorize(&self, user: &UserInfo, attrs: &Attributes) -> bool {
+        self.authorization(user, attrs).is_some()
+    }
+
+    /// Why the request is allowed (`None`: it is not): kube-apiserver's authorizer chain, the
+    /// privileged-group authorizer (`system:masters`, no reason given) before RBAC.
+    pub fn authorization(&self, user: &UserInfo, attrs: &Attributes) -> Option<String> {
         if user.groups.iter().any(|g| g == MASTERS_GROUP) {
-            return true;
+            return Some(String::new());
         }
-        rbac::authorize(user, attrs, &StoreRbac(&self.store))
+        rbac::allowed_by(user, attrs, &StoreRbac(&self.store))
+    }
+
+    /// The RBAC rules of `user` in `namespace` (and cluster-wide).
+    pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> Vec<Value> {
+        rbac::rules_for(user, namespace, &StoreRbac(&self.store))
     }
 }
 
@@ -271,23 +295,33 @@ mod tests {
     fn authentication_follows_the_apiserver_chain() {
         let c = VirtualCluster::new("dev", ClusterSettings::default(), String::new());
         let cert = ("jane".to_string(), vec!["devs".to_string()]);
-        // No credentials: anonymous, not 401.
+        // No credentials: anonymous where that is allowed, 401 elsewhere.
         assert_eq!(
-            c.authenticate(None, None).unwrap(),
+            c.authenticate(None, None, true).unwrap(),
             UserInfo {
                 name: ANONYMOUS_USER.into(),
+                uid: String::new(),
                 groups: vec![UNAUTHENTICATED_GROUP.into()]
             }
         );
-        assert_eq!(c.authenticate(Some(""), None).unwrap().name, ANONYMOUS_USER);
-        // A token that doesn't verify is never anonymous.
-        assert_eq!(c.authenticate(Some("nope"), None).unwrap_err().code, 401);
         assert_eq!(
-            c.authenticate(Some(c.admin_token()), None).unwrap().name,
+            c.authenticate(Some(""), None, true).unwrap().name,
+            ANONYMOUS_USER
+        );
+        assert_eq!(c.authenticate(None, None, false).unwrap_err().code, 401);
+        // A token that doesn't verify is never anonymous.
+        assert_eq!(
+            c.authenticate(Some("nope"), None, true).unwrap_err().code,
+            401
+        );
+        assert_eq!(
+            c.authenticate(Some(c.admin_token()), None, false)
+                .unwrap()
+                .name,
             ADMIN_USER
         );
         // A client certificate is tried before the bearer token.
-        let u = c.authenticate(Some("nope"), Some(&cert)).unwrap();
+        let u = c.authenticate(Some("nope"), Some(&cert), false).unwrap();
         assert_eq!(
             (u.name.as_str(), u.groups.as_slice()),
             (

@@ -437,7 +437,7 @@ fn clean_namespace(cluster: &VirtualCluster, state: &mut State, ns: &Arc<Value>)
     for rt in cluster
         .types()
         .iter()
-        .filter(|t| t.namespaced && t.preferred)
+        .filter(|t| t.namespaced && t.preferred && !t.create_only)
     {
         let (objs, _) = cluster.store.list(&rt.storage_key(), Some(&name), None);
         for o in objs {
@@ -561,6 +561,23 @@ fn workload_status(
                 state.schedule(now + after, r);
             }
         }
+        Outcome::SpecAndStatus { spec_patch, status } if is_pod(rt) => {
+            // The scheduler binds through pods/binding, which writes spec.nodeName straight to
+            // storage: no generation, no managed fields.
+            let node = spec_patch["nodeName"].as_str().unwrap_or_default();
+            if let Ok(bound) = bind_pod(cluster, rt, &ns, &name, node, &object::now_rfc3339()) {
+                let mut with_status = (*bound).clone();
+                with_status["status"] = status;
+                let _ = cluster.update(
+                    rt,
+                    Some(&ns),
+                    &name,
+                    with_status,
+                    status_sub(rt),
+                    &manager(),
+                );
+            }
+        }
         Outcome::SpecAndStatus { spec_patch, status } => {
             let mut new = (**obj).clone();
             new["spec"] = super::patch::merge_patch(&new["spec"], &spec_patch);
@@ -580,12 +597,66 @@ fn workload_status(
     }
 }
 
+fn is_pod(rt: &ResourceType) -> bool {
+    rt.crd.is_none() && rt.group.is_empty() && rt.plural == "pods"
+}
+
+/// What `POST pods/<name>/binding` does (`BindingREST.setPodNodeAndMetadata`): sets
+/// spec.nodeName and the PodScheduled condition in one storage update, past the pod strategy,
+/// so neither the generation nor managedFields move.
+pub fn bind_pod(
+    cluster: &VirtualCluster,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    node: &str,
+    now: &str,
+) -> Result<Arc<Value>, ApiError> {
+    let written = cluster
+        .store
+        .write(&rt.storage_key(), ns, name, |cur| {
+            let cur = cur.ok_or_else(|| ApiError::not_found(rt, name))?;
+            let conflict = |why: String| ApiError::conflict(rt, name, &why);
+            if object::is_deleting(cur) {
+                return Err(conflict(format!(
+                    "pod {name} is being deleted, cannot be assigned to a host"
+                )));
+            }
+            let assigned = cur["spec"]["nodeName"].as_str().unwrap_or_default();
+            if !assigned.is_empty() {
+                return Err(conflict(format!(
+                    "pod {name} is already assigned to node \"{assigned}\""
+                )));
+            }
+            let mut pod = (**cur).clone();
+            pod["spec"]["nodeName"] = json!(node);
+            if !pod["status"].is_object() {
+                pod["status"] = json!({});
+            }
+            let conditions = pod["status"]
+                .as_object_mut()
+                .map(|s| s.entry("conditions").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = conditions {
+                match list.iter_mut().find(|c| c["type"] == "PodScheduled") {
+                    Some(c) if c["status"] == "True" => {}
+                    Some(c) => {
+                        c["status"] = json!("True");
+                        c["lastTransitionTime"] = json!(now);
+                    }
+                    None => list.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now})),
+                }
+            }
+            Ok(Change::Put(pod))
+        })?;
+    Ok(written.object().clone())
+}
+
 fn status_sub(rt: &ResourceType) -> Option<&'static str> {
     rt.status_subresource.then_some("status")
 }
 
 /// What a new virtual cluster starts with: the system namespaces, the bootstrap RBAC
-/// objects, and each namespace's defaults.
+/// objects, the `kubernetes` Service, and each namespace's defaults.
 pub fn bootstrap(cluster: &VirtualCluster) {
     let opts = WriteOptions {
         manager: "kube-apiserver".into(),
@@ -619,11 +690,26 @@ pub fn bootstrap(cluster: &VirtualCluster) {
             let _ = cluster.create(&rt, None, b, &opts);
         }
     }
+    if let Some(rt) = find("services") {
+        // The apiserver's own Service, which its bootstrap controller keeps in `default`.
+        let svc = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP, "sessionAffinity": "None",
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
+        });
+        let _ = cluster.create(&rt, Some("default"), svc, &opts);
+    }
     let (namespaces, _) = cluster.store.list(&key("", "namespaces"), None, None);
     for ns in namespaces {
         namespace_defaults(cluster, &ns);
     }
 }
+
+/// The first address of the default service CIDR (10.96.0.0/12), which the `kubernetes`
+/// Service takes.
+pub const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@
 mod image;
 mod misc;
 mod pod;
-mod quantity;
+pub(crate) mod quantity;
 mod service;
 mod util;
 mod workloads;

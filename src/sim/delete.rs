@@ -14,6 +14,8 @@ use super::store::{Change, Written};
 
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 pub const ORPHAN_FINALIZER: &str = "orphan";
+/// The namespaces kube-apiserver's NamespaceLifecycle admission never lets go.
+pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
 /// How dependents of a deleted object are handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,6 +93,14 @@ impl VirtualCluster {
     ) -> Result<Deleted, ApiError> {
         let now = object::now_rfc3339();
         let is_namespace = rt.crd.is_none() && rt.group.is_empty() && rt.plural == "namespaces";
+        if is_namespace && IMMORTAL_NAMESPACES.contains(&name) {
+            // The NamespaceLifecycle admission plugin.
+            return Err(ApiError::forbidden_because(
+                rt,
+                name,
+                "this namespace may not be deleted",
+            ));
+        }
         let mut dry = None;
         let written = self.store.write(&rt.storage_key(), ns, name, |cur| {
             let cur = cur.ok_or_else(|| ApiError::not_found(rt, name))?;

@@ -433,6 +433,8 @@ mod tests {
             names,
             [
                 "apps",
+                "authentication.k8s.io",
+                "authorization.k8s.io",
                 "autoscaling",
                 "batch",
                 "networking.k8s.io",
@@ -444,7 +446,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            list["groups"][1]["preferredVersion"]["groupVersion"],
+            list["groups"][3]["preferredVersion"]["groupVersion"],
             "autoscaling/v2"
         );
     }

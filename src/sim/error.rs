@@ -94,6 +94,25 @@ impl ApiError {
         .with_details(Self::resource_details(rt, name))
     }
 
+    /// A conflict on a resource known by its name and group (e.g. `deployments/scale`, `apps`).
+    pub fn conflict_on(resource: &str, group: &str, name: &str, why: &str) -> Self {
+        let qualified = if group.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{resource}.{group}")
+        };
+        let mut d = json!({ "name": name, "kind": resource });
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
+        Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {qualified} \"{name}\": {why}"),
+        )
+        .with_details(d)
+    }
+
     pub fn modified(rt: &ResourceType, name: &str) -> Self {
         Self::conflict(
             rt,
@@ -105,11 +124,21 @@ impl ApiError {
     /// 422: `Kind.group "name" is invalid: field: Invalid value: ...` (`errors.NewInvalid`, which
     /// names the group-qualified kind). `causes` are (field, message).
     pub fn invalid(rt: &ResourceType, name: &str, causes: &[(String, String)]) -> Self {
+        Self::invalid_kind(&rt.group, &rt.kind, name, causes)
+    }
+
+    /// [`ApiError::invalid`] for a kind known by its group and name (e.g. `autoscaling` `Scale`).
+    pub fn invalid_kind(
+        group: &str,
+        kind_name: &str,
+        name: &str,
+        causes: &[(String, String)],
+    ) -> Self {
         let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        let kind = if rt.group.is_empty() {
-            rt.kind.clone()
+        let kind = if group.is_empty() {
+            kind_name.to_string()
         } else {
-            format!("{}.{}", rt.kind, rt.group)
+            format!("{kind_name}.{group}")
         };
         let message = if text.len() == 1 {
             format!("{kind} \"{name}\" is invalid: {}", text[0])
@@ -120,11 +149,31 @@ impl ApiError {
             .iter()
             .map(|(f, m)| json!({ "reason": field_error_reason(m), "message": m, "field": f }))
             .collect();
-        let mut details = json!({ "name": name, "kind": rt.kind, "causes": causes });
-        if !rt.group.is_empty() {
-            details["group"] = json!(rt.group);
+        let mut details = json!({ "name": name, "kind": kind_name, "causes": causes });
+        if !group.is_empty() {
+            details["group"] = json!(group);
         }
         Self::new(422, "Invalid", message).with_details(details)
+    }
+
+    /// 422 for invalid request options (`ListOptions.meta.k8s.io "" is invalid: ...`).
+    pub fn invalid_options(kind: &str, causes: &[(String, String)]) -> Self {
+        let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let joined = if text.len() == 1 {
+            text[0].clone()
+        } else {
+            format!("[{}]", text.join(", "))
+        };
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(f, m)| json!({ "reason": field_error_reason(m), "message": m, "field": f }))
+            .collect();
+        Self::new(
+            422,
+            "Invalid",
+            format!("{kind}.meta.k8s.io \"\" is invalid: {joined}"),
+        )
+        .with_details(json!({ "group": "meta.k8s.io", "kind": kind, "causes": causes }))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -172,6 +221,17 @@ impl ApiError {
             format!("{target}: User \"{user}\" cannot {} resource \"{resource}\" in API group \"{group}\"{scope}", attrs.verb),
         )
         .with_details(details)
+    }
+
+    /// 403 from an admission plugin (`errors.NewForbidden`): `<resource> "<name>" is forbidden:
+    /// <why>`.
+    pub fn forbidden_because(rt: &ResourceType, name: &str, why: &str) -> Self {
+        Self::new(
+            403,
+            "Forbidden",
+            format!("{} \"{name}\" is forbidden: {why}", rt.qualified()),
+        )
+        .with_details(Self::resource_details(rt, name))
     }
 
     /// 403 for a non-resource URL such as `/version`.

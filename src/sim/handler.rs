@@ -11,6 +11,7 @@ use hyper::{Method, Request, Response, header};
 use serde_json::{Value, json};
 
 use super::cluster::VirtualCluster;
+use super::decode::FieldValidation;
 use super::delete::{self, DeleteOptions};
 use super::error::ApiError;
 use super::faults::Verdict;
@@ -19,6 +20,7 @@ use super::read::{self, Filter};
 use super::request::{self, Query, ResourcePath, Target};
 use super::resource::ResourceType;
 use super::response::{self, Body, Format};
+use super::scale::ScaleWrite;
 use super::table;
 use super::watch::{self, WatchRequest};
 use super::write::{PatchKind, WriteOptions};
@@ -69,7 +71,8 @@ pub async fn handle(
         .strip_prefix("Bearer ")
         .map(str::trim)
         .map(str::to_string);
-    let user = match cluster.authenticate(bearer.as_deref(), caller.cert.as_ref()) {
+    let anonymous = super::cluster::ANONYMOUS_PATHS.contains(&path.as_str());
+    let user = match cluster.authenticate(bearer.as_deref(), caller.cert.as_ref(), anonymous) {
         Ok(u) => u,
         Err(e) => {
             cluster.counters.add("unauthorized", &path);
@@ -197,7 +200,11 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     }
 }
 
-fn write_options(query: &Query, user_agent: &str) -> Result<WriteOptions, ApiError> {
+fn write_options(
+    query: &Query,
+    user_agent: &str,
+    options_kind: &str,
+) -> Result<WriteOptions, ApiError> {
     let explicit = query.get("fieldManager");
     let manager = match explicit {
         Some(m) => m.to_string(),
@@ -219,7 +226,8 @@ fn write_options(query: &Query, user_agent: &str) -> Result<WriteOptions, ApiErr
         manager,
         force: query.flag("force"),
         explicit_manager: explicit.is_some(),
-        strict_fields: query.get("fieldValidation") == Some("Strict"),
+        field_validation: FieldValidation::from_query(query.get("fieldValidation"), options_kind)?,
+        warnings: Default::default(),
     })
 }
 
@@ -249,6 +257,7 @@ async fn resource_request(
     let subresource_ok = match rp.subresource.as_deref() {
         None => true,
         Some("status") => rt.status_subresource,
+        Some("scale") => super::scale::paths(&rt).is_some(),
         Some("token") => rt.crd.is_none() && rt.plural == "serviceaccounts",
         Some("finalize") => rt.crd.is_none() && rt.plural == "namespaces",
         Some(_) => false,
@@ -307,6 +316,25 @@ async fn resource_request(
     };
     let name = rp.name.clone().unwrap_or_default();
     let sub = rp.subresource.clone();
+    if rt.create_only {
+        // A review: evaluated, answered, never stored.
+        if verb != "create" || rp.name.is_some() {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        let body = read_body(req).await?;
+        let obj = response::parse_body(&content_type, &body)?;
+        let opts = write_options(&query, &user_agent, "CreateOptions")?;
+        let out = cluster.review(&rt, &ns, user, obj, &opts)?;
+        return Ok(response::with_warnings(
+            response::encoded(201, serde_json::to_vec(&out).unwrap_or_default(), format),
+            &opts.warnings.take(),
+        ));
+    }
+    if sub.as_deref() == Some("scale") {
+        return scale_request(cluster, req, &rt, &ns, &name, verb, &query, table, format).await;
+    }
     match verb {
         "get" => {
             let obj = cluster.get(&rt, &ns, &name)?;
@@ -329,6 +357,7 @@ async fn resource_request(
                 &filter,
                 limit,
                 query.get("continue"),
+                read::ListRead::from_query(&query)?,
             )?;
             if let Some(include) = table {
                 let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
@@ -360,10 +389,18 @@ async fn resource_request(
             };
             let timeout = match query
                 .get("timeoutSeconds")
-                .and_then(|t| t.parse::<u64>().ok())
+                .and_then(|t| t.parse::<i64>().ok())
             {
-                Some(t) => Duration::from_secs(t),
-                None => Duration::from_secs(1800 + (super::object::now_unix() as u64 % 1800)),
+                // A negative timeout has expired before the watch starts: kube-apiserver's
+                // timer fires at once and the stream ends empty.
+                Some(t) if t < 0 => {
+                    let (resp, tx) = response::stream("application/json");
+                    drop(tx);
+                    return Ok(resp);
+                }
+                Some(t) if t > 0 => Duration::from_secs(t.unsigned_abs()),
+                // Unset or 0: minRequestTimeout (1800 s) times a random factor in [1, 2).
+                _ => Duration::from_secs(1800 + (super::object::now_unix() as u64 % 1800)),
             };
             let wr = WatchRequest {
                 rt,
@@ -382,7 +419,7 @@ async fn resource_request(
         "create" => {
             let body = read_body(req).await?;
             let obj = response::parse_body(&content_type, &body)?;
-            let opts = write_options(&query, &user_agent)?;
+            let opts = write_options(&query, &user_agent, "CreateOptions")?;
             if sub.as_deref() == Some("token") {
                 let tr = super::tokens::token_request(cluster, &ns, &name, &obj, opts.dry_run)?;
                 return Ok(response::json(201, &tr));
@@ -398,12 +435,15 @@ async fn resource_request(
                 obj,
                 &opts,
             )?;
-            Ok(response::encoded(201, read::present(&rt, &created), format))
+            Ok(response::with_warnings(
+                response::encoded(201, read::present(&rt, &created), format),
+                &opts.warnings.take(),
+            ))
         }
         "update" => {
             let body = read_body(req).await?;
             let obj = response::parse_body(&content_type, &body)?;
-            let opts = write_options(&query, &user_agent)?;
+            let opts = write_options(&query, &user_agent, "UpdateOptions")?;
             if sub.as_deref() == Some("finalize") {
                 let out =
                     super::controller::finalize_namespace(cluster, &name, &obj, opts.dry_run)?;
@@ -411,10 +451,13 @@ async fn resource_request(
             }
             let (obj, created) =
                 cluster.update(&rt, Some(&ns), &name, obj, sub.as_deref(), &opts)?;
-            Ok(response::encoded(
-                if created { 201 } else { 200 },
-                read::present(&rt, &obj),
-                format,
+            Ok(response::with_warnings(
+                response::encoded(
+                    if created { 201 } else { 200 },
+                    read::present(&rt, &obj),
+                    format,
+                ),
+                &opts.warnings.take(),
             ))
         }
         "patch" | "apply" => {
@@ -423,13 +466,16 @@ async fn resource_request(
             })?;
             let body = read_body(req).await?;
             let patch = response::parse_body(&content_type, &body)?;
-            let opts = write_options(&query, &user_agent)?;
+            let opts = write_options(&query, &user_agent, "PatchOptions")?;
             let (obj, created) =
                 cluster.patch(&rt, Some(&ns), &name, kind, patch, sub.as_deref(), &opts)?;
-            Ok(response::encoded(
-                if created { 201 } else { 200 },
-                read::present(&rt, &obj),
-                format,
+            Ok(response::with_warnings(
+                response::encoded(
+                    if created { 201 } else { 200 },
+                    read::present(&rt, &obj),
+                    format,
+                ),
+                &opts.warnings.take(),
             ))
         }
         "delete" => {
@@ -446,7 +492,14 @@ async fn resource_request(
             let body = read_body(req).await?;
             let opts = delete_options(&query, &body)?;
             let filter = Filter::from_query(&rt, &query)?;
-            let page = cluster.list(&rt, rp.namespace.as_deref(), &filter, None, None)?;
+            let page = cluster.list(
+                &rt,
+                rp.namespace.as_deref(),
+                &filter,
+                None,
+                None,
+                read::ListRead::Latest,
+            )?;
             for obj in &page.items {
                 match cluster.delete(
                     &rt,
@@ -466,6 +519,74 @@ async fn resource_request(
             "the server does not allow this method on the requested resource",
         )),
     }
+}
+
+/// `<resource>/<name>/scale`: get, update and patch of the autoscaling/v1 Scale.
+#[allow(clippy::too_many_arguments)]
+async fn scale_request(
+    cluster: &Arc<VirtualCluster>,
+    req: Request<Incoming>,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    verb: &str,
+    query: &Query,
+    table: Option<table::IncludeObject>,
+    format: Format,
+) -> Result<Response<Body>, ApiError> {
+    let content_type = header_str(&req, header::CONTENT_TYPE).to_string();
+    let user_agent = header_str(&req, header::USER_AGENT).to_string();
+    let mut warnings = Vec::new();
+    let (status, scale) = match verb {
+        "get" => (200, cluster.get_scale(rt, ns, name)?),
+        "update" | "patch" | "apply" => {
+            let request = if verb == "update" {
+                let body = read_body(req).await?;
+                ScaleWrite::Replace(response::parse_body(&content_type, &body)?)
+            } else {
+                let kind = PatchKind::from_content_type(&content_type).ok_or_else(|| {
+                    ApiError::unsupported_media_type(&content_type, PatchKind::CONTENT_TYPES)
+                })?;
+                let body = read_body(req).await?;
+                ScaleWrite::Patch(kind, response::parse_body(&content_type, &body)?)
+            };
+            let kind = if verb == "update" {
+                "UpdateOptions"
+            } else {
+                "PatchOptions"
+            };
+            let opts = write_options(query, &user_agent, kind)?;
+            let scale = cluster.write_scale(rt, ns, name, request, &opts)?;
+            warnings = opts.warnings.take();
+            (200, scale)
+        }
+        _ => {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+    };
+    if let Some(include) = table {
+        let mut scale_type = rt.clone();
+        scale_type.group = "autoscaling".into();
+        scale_type.version = "v1".into();
+        scale_type.kind = "Scale".into();
+        scale_type.crd = None;
+        let mut t = table::to_table(&scale_type, &[&scale], include, super::object::now_unix());
+        t["metadata"]["resourceVersion"] = scale
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(json!(""));
+        return Ok(response::json(status, &t));
+    }
+    Ok(response::with_warnings(
+        response::encoded(
+            status,
+            serde_json::to_vec(&scale).unwrap_or_default(),
+            format,
+        ),
+        &warnings,
+    ))
 }
 
 /// The name a list or watch selects with `fieldSelector=metadata.name=<name>` (RequestInfo's

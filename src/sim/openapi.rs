@@ -10,7 +10,7 @@
 //! walks the same schemas. Built-in schemas come from k8s-openapi, custom ones from the CRD.
 
 mod annotate;
-mod builtin;
+pub(crate) mod builtin;
 mod crd;
 mod params;
 mod paths;

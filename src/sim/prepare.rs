@@ -341,9 +341,7 @@ pub fn for_update(
     {
         meta.insert("managedFields".into(), m.clone());
     }
-    if is(rt, "", "services") {
-        keep_allocations(old, new);
-    }
+    keep_allocations(rt, old, new);
     if is(rt, "", "namespaces") {
         // spec.finalizers is changed only through /finalize.
         new["spec"] = old.get("spec").cloned().unwrap_or(json!({}));
@@ -380,8 +378,15 @@ pub fn for_update(
     Ok(())
 }
 
-/// An update that omits a Service's allocated cluster IPs or node ports keeps them.
-fn keep_allocations(old: &Value, new: &mut Value) {
+/// An update that omits a Service's allocated cluster IPs or node ports keeps them (before
+/// defaulting would allocate new ones).
+pub fn keep_allocations(rt: &ResourceType, old: &Value, new: &mut Value) {
+    if is(rt, "", "services") {
+        keep_service_allocations(old, new);
+    }
+}
+
+fn keep_service_allocations(old: &Value, new: &mut Value) {
     if !new.get("spec").is_some_and(Value::is_object) {
         return;
     }

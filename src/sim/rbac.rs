@@ -19,6 +19,8 @@ use super::selector::LabelSelector;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserInfo {
     pub name: String,
+    /// A service account's uid; empty for other users.
+    pub uid: String,
     pub groups: Vec<String>,
 }
 
@@ -47,30 +49,91 @@ pub trait RbacSource {
 
 /// Whether RBAC allows the request (`DecisionAllow`; anything else is "no opinion", i.e. 403).
 pub fn authorize(user: &UserInfo, attrs: &Attributes, source: &dyn RbacSource) -> bool {
+    allowed_by(user, attrs, source).is_some()
+}
+
+/// The reason RBAC allows the request, as its authorizer words it (`RBAC: allowed by
+/// ClusterRoleBinding "x" of ClusterRole "y" to Group "z"`); `None` when it does not.
+pub fn allowed_by(user: &UserInfo, attrs: &Attributes, source: &dyn RbacSource) -> Option<String> {
     let resolver = Resolver {
         source,
         cluster_roles: OnceCell::new(),
     };
     for binding in source.cluster_role_bindings() {
-        if applies_to(user, &binding["subjects"], "")
+        if let Some(subject) = subject_for(user, &binding["subjects"], "")
             && resolver
                 .role_ref_rules(&binding["roleRef"], None)
                 .iter()
                 .any(|r| rule_allows(attrs, r))
         {
-            return true;
+            return Some(format!(
+                "RBAC: allowed by ClusterRoleBinding {} of {} {} to {}",
+                go_quote(name_of(&binding)),
+                str_of(&binding["roleRef"], "kind"),
+                go_quote(str_of(&binding["roleRef"], "name")),
+                describe_subject(subject, "")
+            ));
         }
     }
-    let Some(namespace) = attrs.namespace.filter(|ns| !ns.is_empty()) else {
-        return false;
-    };
-    source.role_bindings(namespace).iter().any(|binding| {
-        applies_to(user, &binding["subjects"], namespace)
-            && resolver
-                .role_ref_rules(&binding["roleRef"], Some(namespace))
-                .iter()
-                .any(|r| rule_allows(attrs, r))
+    let namespace = attrs.namespace.filter(|ns| !ns.is_empty())?;
+    source.role_bindings(namespace).iter().find_map(|binding| {
+        let subject = subject_for(user, &binding["subjects"], namespace)?;
+        resolver
+            .role_ref_rules(&binding["roleRef"], Some(namespace))
+            .iter()
+            .any(|r| rule_allows(attrs, r))
+            .then(|| {
+                format!(
+                    "RBAC: allowed by RoleBinding {} of {} {} to {}",
+                    go_quote(&format!("{}/{namespace}", name_of(binding))),
+                    str_of(&binding["roleRef"], "kind"),
+                    go_quote(str_of(&binding["roleRef"], "name")),
+                    describe_subject(subject, namespace)
+                )
+            })
     })
+}
+
+/// `RulesFor`: every rule granted to `user` by ClusterRoleBindings, and by RoleBindings in
+/// `namespace` (if any), in the order the bindings are read.
+pub fn rules_for(user: &UserInfo, namespace: &str, source: &dyn RbacSource) -> Vec<Value> {
+    let resolver = Resolver {
+        source,
+        cluster_roles: OnceCell::new(),
+    };
+    let mut rules = Vec::new();
+    for binding in source.cluster_role_bindings() {
+        if subject_for(user, &binding["subjects"], "").is_some() {
+            rules.extend(resolver.role_ref_rules(&binding["roleRef"], None));
+        }
+    }
+    if !namespace.is_empty() {
+        for binding in source.role_bindings(namespace) {
+            if subject_for(user, &binding["subjects"], namespace).is_some() {
+                rules.extend(resolver.role_ref_rules(&binding["roleRef"], Some(namespace)));
+            }
+        }
+    }
+    rules
+}
+
+/// `%q` of a plain string (names are printable).
+fn go_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// `describeSubject`.
+fn describe_subject(subject: &Value, binding_namespace: &str) -> String {
+    let kind = str_of(subject, "kind");
+    let name = str_of(subject, "name");
+    if kind == "ServiceAccount" {
+        let ns = match str_of(subject, "namespace") {
+            "" => binding_namespace,
+            ns => ns,
+        };
+        return format!("{kind} {}", go_quote(&format!("{name}/{ns}")));
+    }
+    format!("{kind} {}", go_quote(name))
 }
 
 /// The rules a ClusterRole grants: its `rules`, or for an aggregated role the rules of the
@@ -83,6 +146,7 @@ pub fn effective_cluster_role_rules(role: &Value, all: &[Arc<Value>]) -> Vec<Val
 pub fn service_account_user(namespace: &str, name: &str) -> UserInfo {
     UserInfo {
         name: format!("system:serviceaccount:{namespace}:{name}"),
+        uid: String::new(),
         groups: vec![
             "system:serviceaccounts".to_string(),
             format!("system:serviceaccounts:{namespace}"),
@@ -183,10 +247,10 @@ fn effective_rules(role: &Value, all: &[Arc<Value>], visiting: &mut Vec<String>)
     rules
 }
 
-/// `appliesTo`: whether any subject names the user. A ServiceAccount subject without a namespace
-/// means the RoleBinding's namespace (and matches nothing in a ClusterRoleBinding).
-fn applies_to(user: &UserInfo, subjects: &Value, namespace: &str) -> bool {
-    subjects.as_array().into_iter().flatten().any(|s| {
+/// `appliesTo`: the first subject that names the user. A ServiceAccount subject without a
+/// namespace means the RoleBinding's namespace (and matches nothing in a ClusterRoleBinding).
+fn subject_for<'a>(user: &UserInfo, subjects: &'a Value, namespace: &str) -> Option<&'a Value> {
+    subjects.as_array().into_iter().flatten().find(|s| {
         let name = str_of(s, "name");
         match str_of(s, "kind") {
             "User" => user.name == name,
@@ -533,6 +597,7 @@ mod tests {
 
     fn user(name: &str, groups: &[&str]) -> UserInfo {
         UserInfo {
+            uid: String::new(),
             name: name.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
         }

@@ -64,6 +64,92 @@ impl Filter {
     }
 }
 
+/// Which state a list reads (`resourceVersion`, `resourceVersionMatch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListRead {
+    /// No resourceVersion (a consistent read) or `0` (any): the current state.
+    Latest,
+    /// Not older than this resourceVersion (the default match).
+    NotOlderThan(u64),
+    /// `resourceVersionMatch=Exact`: the state at exactly this resourceVersion.
+    Exact(u64),
+}
+
+impl ListRead {
+    /// From a list's query, validated as `ValidateListOptions` and the storage layer do it.
+    pub fn from_query(q: &Query) -> Result<Self, ApiError> {
+        let rv = q.get("resourceVersion");
+        let matching = q.get("resourceVersionMatch");
+        let cont = q.get("continue");
+        let forbidden = |detail: &str| {
+            (
+                "resourceVersionMatch".to_string(),
+                format!("Forbidden: {detail}"),
+            )
+        };
+        let mut problems = Vec::new();
+        if let Some(m) = matching {
+            if rv.is_none() {
+                problems.push(forbidden(
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ));
+            }
+            if cont.is_some() {
+                problems.push(forbidden(
+                    "resourceVersionMatch is forbidden when continue is provided",
+                ));
+            }
+            if m != "Exact" && m != "NotOlderThan" {
+                problems.push((
+                    "resourceVersionMatch".to_string(),
+                    format!(
+                        "Unsupported value: \"{m}\": supported values: \"Exact\", \"NotOlderThan\", \"\""
+                    ),
+                ));
+            }
+            if m == "Exact" && rv == Some("0") {
+                problems.push(forbidden(
+                    "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_options("ListOptions", &problems));
+        }
+        let Some(rv) = rv else {
+            return Ok(ListRead::Latest);
+        };
+        if cont.is_some() && rv != "0" {
+            return Err(ApiError::bad_request(
+                "specifying resource version is not allowed when using continue",
+            ));
+        }
+        let n = rv
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
+        Ok(match matching {
+            Some("Exact") => ListRead::Exact(n),
+            _ if n == 0 => ListRead::Latest,
+            _ => ListRead::NotOlderThan(n),
+        })
+    }
+}
+
+/// `storage.NewTooLargeResourceVersionError`: a resourceVersion the store has not reached.
+fn too_large(requested: u64, current: u64) -> ApiError {
+    let mut e = ApiError::new(
+        504,
+        "Timeout",
+        format!("Timeout: Too large resource version: {requested}, current: {current}"),
+    );
+    e.details = Some(json!({
+        "causes": [{ "reason": "ResourceVersionTooLarge", "message": "Too large resource version" }],
+        "retryAfterSeconds": 1,
+    }));
+    e.retry_after = Some(1);
+    e
+}
+
 /// One page of a list.
 pub struct Page {
     pub items: Vec<Arc<Value>>,
@@ -104,6 +190,9 @@ impl VirtualCluster {
 
     /// A page of objects matching `filter`, from the `continue` token on, at most `limit`.
     /// Pages are read from the current state (kube-apiserver serves them from a snapshot).
+    /// An exact read of an older resourceVersion is served when the resource has not changed
+    /// since; otherwise it is 410 Gone, as if etcd had compacted that revision (the store keeps
+    /// no snapshots).
     pub fn list(
         &self,
         rt: &ResourceType,
@@ -111,6 +200,7 @@ impl VirtualCluster {
         filter: &Filter,
         limit: Option<usize>,
         cont: Option<&str>,
+        read: ListRead,
     ) -> Result<Page, ApiError> {
         let (list_rv, after) = match cont {
             Some(t) => {
@@ -119,8 +209,21 @@ impl VirtualCluster {
             }
             None => (None, None),
         };
-        let (all, rv) = self.store.list(&rt.storage_key(), ns, after.as_ref());
-        let rv = list_rv.unwrap_or(rv);
+        let (all, rv, changed) =
+            self.store
+                .list_with_last_change(&rt.storage_key(), ns, after.as_ref());
+        let rv = match read {
+            ListRead::NotOlderThan(n) | ListRead::Exact(n) if n > rv => {
+                return Err(too_large(n, rv));
+            }
+            ListRead::Exact(n) if n < changed => {
+                return Err(ApiError::gone(
+                    "The resourceVersion for the provided list is too old.",
+                ));
+            }
+            ListRead::Exact(n) => n,
+            _ => list_rv.unwrap_or(rv),
+        };
         let mut items = Vec::new();
         let mut iter = all.into_iter();
         let limit = limit.filter(|l| *l > 0);

@@ -24,6 +24,9 @@ pub struct ResourceType {
     pub create_on_update: bool,
     /// The version clients should prefer in discovery.
     pub preferred: bool,
+    /// Only `create` is served and nothing is stored (the authorization and authentication
+    /// reviews).
+    pub create_only: bool,
     /// For custom resources: the CRD's name and the version's schema and printer columns.
     pub crd: Option<CrdVersion>,
 }
@@ -36,6 +39,8 @@ pub struct CrdVersion {
     pub schema: Option<Value>,
     /// `additionalPrinterColumns`.
     pub printer_columns: Vec<Value>,
+    /// `subresources.scale`: `specReplicasPath`, `statusReplicasPath`, `labelSelectorPath`.
+    pub scale: Option<Value>,
 }
 
 impl ResourceType {
@@ -72,6 +77,9 @@ impl ResourceType {
 
     /// Verbs listed in discovery.
     pub fn verbs(&self) -> &'static [&'static str] {
+        if self.create_only {
+            return &["create"];
+        }
         &[
             "create",
             "delete",
@@ -159,10 +167,43 @@ pub fn builtins() -> Vec<ResourceType> {
             generation: d.generation,
             create_on_update: matches!(d.plural, "events" | "leases"),
             preferred: true,
+            create_only: false,
             crd: None,
         })
+        .chain(
+            REVIEWS
+                .iter()
+                .map(|(group, kind, plural, namespaced)| ResourceType {
+                    group: group.to_string(),
+                    version: "v1".to_string(),
+                    kind: kind.to_string(),
+                    plural: plural.to_string(),
+                    singular: kind.to_lowercase(),
+                    namespaced: *namespaced,
+                    short_names: Vec::new(),
+                    categories: Vec::new(),
+                    status_subresource: false,
+                    scale_subresource: false,
+                    generation: false,
+                    create_on_update: false,
+                    preferred: true,
+                    create_only: true,
+                    crd: None,
+                }),
+        )
         .collect()
 }
+
+/// The create-only review resources: (group, kind, plural, namespaced).
+#[rustfmt::skip]
+const REVIEWS: &[(&str, &str, &str, bool)] = &[
+    ("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", false),
+    ("authentication.k8s.io", "TokenReview", "tokenreviews", false),
+    ("authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", true),
+    ("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false),
+    ("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", false),
+    ("authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", false),
+];
 
 /// The resource types a CustomResourceDefinition serves: one per served version.
 /// Returns an empty list for a CRD whose names are unusable.
@@ -226,6 +267,7 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 scale_subresource: v["subresources"].get("scale").is_some(),
                 generation: true,
                 create_on_update: false,
+                create_only: false,
                 crd: Some(CrdVersion {
                     crd_name: crd_name.clone(),
                     schema: v["schema"].get("openAPIV3Schema").cloned(),
@@ -233,6 +275,7 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                         .as_array()
                         .cloned()
                         .unwrap_or_default(),
+                    scale: v["subresources"].get("scale").cloned(),
                 }),
             })
         })

@@ -77,6 +77,26 @@ pub fn encoded(status: u16, body: Vec<u8>, format: Format) -> Response<Body> {
     }
 }
 
+/// Adds a `Warning: 299 - "<text>"` header per warning (`net.NewWarningHeader`: quotes and
+/// backslashes escaped; a text that cannot be a header value is left out).
+pub fn with_warnings(mut r: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let mut quoted = String::with_capacity(w.len() + 2);
+        quoted.push('"');
+        for c in w.chars() {
+            if c == '"' || c == '\\' {
+                quoted.push('\\');
+            }
+            quoted.push(c);
+        }
+        quoted.push('"');
+        if let Ok(v) = header::HeaderValue::from_str(&format!("299 - {quoted}")) {
+            r.headers_mut().append(header::WARNING, v);
+        }
+    }
+    r
+}
+
 pub fn error(e: &ApiError) -> Response<Body> {
     let mut r = json(e.code, &e.to_status());
     if let Some(s) = e.retry_after

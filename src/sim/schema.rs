@@ -10,6 +10,8 @@ use serde_json::Value;
 pub mod structural;
 mod table;
 
+use super::decode::{Node as GoType, NodeId, Scalar, Types};
+
 use table::{Field, Shape};
 
 /// How a list merges under server-side apply.
@@ -52,6 +54,35 @@ pub trait Schema: Send + Sync {
     /// it whole instead of merging it (e.g. a PodDisruptionBudget's `spec.selector`).
     fn replaces_map(&self, _path: &[&str]) -> bool {
         false
+    }
+    /// Whether the object at `path` declares `field` (structured-merge-diff refuses an applied
+    /// configuration with a field its schema does not declare). Open objects declare all.
+    fn declares(&self, _path: &[&str], _field: &str) -> bool {
+        true
+    }
+    /// structured-merge-diff's complaint about the scalar `value` at `path`, if its type does
+    /// not fit the schema.
+    fn scalar_error(&self, _path: &[&str], _value: &Value) -> Option<String> {
+        None
+    }
+}
+
+/// The decoder's node of the value at `path` of a built-in kind, list items looked through.
+fn builtin_node(group: &str, kind: &str, path: &[&str]) -> Option<(&'static Types, NodeId)> {
+    let types = Types::builtin();
+    let mut id = types.resolve(types.root_of_kind(group, kind)?, path)?;
+    while let GoType::List(item) = types.node(id) {
+        id = *item;
+    }
+    Some((types, id))
+}
+
+/// `%v` of a decoded scalar, as Go prints it inside structured-merge-diff's messages.
+fn go_scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "<nil>".to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -143,6 +174,43 @@ impl Schema for Builtin {
         self.field(path)
             .is_some_and(|f| f.replace && f.shape != Shape::List)
     }
+
+    fn declares(&self, path: &[&str], field: &str) -> bool {
+        match builtin_node(&self.group, &self.kind, path) {
+            Some((types, id)) => match types.node(id) {
+                GoType::Struct { fields, .. } => fields.contains_key(field),
+                _ => true,
+            },
+            None => true,
+        }
+    }
+
+    /// `validateScalar`: numbers where a number is declared, strings where a string is, and
+    /// booleans; int-or-string and quantities take any scalar.
+    fn scalar_error(&self, path: &[&str], value: &Value) -> Option<String> {
+        let (types, id) = builtin_node(&self.group, &self.kind, path)?;
+        let GoType::Scalar(s) = types.node(id) else {
+            return None;
+        };
+        match s {
+            Scalar::Int32 | Scalar::Int64 | Scalar::Float64 if !value.is_number() => {
+                let t = match value {
+                    Value::String(_) => "string",
+                    Value::Bool(_) => "bool",
+                    _ => return None,
+                };
+                Some(format!("expected numeric (int or float), got {t}"))
+            }
+            Scalar::String | Scalar::Time | Scalar::Bytes if !value.is_string() => Some(format!(
+                "expected string, got &value.valueUnstructured{{Value:{}}}",
+                go_scalar(value)
+            )),
+            Scalar::Bool if !value.is_boolean() => {
+                Some(format!("expected boolean, got &{{{}}}", go_scalar(value)))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// `metadata` is the same for every kind.
@@ -224,6 +292,32 @@ impl Schema for Crd<'_> {
             Some(ListType::Map(keys)) => PatchStrategy::MergeByKey(keys[0].clone()),
             _ => PatchStrategy::Replace,
         }
+    }
+
+    /// An object whose schema lists properties declares those (and, at the root and in an
+    /// embedded resource, apiVersion, kind and metadata); maps and objects that preserve
+    /// unknown fields declare everything.
+    fn declares(&self, path: &[&str], field: &str) -> bool {
+        let Some(mut node) = self.node(path) else {
+            return true;
+        };
+        while node.get("type").and_then(Value::as_str) == Some("array") {
+            match node.get("items") {
+                Some(items) => node = items,
+                None => return true,
+            }
+        }
+        let flag = |k: &str| node.get(k).and_then(Value::as_bool) == Some(true);
+        let Some(props) = node.get("properties").and_then(Value::as_object) else {
+            return true;
+        };
+        let meta = matches!(field, "apiVersion" | "kind" | "metadata");
+        props.contains_key(field)
+            || flag("x-kubernetes-preserve-unknown-fields")
+            || node
+                .get("additionalProperties")
+                .is_some_and(|a| a != &Value::Bool(false))
+            || (meta && (path.is_empty() || flag("x-kubernetes-embedded-resource")))
     }
 }
 

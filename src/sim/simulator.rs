@@ -200,6 +200,17 @@ impl Simulator {
         Ok(out)
     }
 
+    /// Writes the admin API's URL and token as JSON (`{"url": ..., "token": ...}`), readable by
+    /// the owner only, like the kubeconfigs.
+    pub fn write_admin_file(&self, path: &Path) -> Result<(), SimError> {
+        let doc = serde_json::json!({ "url": format!("{}/admin", self.url()), "token": self.admin_token() });
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        write_private(path, &text).map_err(|source| SimError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
     /// Stops listening and all cluster tasks.
     pub fn shutdown(&self) {
         for t in self
@@ -241,7 +252,14 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(path)?.write_all(text.as_bytes())
+    let mut file = opts.open(path)?;
+    // `mode` applies only to a new file: an older one with wider permissions is narrowed.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
 }
 
 /// One virtual cluster, as tests see it.

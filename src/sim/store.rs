@@ -214,6 +214,31 @@ impl Store {
         (docs.iter().map(Doc::decode).collect(), rv)
     }
 
+    /// Like [`Store::list`], with the resourceVersion of the last change to the resource (its
+    /// state has been the same since): what an exact read at an older resourceVersion needs.
+    pub fn list_with_last_change(
+        &self,
+        key: &StorageKey,
+        namespace: Option<&str>,
+        after: Option<&ObjectKey>,
+    ) -> (Vec<Arc<Value>>, u64, u64) {
+        let (docs, rv, changed) = {
+            let inner = self.lock();
+            let changed = inner
+                .history
+                .get(key)
+                .map(|h| h.events.back().map_or(h.compacted, |e| e.rv))
+                .unwrap_or(0);
+            let docs = inner
+                .tables
+                .get(key)
+                .map(|t| Self::range(t, namespace, after))
+                .unwrap_or_default();
+            (docs, inner.rv, changed)
+        };
+        (docs.iter().map(Doc::decode).collect(), rv, changed)
+    }
+
     fn range(table: &Table, namespace: Option<&str>, after: Option<&ObjectKey>) -> Vec<Doc> {
         match (namespace, after) {
             (Some(ns), after) => {

@@ -142,6 +142,7 @@ fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
         ("rbac.authorization.k8s.io", "RoleBinding") => &misc::ROLE_BINDING,
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => &misc::CLUSTER_ROLE_BINDING,
         ("coordination.k8s.io", "Lease") => &misc::LEASE,
+        ("autoscaling", "Scale") => &misc::SCALE,
         _ => return None,
     })
 }

@@ -2,12 +2,13 @@
 //! generic registry does them: validate, run the type's strategy, track managed fields, and
 //! write atomically with optimistic concurrency.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
 use super::apply::{self, ApplyError, Manager};
 use super::cluster::VirtualCluster;
+use super::decode::{self, FieldValidation};
 use super::error::ApiError;
 use super::object::{self, meta_mut};
 use super::patch;
@@ -27,8 +28,28 @@ pub struct WriteOptions {
     pub force: bool,
     /// `fieldManager` was given (server-side apply requires it).
     pub explicit_manager: bool,
-    /// `fieldValidation=Strict`: unknown fields fail the request instead of being dropped.
-    pub strict_fields: bool,
+    /// `fieldValidation`: what unknown fields do.
+    pub field_validation: FieldValidation,
+    /// What the request has to be warned about (the response's `Warning` headers).
+    pub warnings: Warnings,
+}
+
+/// Warnings collected while a request is handled, for its response's `Warning` headers.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl Warnings {
+    pub fn push(&self, warning: String) {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // kube-apiserver's warning recorder drops repeats.
+        if !all.contains(&warning) {
+            all.push(warning);
+        }
+    }
+
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// The four patch formats.
@@ -129,7 +150,7 @@ impl VirtualCluster {
         opts: &WriteOptions,
     ) -> Result<Arc<Value>, ApiError> {
         validation::check_type_meta(rt, &mut obj, &self.types())?;
-        decode_custom(rt, &obj, opts)?;
+        decode_body(rt, &mut obj, opts)?;
         let ns = self.settle_namespace(rt, path_ns, &mut obj)?;
         let now = object::now_rfc3339();
         let mut name = object::name(&obj).to_string();
@@ -191,16 +212,19 @@ impl VirtualCluster {
         opts: &WriteOptions,
         track: bool,
     ) -> Result<(), ApiError> {
-        let mut problems = validation::name_problems(rt, name);
-        problems.extend(validation::metadata_problems(obj));
-        if !problems.is_empty() {
-            return Err(ApiError::invalid(rt, name, &problems));
-        }
-        self.check_namespace(rt, ns, name)?;
         super::defaults::apply_defaults(&rt.group, &rt.kind, obj);
         prepare::for_create(rt, obj, now)?;
         prepare::for_write(rt, obj)?;
-        coerce_custom(rt, name, obj)?;
+        default_custom(rt, obj);
+        let mut problems = validation::name_problems(rt, name);
+        problems.extend(validation::metadata_problems(obj));
+        problems.extend(validation::kind_problems(rt, obj));
+        problems.extend(custom_problems(rt, obj));
+        if !problems.is_empty() {
+            return Err(ApiError::invalid(rt, name, &problems));
+        }
+        // The NamespaceLifecycle admission plugin validates after the strategy.
+        self.check_namespace(rt, ns, name)?;
         if track {
             let schema = schema_of(rt);
             let api_version = rt.api_version();
@@ -255,7 +279,7 @@ impl VirtualCluster {
         opts: &WriteOptions,
     ) -> Result<(Arc<Value>, bool), ApiError> {
         validation::check_type_meta(rt, &mut body, &self.types())?;
-        decode_custom(rt, &body, opts)?;
+        decode_body(rt, &mut body, opts)?;
         let body_name = object::name(&body);
         if body_name.is_empty() {
             meta_mut(&mut body).insert("name".into(), Value::String(name.to_string()));
@@ -320,24 +344,8 @@ impl VirtualCluster {
         let schema = schema_of(rt);
         self.modify(rt, &ns, name, sub, opts, false, |cur| {
             let cur = cur.ok_or_else(|| ApiError::not_found(rt, name))?;
-            let patched = match kind {
-                PatchKind::Merge => {
-                    if !body.is_object() {
-                        return Err(ApiError::bad_request(
-                            "the provided patch is not a JSON object",
-                        ));
-                    }
-                    patch::merge_patch(cur, &body)
-                }
-                PatchKind::Json => patch::json_patch(cur, &body).map_err(|e| patch_error(&e))?,
-                PatchKind::Strategic => patch::strategic_merge_patch(cur, &body, schema.as_ref())
-                    .map_err(|e| patch_error(&e))?,
-                PatchKind::Apply => unreachable!("apply is handled above"),
-            };
-            // The patched object is decoded as a request body is; strict errors are worded bare.
-            if let Some(unknown) = strict_unknown_fields(rt, &patched, opts) {
-                return Err(ApiError::bad_request(strict_decoding_error(&unknown)));
-            }
+            let mut patched = apply_patch(kind, cur, &body, schema.as_ref())?;
+            decode_patched(rt, kind, &body, &mut patched, opts)?;
             Ok(patched)
         })
     }
@@ -352,18 +360,7 @@ impl VirtualCluster {
         opts: &WriteOptions,
     ) -> Result<(Arc<Value>, bool), ApiError> {
         if !opts.explicit_manager {
-            // ValidatePatchOptions runs before the user agent could stand in for the manager.
-            let mut err = ApiError::new(
-                422,
-                "Invalid",
-                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-            );
-            err.details = Some(serde_json::json!({
-                "group": "meta.k8s.io",
-                "kind": "PatchOptions",
-                "causes": [{ "reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager" }]
-            }));
-            return Err(err);
+            return Err(apply_needs_a_manager());
         }
         validation::check_type_meta(rt, &mut applied, &self.types())?;
         let applied_name = object::name(&applied);
@@ -428,7 +425,7 @@ impl VirtualCluster {
     /// The update pipeline shared by PUT and PATCH: `change` computes the requested object from
     /// the current one, under the store's lock.
     #[allow(clippy::too_many_arguments)]
-    fn modify(
+    pub(super) fn modify(
         &self,
         rt: &ResourceType,
         ns: &str,
@@ -441,6 +438,8 @@ impl VirtualCluster {
         let status_write = match sub {
             None => false,
             Some("status") if rt.status_subresource => true,
+            // The scale storage hands the changed parent to the main resource's strategy.
+            Some("scale") if rt.scale_subresource => false,
             Some(_) => return Err(ApiError::path_not_found()),
         };
         let now = object::now_rfc3339();
@@ -461,14 +460,26 @@ impl VirtualCluster {
             if rt.namespaced && object::namespace(&new) != ns {
                 return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
             }
-            prepare::for_update(rt, cur, &mut new, status_write)?;
-            let problems = validation::metadata_problems(&new);
-            if !problems.is_empty() {
-                return Err(ApiError::invalid(rt, name, &problems));
+            // kube-apiserver defaults (and prunes a custom resource) when it decodes the
+            // request, so the strategy compares defaulted objects: an update that only drops
+            // a defaulted field changes nothing.
+            if !status_write {
+                prepare::keep_allocations(rt, cur, &mut new);
             }
             super::defaults::apply_defaults(&rt.group, &rt.kind, &mut new);
             prepare::for_write(rt, &mut new)?;
-            coerce_custom(rt, name, &mut new)?;
+            default_custom(rt, &mut new);
+            let requested_uid = object::uid(&new).to_string();
+            prepare::for_update(rt, cur, &mut new, status_write)?;
+            let mut problems = validation::metadata_problems(&new);
+            problems.extend(validation::update_problems(rt, cur, &requested_uid, &new));
+            if !status_write {
+                problems.extend(validation::kind_problems(rt, &new));
+            }
+            problems.extend(custom_problems(rt, &new));
+            if !problems.is_empty() {
+                return Err(ApiError::invalid(rt, name, &problems));
+            }
             if !applied {
                 apply::record_update(Some(cur), &mut new, &self.manager(&api_version, opts, &now, sub), schema.as_ref());
             }
@@ -493,55 +504,97 @@ impl VirtualCluster {
     }
 }
 
-/// The unknown fields of a custom resource, when the request asked for strict field validation.
-fn strict_unknown_fields(
-    rt: &ResourceType,
-    obj: &Value,
+/// Reports the unknown fields a decode dropped, per `fieldValidation`: Strict fails with
+/// `strict_error`, Warn adds a warning each.
+pub(super) fn report_unknown(
+    unknown: &[String],
     opts: &WriteOptions,
-) -> Option<Vec<String>> {
-    let schema = rt.crd.as_ref()?.schema.as_ref()?;
-    if !opts.strict_fields {
-        return None;
+    strict_error: impl FnOnce(String) -> ApiError,
+) -> Result<(), ApiError> {
+    if unknown.is_empty() {
+        return Ok(());
     }
-    let mut probe = obj.clone();
-    let unknown = schema::structural::coerce(&mut probe, schema);
-    (!unknown.is_empty()).then_some(unknown)
+    match opts.field_validation {
+        FieldValidation::Strict => Err(strict_error(decode::strict_decoding_error(unknown))),
+        FieldValidation::Warn => {
+            for u in unknown {
+                opts.warnings.push(decode::unknown_field(u));
+            }
+            Ok(())
+        }
+        FieldValidation::Ignore => Ok(()),
+    }
 }
 
-fn strict_decoding_error(unknown: &[String]) -> String {
-    let fields: Vec<String> = unknown
-        .iter()
-        .map(|f| format!("unknown field \"{f}\""))
-        .collect();
-    format!("strict decoding error: {}", fields.join(", "))
-}
-
-/// Decoding a POST or PUT body of a custom resource with `fieldValidation=Strict`: unknown
-/// fields fail it as `transformDecodeError` words it.
-fn decode_custom(rt: &ResourceType, body: &Value, opts: &WriteOptions) -> Result<(), ApiError> {
-    match strict_unknown_fields(rt, body, opts) {
-        Some(unknown) => Err(ApiError::bad_request(format!(
-            "{kind} in version \"{version}\" cannot be handled as a {kind}: {}",
-            strict_decoding_error(&unknown),
+/// A POST or PUT body decoded into `rt`'s type; a failure is worded as `transformDecodeError`
+/// words it.
+pub(super) fn decode_body(
+    rt: &ResourceType,
+    body: &mut Value,
+    opts: &WriteOptions,
+) -> Result<(), ApiError> {
+    let cannot = |why: String| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {why}",
             kind = rt.kind,
             version = rt.version
-        ))),
-        None => Ok(()),
+        ))
+    };
+    let unknown = decode::decode(rt, body).map_err(cannot)?;
+    report_unknown(&unknown, opts, cannot)
+}
+
+/// A patched object decoded as a request body is: a type error is the patch handler's 422
+/// (quoting the patched object, or for a strategic merge patch the patch), strict errors are
+/// worded bare.
+fn decode_patched(
+    rt: &ResourceType,
+    kind: PatchKind,
+    patch: &Value,
+    patched: &mut Value,
+    opts: &WriteOptions,
+) -> Result<(), ApiError> {
+    let unknown =
+        decode::decode(rt, patched).map_err(|e| patch_type_error(kind, patch, patched, &e))?;
+    report_unknown(&unknown, opts, ApiError::bad_request)
+}
+
+/// The patch handler's 422 for a patched object that does not decode.
+pub(super) fn patch_type_error(
+    kind: PatchKind,
+    patch: &Value,
+    patched: &Value,
+    error: &str,
+) -> ApiError {
+    let value = match kind {
+        PatchKind::Strategic => patch::gofmt::v(patch),
+        _ => serde_json::to_string(patched).unwrap_or_default(),
+    };
+    ApiError::invalid_kind(
+        "",
+        "",
+        "",
+        &[(
+            "patch".to_string(),
+            format!("Invalid value: {value:?}: {error}"),
+        )],
+    )
+}
+
+/// A custom resource as its CRD version's structural schema shapes it when it is decoded:
+/// defaulted, pruned of unknown fields, non-nullable nulls dropped.
+fn default_custom(rt: &ResourceType, obj: &mut Value) {
+    if let Some(schema) = rt.crd.as_ref().and_then(|c| c.schema.as_ref()) {
+        schema::structural::coerce(obj, schema);
     }
 }
 
-/// A custom resource as its CRD version's structural schema shapes it: defaulted, pruned of
-/// unknown fields, and validated.
-fn coerce_custom(rt: &ResourceType, name: &str, obj: &mut Value) -> Result<(), ApiError> {
-    let Some(schema) = rt.crd.as_ref().and_then(|c| c.schema.as_ref()) else {
-        return Ok(());
-    };
-    schema::structural::coerce(obj, schema);
-    let problems = schema::structural::validate(obj, schema);
-    if !problems.is_empty() {
-        return Err(ApiError::invalid(rt, name, &problems));
+/// The problems of a custom resource with its CRD version's structural schema.
+fn custom_problems(rt: &ResourceType, obj: &Value) -> Vec<(String, String)> {
+    match rt.crd.as_ref().and_then(|c| c.schema.as_ref()) {
+        Some(schema) => schema::structural::validate(obj, schema),
+        None => Vec::new(),
     }
-    Ok(())
 }
 
 /// A namespace stays until its spec.finalizers are gone too.
@@ -552,6 +605,41 @@ fn is_namespace_pending(rt: &ResourceType, obj: &Value) -> bool {
             .pointer("/spec/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty())
+}
+
+/// ValidatePatchOptions runs before the user agent could stand in for the manager.
+pub(super) fn apply_needs_a_manager() -> ApiError {
+    ApiError::invalid_options(
+        "PatchOptions",
+        &[(
+            "fieldManager".to_string(),
+            "Required value: is required for apply patch".to_string(),
+        )],
+    )
+}
+
+/// `cur` patched by a JSON, merge or strategic merge patch.
+pub(super) fn apply_patch(
+    kind: PatchKind,
+    cur: &Value,
+    body: &Value,
+    schema: &dyn Schema,
+) -> Result<Value, ApiError> {
+    match kind {
+        PatchKind::Merge => {
+            if !body.is_object() {
+                return Err(ApiError::bad_request(
+                    "the provided patch is not a JSON object",
+                ));
+            }
+            Ok(patch::merge_patch(cur, body))
+        }
+        PatchKind::Json => patch::json_patch(cur, body).map_err(|e| patch_error(&e)),
+        PatchKind::Strategic => {
+            patch::strategic_merge_patch(cur, body, schema).map_err(|e| patch_error(&e))
+        }
+        PatchKind::Apply => Err(ApiError::internal("an apply patch is no plain patch")),
+    }
 }
 
 /// A patch that could not be applied, answered as kube-apiserver's patch handler does.
@@ -576,6 +664,6 @@ fn patch_error(e: &patch::PatchError) -> ApiError {
     }
 }
 
-fn apply_error(_rt: &ResourceType, _name: &str, e: ApplyError) -> ApiError {
+pub(super) fn apply_error(_rt: &ResourceType, _name: &str, e: ApplyError) -> ApiError {
     e.to_api_error()
 }

@@ -54,6 +54,17 @@ impl SimEnv {
         client_for(&self.handle(name).kubeconfig()).await
     }
 
+    /// An admin kube client without kube-rs's automatic retries of 429, 503 and 504, to see
+    /// those answers.
+    pub async fn client_without_retry(&self, name: &str) -> kube::Client {
+        let kc = Kubeconfig::from_yaml(&self.handle(name).kubeconfig()).unwrap();
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+        config.default_retry = false;
+        kube::Client::try_from(config).unwrap()
+    }
+
     /// Runs the real kubectl against a virtual cluster, with its own discovery cache.
     pub async fn kubectl(&self, name: &str, args: &[&str]) -> Output {
         self.kubectl_stdin(name, args, None).await

@@ -274,7 +274,7 @@ pub fn apply_with_reset(
         return Err(ApplyError::Invalid(MANAGED_FIELDS_MUST_BE_NIL.to_string()));
     }
     let typed = Typed::new(schema);
-    typed.validate(applied).map_err(|e| {
+    typed.validate_applied(applied).map_err(|e| {
         ApplyError::Invalid(format!(
             "failed to create typed patch object ({}): {e}",
             gvknn(applied)

@@ -11,6 +11,7 @@ mod fieldmanager;
 mod managed;
 mod merge;
 mod path;
+pub mod scale;
 #[cfg(test)]
 mod scenarios;
 mod set;

@@ -38,7 +38,6 @@ impl Set {
         }
     }
 
-    #[cfg(test)]
     pub fn has(&self, path: &[PathElement]) -> bool {
         match path {
             [] => false,

@@ -153,8 +153,18 @@ impl<'a> Typed<'a> {
     /// The errors SMD reports when it makes a typed value of `v`, one message per line, or
     /// Ok. Paths read like `.spec.ports: element 0: ...`.
     pub fn validate(&self, v: &Value) -> Result<(), String> {
+        self.validate_with(v, false)
+    }
+
+    /// [`Typed::validate`] of an applied configuration, which is also checked against the
+    /// schema's fields and scalar types (`field not declared in schema`, `expected numeric`).
+    pub fn validate_applied(&self, v: &Value) -> Result<(), String> {
+        self.validate_with(v, true)
+    }
+
+    fn validate_with(&self, v: &Value, declared: bool) -> Result<(), String> {
         let mut errs = Vec::new();
-        self.validate_node(v, &mut Vec::new(), "", &mut errs);
+        self.validate_node(v, &mut Vec::new(), "", declared, &mut errs);
         match errs.len() {
             0 => Ok(()),
             1 => Err(errs.remove(0)),
@@ -162,13 +172,33 @@ impl<'a> Typed<'a> {
         }
     }
 
-    fn validate_node(&self, v: &Value, names: &mut Vec<String>, at: &str, errs: &mut Vec<String>) {
+    fn validate_node(
+        &self,
+        v: &Value,
+        names: &mut Vec<String>,
+        at: &str,
+        declared: bool,
+        errs: &mut Vec<String>,
+    ) {
         match v {
             Value::Object(m) if !self.map_is_atomic(names) => {
+                let path: Vec<String> = names.clone();
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
                 for (k, child) in m {
+                    if declared && !self.schema.declares(&path, k) {
+                        errs.push(format!("{at}.{k}: field not declared in schema"));
+                        continue;
+                    }
                     names.push(k.clone());
-                    self.validate_node(child, names, &format!("{at}.{k}"), errs);
+                    self.validate_node(child, names, &format!("{at}.{k}"), declared, errs);
                     names.pop();
+                }
+            }
+            Value::Null | Value::Object(_) => {}
+            scalar @ (Value::String(_) | Value::Number(_) | Value::Bool(_)) if declared => {
+                let path: Vec<&str> = names.iter().map(String::as_str).collect();
+                if let Some(e) = self.schema.scalar_error(&path, scalar) {
+                    errs.push(format!("{at}: {e}"));
                 }
             }
             Value::Array(items) => {
@@ -189,7 +219,7 @@ impl<'a> Typed<'a> {
                     if !seen.insert(pe.clone()) {
                         errs.push(format!("{at}: duplicate entries for key {pe}"));
                     }
-                    self.validate_node(item, names, &format!("{at}{pe}"), errs);
+                    self.validate_node(item, names, &format!("{at}{pe}"), declared, errs);
                 }
             }
             _ => {}

@@ -44,6 +44,12 @@ pub fn canonicalize(v: &mut Value) {
     }
 }
 
+/// Whether a JSON value is a quantity `resource.Quantity`'s UnmarshalJSON accepts (a string, or
+/// a bare number).
+pub fn is_quantity(v: &Value) -> bool {
+    parse_value(v).is_some()
+}
+
 fn parse_value(v: &Value) -> Option<Quantity> {
     match v {
         Value::String(s) => parse(s.trim()),

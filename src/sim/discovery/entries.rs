@@ -111,11 +111,14 @@ pub(super) fn legacy_resource(types: &[ResourceType], rt: &ResourceType) -> Valu
     if !rt.categories.is_empty() {
         r["categories"] = json!(rt.categories);
     }
-    r["storageVersionHash"] = json!(storage_version_hash(
-        &rt.group,
-        storage_version(types, rt),
-        &rt.kind
-    ));
+    // Nothing is stored of a review: no storage version.
+    if !rt.create_only {
+        r["storageVersionHash"] = json!(storage_version_hash(
+            &rt.group,
+            storage_version(types, rt),
+            &rt.kind
+        ));
+    }
     r
 }
 

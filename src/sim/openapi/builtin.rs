@@ -4,7 +4,8 @@
 //! added, and the merge extensions of [`crate::sim::schema::Builtin`].
 
 use k8s_openapi::api::{
-    apps, authentication, autoscaling, batch, coordination, core, networking, policy, rbac,
+    apps, authentication, authorization, autoscaling, batch, coordination, core, networking,
+    policy, rbac,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
@@ -64,8 +65,42 @@ fn generator(group: &str, version: &str, kind: &str) -> Option<Generate> {
         ("authentication.k8s.io", "v1", "TokenRequest") => {
             |g| g.subschema_for::<authentication::v1::TokenRequest>()
         }
+        ("authentication.k8s.io", "v1", "TokenReview") => {
+            |g| g.subschema_for::<authentication::v1::TokenReview>()
+        }
+        ("authentication.k8s.io", "v1", "SelfSubjectReview") => {
+            |g| g.subschema_for::<authentication::v1::SelfSubjectReview>()
+        }
+        ("authorization.k8s.io", "v1", "SelfSubjectAccessReview") => {
+            |g| g.subschema_for::<authorization::v1::SelfSubjectAccessReview>()
+        }
+        ("authorization.k8s.io", "v1", "SelfSubjectRulesReview") => {
+            |g| g.subschema_for::<authorization::v1::SelfSubjectRulesReview>()
+        }
+        ("authorization.k8s.io", "v1", "SubjectAccessReview") => {
+            |g| g.subschema_for::<authorization::v1::SubjectAccessReview>()
+        }
+        ("authorization.k8s.io", "v1", "LocalSubjectAccessReview") => {
+            |g| g.subschema_for::<authorization::v1::LocalSubjectAccessReview>()
+        }
         _ => return None,
     })
+}
+
+/// The definitions of built-in kinds as k8s-openapi's schemars impls generate them, before
+/// any reshaping for publication, and each kind's definition name (`None` for a kind without
+/// one): what the typed decoder compiles.
+pub(crate) fn raw_definitions(
+    kinds: &[(&str, &str, &str)],
+) -> (Vec<Option<String>>, Map<String, Value>) {
+    let mut schemas = new_generator();
+    let names = kinds
+        .iter()
+        .map(|(g, v, k)| {
+            generator(g, v, k).and_then(|gen_fn| ref_name(gen_fn(&mut schemas).as_value()))
+        })
+        .collect();
+    (names, schemas.take_definitions(true))
 }
 
 fn new_generator() -> SchemaGenerator {
@@ -270,14 +305,16 @@ pub fn add_kinds(rts: &[&ResourceType], schemas: &mut Map<String, Value>) -> Vec
                 name
             }
         };
-        let list = list_schema(
-            &kind_name,
-            "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
-            &rt.group,
-            &rt.version,
-            &rt.kind,
-        );
-        schemas.insert(format!("{kind_name}List"), list);
+        if !rt.create_only {
+            let list = list_schema(
+                &kind_name,
+                "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
+                &rt.group,
+                &rt.version,
+                &rt.kind,
+            );
+            schemas.insert(format!("{kind_name}List"), list);
+        }
         annotate::annotate(
             schemas,
             &kind_name,

@@ -251,6 +251,28 @@ pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, V
     let list_ref = format!("{kind_ref}List");
     let gvk = cx.gvk();
 
+    if rt.create_only {
+        // A review: POST on the collection, nothing else.
+        let mut o = cx.op(
+            "create",
+            &format!("{ns}{kind}"),
+            &format!("create a {kind}"),
+            "post",
+            write_params(),
+            gvk,
+        );
+        o["requestBody"] = cx.body(kind_ref, true);
+        o["responses"] = cx.responses(
+            &[("200", "OK"), ("201", "Created"), ("202", "Accepted")],
+            kind_ref,
+            false,
+        );
+        let mut params = scope_params;
+        params.retain(|p| p["name"] != "pretty");
+        paths.insert(coll, path_item(params, with_pretty(vec![("post", o)])));
+        return;
+    }
+
     // The collection.
     let mut ops = vec![
         ("get", {

@@ -6,7 +6,7 @@
 use serde_json::{Number, Value};
 
 /// `%v` of a decoded value: maps with sorted keys, lists space-separated, `<nil>` for null.
-pub(super) fn v(value: &Value) -> String {
+pub(crate) fn v(value: &Value) -> String {
     let mut out = String::new();
     write_v(&mut out, value);
     out

@@ -3,7 +3,7 @@
 //! `serde_json::Value`; failures carry kube-apiserver's messages, and `PatchError::code` tells
 //! the HTTP status it answers them with.
 
-mod gofmt;
+pub(crate) mod gofmt;
 mod json_patch;
 mod merge_patch;
 mod strategic;

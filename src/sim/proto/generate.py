@@ -65,6 +65,12 @@ SCHEMA_PROPS = ("apiextensions_apiserver/pkg/apis/apiextensions/v1", "JsonSchema
 EXTRA_ROOTS = [
     ("authentication.k8s.io/v1", "TokenRequest", "api/authentication/v1", "TokenRequest"),
     ("autoscaling/v1", "Scale", "api/autoscaling/v1", "Scale"),
+    ("authentication.k8s.io/v1", "SelfSubjectReview", "api/authentication/v1", "SelfSubjectReview"),
+    ("authentication.k8s.io/v1", "TokenReview", "api/authentication/v1", "TokenReview"),
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview", "api/authorization/v1", "LocalSubjectAccessReview"),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", "api/authorization/v1", "SelfSubjectAccessReview"),
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", "api/authorization/v1", "SelfSubjectRulesReview"),
+    ("authorization.k8s.io/v1", "SubjectAccessReview", "api/authorization/v1", "SubjectAccessReview"),
     ("*", "DeleteOptions", "apimachinery/pkg/apis/meta/v1", "DeleteOptions"),
     ("*", "Status", "apimachinery/pkg/apis/meta/v1", "Status"),
 ]

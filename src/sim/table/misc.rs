@@ -182,6 +182,38 @@ pub(super) const LEASE: Printer = Printer {
     },
 };
 
+/// The `/scale` subresource (`printScale`).
+pub(super) const SCALE: Printer = Printer {
+    columns: &[
+        NAME,
+        c(
+            "Desired",
+            "integer",
+            "replicas is the desired number of instances for the scaled object.",
+        ),
+        c(
+            "Available",
+            "integer",
+            "replicas is the actual number of observed instances of the scaled object.",
+        ),
+    ],
+    row: |o, _| {
+        vec![
+            json!(s(o, "/metadata/name")),
+            json!(
+                o.pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+            ),
+            json!(
+                o.pointer("/status/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+            ),
+        ]
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
