@@ -1,18 +1,19 @@
 //! What `app list`, `app get` and `app history` print, without I/O.
 
 use super::table::{short_sha, table};
-use crate::api::Application;
 use crate::api::application::{ApplicationSource, OperationState};
+use crate::api::{Application, ServerUrl};
 use crate::sync::operation::automated;
 use crate::sync::source::sources;
 
-/// The destination cluster: its name, else its server.
+/// The destination cluster: its name, else its server (shown without user info: see
+/// [`ServerUrl`]).
 pub fn cluster(app: &Application) -> String {
     let d = &app.spec.destination;
     d.name
         .clone()
         .filter(|n| !n.is_empty())
-        .or_else(|| d.server.clone())
+        .or_else(|| d.server.as_deref().map(|s| ServerUrl(s).to_string()))
         .unwrap_or_default()
 }
 
@@ -149,7 +150,11 @@ pub fn get(app: &Application) -> String {
     if d.name.as_deref().is_some_and(|n| !n.is_empty())
         && d.server.as_deref().is_some_and(|s| !s.is_empty())
     {
-        field(&mut out, "Server", d.server.as_deref().unwrap_or_default());
+        field(
+            &mut out,
+            "Server",
+            &ServerUrl(d.server.as_deref().unwrap_or_default()).shown(),
+        );
     }
     field(
         &mut out,
@@ -319,14 +324,17 @@ mod tests {
             "web    dev       shop        https://git.example.com/r.git   apps/web   main     Synced   Healthy   0123456"
         );
         let mut bare = Application::new("new", Default::default());
-        bare.spec.destination.server = Some("https://k8s".into());
+        bare.spec.destination.server = Some("https://admin:s3cret@k8s".into());
+        let listed = list(&[bare]);
         assert!(
-            list(&[bare])
+            listed
                 .lines()
                 .nth(1)
                 .unwrap()
-                .starts_with("new    https://k8s   -")
+                .starts_with("new    https://k8s   -"),
+            "a server is shown without its user info: {listed}"
         );
+        assert!(!listed.contains("s3cret"));
     }
 
     #[test]
