@@ -356,6 +356,46 @@ async fn add_registers_the_cluster_and_a_second_run_changes_nothing() {
     assert_eq!(parse(&hub_secrets(&env).await[0]).labels["tier"], "gold");
 }
 
+/// Three `cluster add dev` started together (as parallel CI jobs or e2e tests do) all succeed:
+/// each object is created once, by whichever run is first, and the others take it. With added
+/// latency every run lists before any creates, so the creates collide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_adds_of_one_cluster_all_succeed() {
+    let env = start(&["hub", "dev"]).await;
+    for cluster in ["hub", "dev"] {
+        env.handle(cluster).set_faults(FaultConfig {
+            latency_ms: 150,
+            ..Default::default()
+        });
+    }
+    let add = || flotilla(&env, &["cluster", "add", "dev", "--hub-context", "hub"]);
+    let runs = tokio::join!(add(), add(), add());
+    let runs = [runs.0, runs.1, runs.2];
+    for run in &runs {
+        run.assert_ok();
+    }
+    let created = |what: &str| {
+        runs.iter()
+            .flat_map(|r| r.lines())
+            .filter(|l| l.starts_with("created ") && l.contains(what))
+            .count()
+    };
+    assert_eq!(created("kube-system/flotilla-manager-long-lived-token"), 1);
+    assert_eq!(created("secret flotilla/cluster-"), 1);
+    assert_eq!(created("serviceaccount kube-system/flotilla-manager"), 1);
+
+    let secrets = hub_secrets(&env).await;
+    assert_eq!(secrets.len(), 1);
+    let tok: Secret = Api::namespaced(env.client("dev").await, "kube-system")
+        .get("flotilla-manager-long-lived-token")
+        .await
+        .unwrap();
+    assert_eq!(
+        parse(&secrets[0]).config.bearer_token.unwrap().expose(),
+        &token_of(&tok)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubeconfig_files_from_the_environment_are_merged() {
     let env = start(&["hub", "dev"]).await;

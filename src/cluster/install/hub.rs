@@ -151,19 +151,36 @@ pub async fn upsert_cluster_secret(
     let desired = reg.secret(namespace, &name)?;
     let shown = format!("{namespace}/{name}");
     let what = format!("secret {shown}");
-    let current = match same_server {
+    let mut current = match same_server {
         Some(s) => Some(s.clone()),
         None => api
             .get_opt(&name)
             .await
             .map_err(|e| InstallError::api("reading", &what, &hub.place, &e))?,
     };
+    if current.is_none() {
+        match api.create(&PostParams::default(), &desired).await {
+            Ok(_) => {
+                out(Change::new(Action::Created, "secret", shown));
+                return Ok(());
+            }
+            // Created since the read, by a `cluster add` running at the same time: compare.
+            Err(e) if status_code(&e) == Some(409) => {
+                current = api
+                    .get_opt(&name)
+                    .await
+                    .map_err(|e| InstallError::api("reading", &what, &hub.place, &e))?;
+            }
+            Err(e) => return Err(InstallError::api("creating", &what, &hub.place, &e)),
+        }
+    }
     match current {
         None => {
-            api.create(&PostParams::default(), &desired)
-                .await
-                .map_err(|e| InstallError::api("creating", &what, &hub.place, &e))?;
-            out(Change::new(Action::Created, "secret", shown));
+            return Err(InstallError::Conflict {
+                object: what,
+                place: hub.place.clone(),
+                what: "was created and deleted again while being written".into(),
+            });
         }
         Some(s) if !manifests::is_cluster_secret(&s) => {
             return Err(InstallError::Conflict {

@@ -214,13 +214,28 @@ pub async fn install_manager(
                     format!("{sa_ns}/{name}"),
                 )),
                 Err(e) if status_code(&e) == Some(409) => {
-                    return Err(InstallError::Conflict {
-                        object: shown,
-                        place: c.place.clone(),
-                        what: format!(
-                            "exists and is not a token Secret of serviceaccount {sa_ns}/{MANAGER_SERVICE_ACCOUNT}"
-                        ),
-                    });
+                    // Created since the listing, by a `cluster add` running at the same time:
+                    // take it if it is the manager's token Secret.
+                    let again = token_secrets(c, sa_ns).await?;
+                    let theirs = again
+                        .iter()
+                        .find(|s| s.metadata.name.as_deref() == Some(&name));
+                    if !theirs
+                        .is_some_and(|s| manifests::is_token_secret_of(s, MANAGER_SERVICE_ACCOUNT))
+                    {
+                        return Err(InstallError::Conflict {
+                            object: shown,
+                            place: c.place.clone(),
+                            what: format!(
+                                "exists and is not a token Secret of serviceaccount {sa_ns}/{MANAGER_SERVICE_ACCOUNT}"
+                            ),
+                        });
+                    }
+                    out(Change::new(
+                        Action::Unchanged,
+                        "secret",
+                        format!("{sa_ns}/{name}"),
+                    ));
                 }
                 Err(e) => return Err(InstallError::api("creating", shown, &c.place, &e)),
             }
