@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
@@ -880,4 +880,50 @@ async fn bad_tokens_are_unauthorized() {
             .items
             .is_empty()
     );
+}
+
+/// `kubectl get --raw PATH` drops the kubeconfig's `/clusters/<name>` prefix (it sends PATH as
+/// the whole request URI); each virtual cluster's own port serves it at the root as well, so
+/// health checks and raw reads work as against a real cluster. Authentication still applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_raw_reaches_the_cluster_of_the_context() {
+    let env = start(&["dev", "prod"]).await;
+    assert_eq!(
+        ok(&env.kubectl("dev", &["get", "--raw", "/readyz"]).await),
+        "ok"
+    );
+    let version: serde_json::Value = serde_json::from_str(&ok(&env
+        .kubectl("dev", &["get", "--raw", "/version"])
+        .await))
+    .unwrap();
+    assert_eq!(version["major"], "1");
+    // The namespaces of the context's cluster, not another's.
+    let prod: Api<Namespace> = Api::all(env.client("prod").await);
+    prod.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "only-in-prod"}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let names = |out: String| -> Vec<String> {
+        let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let raw = |c: &'static str| env.kubectl(c, &["get", "--raw", "/api/v1/namespaces"]);
+    assert!(!names(ok(&raw("dev").await)).contains(&"only-in-prod".to_string()));
+    assert!(names(ok(&raw("prod").await)).contains(&"only-in-prod".to_string()));
+    // A wrong token is refused at the root as under the prefix.
+    let err = fails(
+        &env.kubectl(
+            "dev",
+            &["get", "--raw", "/api/v1/namespaces", "--token", "wrong"],
+        )
+        .await,
+    );
+    assert!(err.contains("Unauthorized"), "{err}");
 }

@@ -175,7 +175,7 @@ pub async fn serve_cluster(shared: Arc<Shared>, entry: Arc<Entry>) {
     }
 }
 
-async fn connection(shared: Arc<Shared>, stream: TcpStream, _own: Option<Arc<Entry>>) {
+async fn connection(shared: Arc<Shared>, stream: TcpStream, own: Option<Arc<Entry>>) {
     let _ = stream.set_nodelay(true);
     let server_address = stream
         .local_addr()
@@ -203,8 +203,9 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, _own: Option<Arc<Ent
         let shared = shared.clone();
         let caller = caller.clone();
         let on_dropped = on_dropped.clone();
+        let own = own.clone();
         async move {
-            let answer = route(shared, req, caller).await;
+            let answer = route(shared, req, caller, own).await;
             if answer.is_err() {
                 on_dropped.notify_one();
             }
@@ -241,24 +242,34 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
+/// `/clusters/<name>/...` reaches that virtual cluster on any port; on a cluster's own port
+/// every other path is that cluster's, as on a kube-apiserver at the root of its URL (kubectl
+/// `get --raw /readyz` ignores the kubeconfig's path prefix).
 async fn route(
     shared: Arc<Shared>,
     req: Request<Incoming>,
     caller: Caller,
+    own: Option<Arc<Entry>>,
 ) -> Result<Response<Body>, Dropped> {
     let path = req.uri().path().to_string();
-    if let Some(rest) = path.strip_prefix("/admin") {
-        return Ok(admin::handle(&shared, req, rest.to_string()).await);
-    }
-    let Some(rest) = path.strip_prefix("/clusters/") else {
-        return Ok(response::error(&ApiError::path_not_found()));
-    };
-    let (name, below) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].to_string()),
-        None => (rest, "/".to_string()),
-    };
-    let Some(entry) = shared.cluster(name) else {
-        return Ok(response::error(&ApiError::path_not_found()));
+    let (entry, below) = match (path.strip_prefix("/clusters/"), own) {
+        (Some(rest), _) => {
+            let (name, below) = match rest.find('/') {
+                Some(i) => (&rest[..i], rest[i..].to_string()),
+                None => (rest, "/".to_string()),
+            };
+            let Some(entry) = shared.cluster(name) else {
+                return Ok(response::error(&ApiError::path_not_found()));
+            };
+            (entry, below)
+        }
+        (None, Some(own)) => (own, path),
+        (None, None) => {
+            if let Some(rest) = path.strip_prefix("/admin") {
+                return Ok(admin::handle(&shared, req, rest.to_string()).await);
+            }
+            return Ok(response::error(&ApiError::path_not_found()));
+        }
     };
     let cluster = entry.cluster.clone();
     if cluster.faults.mode() == Mode::Down {

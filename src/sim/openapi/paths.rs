@@ -169,6 +169,47 @@ impl Ctx<'_> {
     }
 }
 
+/// get, put and patch of one object (or of its subresource): `id` names the operations
+/// (`read<id>`...), `what` is described (`read <what>`...), `schema` is read and written.
+fn read_replace_patch(
+    cx: &Ctx<'_>,
+    id: &str,
+    what: &str,
+    schema: &str,
+    gvk: &Value,
+) -> Vec<(&'static str, Value)> {
+    let mut get = cx.op(
+        "read",
+        id,
+        &format!("read {what}"),
+        "get",
+        vec![],
+        gvk.clone(),
+    );
+    get["responses"] = cx.responses(&[("200", "OK")], schema, false);
+    let mut put = cx.op(
+        "replace",
+        id,
+        &format!("replace {what}"),
+        "put",
+        write_params(),
+        gvk.clone(),
+    );
+    put["requestBody"] = cx.body(schema, true);
+    put["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], schema, false);
+    let mut patch = cx.op(
+        "patch",
+        id,
+        &format!("partially update {what}"),
+        "patch",
+        patch_params(),
+        gvk.clone(),
+    );
+    patch["requestBody"] = cx.patch_body();
+    patch["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], schema, false);
+    vec![("get", get), ("put", put), ("patch", patch)]
+}
+
 /// Moves the parameters all operations share to the path, sorts every list by name.
 fn path_item(path_params: Vec<Value>, ops: Vec<(&str, Value)>) -> Value {
     let names = |op: &Value| -> Vec<String> {
@@ -339,32 +380,15 @@ pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, V
     } else {
         STATUS
     };
-    let item_ops = vec![
-        ("get", {
-            let mut o = cx.op(
-                "read",
-                &format!("{ns}{kind}"),
-                &format!("read the specified {kind}"),
-                "get",
-                vec![],
-                gvk.clone(),
-            );
-            o["responses"] = cx.responses(&[("200", "OK")], kind_ref, false);
-            o
-        }),
-        ("put", {
-            let mut o = cx.op(
-                "replace",
-                &format!("{ns}{kind}"),
-                &format!("replace the specified {kind}"),
-                "put",
-                write_params(),
-                gvk.clone(),
-            );
-            o["requestBody"] = cx.body(kind_ref, true);
-            o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], kind_ref, false);
-            o
-        }),
+    let mut item_ops = read_replace_patch(
+        &cx,
+        &format!("{ns}{kind}"),
+        &format!("the specified {kind}"),
+        kind_ref,
+        &gvk,
+    );
+    item_ops.insert(
+        2,
         ("delete", {
             let mut o = cx.op(
                 "delete",
@@ -378,20 +402,7 @@ pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, V
             o["responses"] = cx.responses(&[("200", "OK"), ("202", "Accepted")], deleted, false);
             o
         }),
-        ("patch", {
-            let mut o = cx.op(
-                "patch",
-                &format!("{ns}{kind}"),
-                &format!("partially update the specified {kind}"),
-                "patch",
-                patch_params(),
-                gvk.clone(),
-            );
-            o["requestBody"] = cx.patch_body();
-            o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], kind_ref, false);
-            o
-        }),
-    ];
+    );
     let mut item_params = coll_params.clone();
     item_params.push(name_param.clone());
     paths.insert(
@@ -413,46 +424,13 @@ pub fn add_resource(rt: &ResourceType, kind_ref: &str, paths: &mut Map<String, V
     }
     for (sub, schema, sub_gvk) in subs {
         let title = capitalize(sub);
-        let ops = vec![
-            ("get", {
-                let mut o = cx.op(
-                    "read",
-                    &format!("{ns}{kind}{title}"),
-                    &format!("read {sub} of the specified {kind}"),
-                    "get",
-                    vec![],
-                    sub_gvk.clone(),
-                );
-                o["responses"] = cx.responses(&[("200", "OK")], schema, false);
-                o
-            }),
-            ("put", {
-                let mut o = cx.op(
-                    "replace",
-                    &format!("{ns}{kind}{title}"),
-                    &format!("replace {sub} of the specified {kind}"),
-                    "put",
-                    write_params(),
-                    sub_gvk.clone(),
-                );
-                o["requestBody"] = cx.body(schema, true);
-                o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], schema, false);
-                o
-            }),
-            ("patch", {
-                let mut o = cx.op(
-                    "patch",
-                    &format!("{ns}{kind}{title}"),
-                    &format!("partially update {sub} of the specified {kind}"),
-                    "patch",
-                    patch_params(),
-                    sub_gvk.clone(),
-                );
-                o["requestBody"] = cx.patch_body();
-                o["responses"] = cx.responses(&[("200", "OK"), ("201", "Created")], schema, false);
-                o
-            }),
-        ];
+        let ops = read_replace_patch(
+            &cx,
+            &format!("{ns}{kind}{title}"),
+            &format!("{sub} of the specified {kind}"),
+            schema,
+            &sub_gvk,
+        );
         paths.insert(
             format!("{coll}/{{name}}/{sub}"),
             path_item(item_params.clone(), with_pretty(ops)),
