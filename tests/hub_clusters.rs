@@ -443,7 +443,7 @@ async fn a_server_url_with_a_password_is_refused_and_never_shown() {
         "{msg}"
     );
     assert!(h.hub().registry().by_name("leaky").is_none());
-    let invalid = h.hub().registry().invalid_secrets();
+    let invalid = h.hub().registry().secrets().1;
     assert_eq!(invalid.len(), 1);
     assert_eq!(invalid[0].secret_name, format!("{NS}/cluster-leaky"));
     // An ApplicationSet selecting it stops, and says why, without the password.

@@ -1316,3 +1316,122 @@ async fn apply_refuses_fields_the_schema_does_not_declare() {
         "{err}"
     );
 }
+
+/// Every write of a custom resource is pruned and defaulted by its CRD's schema, whichever
+/// path it takes: POST, PUT, merge and JSON patch (decoded as request bodies), server-side
+/// apply creating and updating (built by the apply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_are_defaulted_and_pruned_on_every_write_path() {
+    let env = start(&["dev"]).await;
+    let client = env.client("dev").await;
+    let crd = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer, default: 3}
+              color: {type: string}
+"#;
+    ok(&env
+        .kubectl_stdin("dev", &["apply", "-f", "-"], Some(crd))
+        .await);
+    let ar = ApiResource {
+        group: "example.com".into(),
+        version: "v1".into(),
+        api_version: "example.com/v1".into(),
+        kind: "Gadget".into(),
+        plural: "gadgets".into(),
+    };
+    let gadgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+    let spec = |o: &DynamicObject| o.data["spec"].clone();
+    let mut g = DynamicObject::new("g", &ar);
+    g.data = json!({"spec": {"color": "red", "bogus": 1}});
+    let created =
+        support::sim::eventually(std::time::Duration::from_secs(10), "gadgets served", || {
+            let gadgets = gadgets.clone();
+            let g = g.clone();
+            async move { gadgets.create(&PostParams::default(), &g).await.ok() }
+        })
+        .await;
+    assert_eq!(spec(&created), json!({"size": 3, "color": "red"}), "POST");
+
+    let mut put = created.clone();
+    put.data["spec"] = json!({"color": "blue", "bogus": 2});
+    let replaced = gadgets
+        .replace("g", &PostParams::default(), &put)
+        .await
+        .unwrap();
+    assert_eq!(spec(&replaced), json!({"size": 3, "color": "blue"}), "PUT");
+
+    let merged = gadgets
+        .patch(
+            "g",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"size": null, "bogus": 3}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        spec(&merged),
+        json!({"size": 3, "color": "blue"}),
+        "merge patch"
+    );
+
+    let json_patched = gadgets
+        .patch(
+            "g",
+            &PatchParams::default(),
+            &Patch::<()>::Json(
+                serde_json::from_value(json!([{"op": "remove", "path": "/spec/size"}])).unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        spec(&json_patched),
+        json!({"size": 3, "color": "blue"}),
+        "JSON patch"
+    );
+
+    let apply = |color: &str| json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "a"}, "spec": {"color": color}});
+    let applied = gadgets
+        .patch(
+            "a",
+            &PatchParams::apply("mgr"),
+            &Patch::Apply(&apply("green")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        spec(&applied),
+        json!({"size": 3, "color": "green"}),
+        "apply (create)"
+    );
+    let reapplied = gadgets
+        .patch(
+            "a",
+            &PatchParams::apply("mgr"),
+            &Patch::Apply(&apply("teal")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        spec(&reapplied),
+        json!({"size": 3, "color": "teal"}),
+        "apply (update)"
+    );
+}

@@ -9,7 +9,7 @@ use flotilla::api::Application;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use support::e2e::E2e;
+use support::e2e::{E2e, sync_status};
 
 fn cm(ns: Option<&str>) -> String {
     let ns = ns
@@ -35,14 +35,6 @@ async fn manual_sync(e: &E2e, name: &str) {
         json!({"operation": {"sync": {"prune": false}, "initiatedBy": {"username": "alice"}}}),
     )
     .await;
-}
-
-fn sync_of(a: &Application) -> String {
-    a.status
-        .as_ref()
-        .and_then(|s| s.sync.as_ref())
-        .map(|s| s.status.clone())
-        .unwrap_or_default()
 }
 
 fn operation_by(a: &Application) -> (String, Option<String>, bool) {
@@ -79,7 +71,7 @@ async fn drift_after_a_manual_sync_is_left_alone_without_self_heal() {
     .await;
     manual_sync(&e, "web").await;
     e.wait_app("web", "the manual sync", |a| {
-        sync_of(a) == "Synced" && operation_by(a).0 == "Succeeded"
+        sync_status(a) == "Synced" && operation_by(a).0 == "Succeeded"
     })
     .await;
     // Automated now, without selfHeal; then someone edits the live object.
@@ -98,7 +90,7 @@ async fn drift_after_a_manual_sync_is_left_alone_without_self_heal() {
     .await
     .unwrap();
     let drifted = e
-        .wait_app("web", "OutOfSync", |a| sync_of(a) == "OutOfSync")
+        .wait_app("web", "OutOfSync", |a| sync_status(a) == "OutOfSync")
         .await;
     assert_eq!(
         operation_by(&drifted),
@@ -110,7 +102,7 @@ async fn drift_after_a_manual_sync_is_left_alone_without_self_heal() {
     e.wait_app("web", "the refresh consumed", consumed).await;
     e.refresh("web").await;
     let after = e.wait_app("web", "the refresh consumed", consumed).await;
-    assert_eq!(sync_of(&after), "OutOfSync");
+    assert_eq!(sync_status(&after), "OutOfSync");
     assert_eq!(operation_by(&after).1.as_deref(), Some("alice"));
     assert_eq!(
         cms.get("settings").await.unwrap().data.unwrap()["color"],
@@ -188,6 +180,6 @@ async fn a_failed_manual_sync_is_not_retried_by_the_automation() {
         ("Failed".into(), Some("alice".into()), false),
         "the automation did not sync again"
     );
-    assert_eq!(sync_of(&refused), "OutOfSync");
+    assert_eq!(sync_status(&refused), "OutOfSync");
     e.cleanup().await;
 }

@@ -11,11 +11,10 @@ mod support;
 use std::time::Duration;
 
 use base64::Engine;
-use flotilla::api::Application;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use support::e2e::E2e;
+use support::e2e::{E2e, condition, sync_status};
 use support::sim::{eventually, ok};
 
 const RBAC: &str = r#"
@@ -46,23 +45,6 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: restrict
 subjects:
 - {kind: ServiceAccount, name: restricted, namespace: kube-system}
 "#;
-
-fn sync_of(a: &Application) -> String {
-    a.status
-        .as_ref()
-        .and_then(|s| s.sync.as_ref())
-        .map(|s| s.status.clone())
-        .unwrap_or_default()
-}
-
-fn condition(a: &Application, type_: &str) -> Option<String> {
-    a.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| c.message.clone())
-}
 
 /// Registers dev again as cluster `restricted`, with the token of the restricted account.
 async fn register_restricted(e: &E2e) {
@@ -123,7 +105,7 @@ async fn a_forbidden_kind_fails_only_the_applications_that_use_it() {
     .await;
     let failed = e
         .wait_app("secrets", "a ComparisonError naming Secrets", |a| {
-            sync_of(a) == "Unknown"
+            sync_status(a) == "Unknown"
                 && condition(a, "ComparisonError").is_some_and(|m| m.contains("Secret (v1)"))
         })
         .await;
@@ -160,11 +142,11 @@ async fn a_forbidden_kind_fails_only_the_applications_that_use_it() {
     })
     .await;
     let cms_app = e.apps().get("cms").await.unwrap();
-    assert_eq!(sync_of(&cms_app), "Synced");
+    assert_eq!(sync_status(&cms_app), "Synced");
     assert_eq!(condition(&cms_app, "ComparisonError"), None);
     assert_eq!(condition(&cms_app, "UnknownError"), None);
     let secrets_app = e.apps().get("secrets").await.unwrap();
-    assert_eq!(sync_of(&secrets_app), "Unknown");
+    assert_eq!(sync_status(&secrets_app), "Unknown");
     assert_eq!(
         condition(&secrets_app, "ComparisonError").as_deref(),
         Some(message.as_str()),

@@ -12,30 +12,17 @@ use std::time::{Duration, Instant};
 use flotilla::api::Application;
 use flotilla::sim::{FaultConfig, Mode};
 use serde_json::json;
-use support::e2e::E2e;
+use support::e2e::{E2e, condition, sync_revision, sync_status};
+
+/// (sync status, revision).
+fn sync_of(a: &Application) -> (String, String) {
+    (sync_status(a), sync_revision(a))
+}
 
 fn cm(color: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: {color}\n"
     )
-}
-
-fn sync_of(a: &Application) -> (String, String) {
-    let s = a
-        .status
-        .as_ref()
-        .and_then(|s| s.sync.clone())
-        .unwrap_or_default();
-    (s.status, s.revision.unwrap_or_default())
-}
-
-fn condition(a: &Application, type_: &str) -> Option<String> {
-    a.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| c.message.clone())
 }
 
 /// The hub with short timeouts, so a dark cluster is noticed in seconds: `web-dev` on dev and

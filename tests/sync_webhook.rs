@@ -8,51 +8,13 @@ use flotilla::observe::webhook::github_signature;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use support::e2e::E2e;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::e2e::{E2e, sync_revision, sync_status};
+use support::hub::post_webhook;
 
 fn cm(color: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: {color}\n"
     )
-}
-
-async fn post(addr: std::net::SocketAddr, headers: &[(&str, String)], body: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!(
-        "POST /api/webhook HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, out)
-}
-
-fn revision(a: &flotilla::api::Application) -> String {
-    a.status
-        .as_ref()
-        .and_then(|s| s.sync.as_ref())
-        .and_then(|s| s.revision.clone())
-        .unwrap_or_default()
-}
-
-fn sync_status(a: &flotilla::api::Application) -> String {
-    a.status
-        .as_ref()
-        .and_then(|s| s.sync.as_ref())
-        .map(|s| s.status.clone())
-        .unwrap_or_default()
 }
 
 fn github_push(e: &E2e, sha: &str, path: &str) -> String {
@@ -115,13 +77,13 @@ async fn pushes_refresh_exactly_what_they_touched() {
         e.wait_synced(name, None).await;
         namespaces.push(ns);
     }
-    let first = revision(&e.apps().get("b").await.unwrap());
+    let first = sync_revision(&e.apps().get("b").await.unwrap());
     for name in ["a", "c"] {
-        assert_eq!(revision(&e.apps().get(name).await.unwrap()), first);
+        assert_eq!(sync_revision(&e.apps().get(name).await.unwrap()), first);
     }
     let addr = e.running.as_ref().unwrap().addr().unwrap();
     let synced_at = |sha: String| {
-        move |a: &flotilla::api::Application| revision(a) == sha && sync_status(a) == "Synced"
+        move |a: &flotilla::api::Application| sync_revision(a) == sha && sync_status(a) == "Synced"
     };
 
     // a changes; the pushes for it are unsigned or signed with the wrong secret: refused.
@@ -129,9 +91,9 @@ async fn pushes_refresh_exactly_what_they_touched() {
         .repo
         .commit(&[("apps/a/cm.yaml", &cm("green"))], "a: green");
     let payload = github_push(&e, &a_sha, "apps/a/cm.yaml");
-    let (code, body) = post(addr, &[("X-GitHub-Event", "push".into())], &payload).await;
+    let (code, body) = post_webhook(addr, &[("X-GitHub-Event", "push".into())], &payload).await;
     assert_eq!(code, 401, "{body}");
-    let (code, body) = post(
+    let (code, body) = post_webhook(
         addr,
         &[
             ("X-GitHub-Event", "push".into()),
@@ -156,9 +118,9 @@ async fn pushes_refresh_exactly_what_they_touched() {
             ("X-Gitlab-Token", token.to_string()),
         ]
     };
-    let (code, body) = post(addr, &gitlab("not-it"), &c_payload).await;
+    let (code, body) = post_webhook(addr, &gitlab("not-it"), &c_payload).await;
     assert_eq!(code, 401, "{body}");
-    let (code, body) = post(addr, &gitlab("gl-t0ken"), &c_payload).await;
+    let (code, body) = post_webhook(addr, &gitlab("gl-t0ken"), &c_payload).await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"applications\":[\"c\"]"), "{body}");
     e.wait_app("c", "the pushed revision", synced_at(c_sha.clone()))
@@ -171,7 +133,7 @@ async fn pushes_refresh_exactly_what_they_touched() {
     // c's refresh was queued after anything the refused pushes could have queued.
     for name in ["a", "b"] {
         assert_eq!(
-            revision(&e.apps().get(name).await.unwrap()),
+            sync_revision(&e.apps().get(name).await.unwrap()),
             first,
             "{name} was refreshed by a refused push"
         );
@@ -179,7 +141,7 @@ async fn pushes_refresh_exactly_what_they_touched() {
 
     // The signed GitHub push for a: a is refreshed and synced at once (to the branch's head).
     let started = std::time::Instant::now();
-    let (code, body) = post(
+    let (code, body) = post_webhook(
         addr,
         &[
             ("X-GitHub-Event", "push".into()),
@@ -209,7 +171,7 @@ async fn pushes_refresh_exactly_what_they_touched() {
 
     // Another change of c, pushed: once c has it, a refresh of b by the push for a would have run.
     let c2_sha = e.repo.commit(&[("apps/c/cm.yaml", &cm("red"))], "c: red");
-    let (code, body) = post(
+    let (code, body) = post_webhook(
         addr,
         &gitlab("gl-t0ken"),
         &gitlab_push(&e, &c2_sha, "apps/c/cm.yaml"),
@@ -220,9 +182,13 @@ async fn pushes_refresh_exactly_what_they_touched() {
     e.wait_app("c", "the second pushed revision", synced_at(c2_sha))
         .await;
     let b = e.apps().get("b").await.unwrap();
-    assert_eq!(revision(&b), first, "b (its paths untouched) was refreshed");
+    assert_eq!(
+        sync_revision(&b),
+        first,
+        "b (its paths untouched) was refreshed"
+    );
     assert_eq!(b.status.unwrap().history.len(), 1);
     let a = e.apps().get("a").await.unwrap();
-    assert_eq!(revision(&a), c_sha, "a was refreshed by a push for c");
+    assert_eq!(sync_revision(&a), c_sha, "a was refreshed by a push for c");
     e.cleanup().await;
 }

@@ -175,12 +175,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// `url` with any user info (`user:password@`) replaced by `<redacted>`, for `Debug`.
 pub(crate) fn redact_userinfo(url: &str) -> Cow<'_, str> {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    match url[start..end].rfind('@') {
-        Some(at) => Cow::Owned(format!("{}<redacted>{}", &url[..start], &url[start + at..])),
+    match super::server_url::userinfo_range(url) {
+        Some((start, end)) => Cow::Owned(format!("{}<redacted>@{}", &url[..start], &url[end..])),
         None => Cow::Borrowed(url),
     }
 }

@@ -42,7 +42,7 @@ pub fn has_userinfo(url: &str) -> bool {
 
 /// The byte range of `user[:password]@` in the URL's authority (the part after `scheme://`, or
 /// the whole text without a scheme, up to the first `/`, `?` or `#`).
-fn userinfo_range(url: &str) -> Option<(usize, usize)> {
+pub(crate) fn userinfo_range(url: &str) -> Option<(usize, usize)> {
     let start = url.find("://").map_or(0, |i| i + 3);
     let end = url[start..]
         .find(['/', '?', '#'])

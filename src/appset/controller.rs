@@ -465,8 +465,7 @@ async fn generate(
         Fetch::No => {}
     }
     let appset = appset.clone();
-    let clusters = ctx.registry.secrets();
-    let invalid_clusters = ctx.registry.invalid_secrets();
+    let (clusters, invalid_clusters) = ctx.registry.secrets();
     let in_cluster = ctx.registry.in_cluster_enabled();
     let git = ctx.rounds.cache().clone();
     let qualified = super::expand::qualified_name(&appset);

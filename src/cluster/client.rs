@@ -80,11 +80,7 @@ pub async fn config_for(
     secret: &ClusterSecret,
     options: &ClientOptions,
 ) -> Result<kube::Config, ClientError> {
-    let name = if secret.secret_name.is_empty() {
-        secret.name.clone()
-    } else {
-        secret.secret_name.clone()
-    };
+    let name = display_name(secret).to_string();
     let c = &secret.config;
     if let Some(key) = &c.unsupported_auth {
         return Err(ClientError::UnsupportedAuth {
@@ -214,6 +210,7 @@ pub async fn registered_client(
     Ok((client, Some(cell)))
 }
 
+/// How errors and metrics name the cluster of `secret`: its Secret's name, else its name.
 fn display_name(secret: &ClusterSecret) -> &str {
     if secret.secret_name.is_empty() {
         &secret.name
@@ -228,12 +225,7 @@ pub async fn client_for(
     options: &ClientOptions,
 ) -> Result<kube::Client, ClientError> {
     let config = config_for(secret, options).await?;
-    let name = if secret.secret_name.is_empty() {
-        &secret.name
-    } else {
-        &secret.secret_name
-    };
-    build(config, options, name)
+    build(config, options, display_name(secret))
 }
 
 #[cfg(test)]

@@ -209,22 +209,19 @@ impl Registry {
         self.in_cluster.is_some()
     }
 
-    /// The registered cluster Secrets (the implicit entry excluded), sorted by Secret name:
-    /// what the cluster generator reads. A Secret whose current version is invalid is not
-    /// among them (see [`Registry::invalid_secrets`]), whatever its last valid version said.
-    pub fn secrets(&self) -> Vec<ClusterSecret> {
+    /// What the cluster generator reads, from one snapshot of the index: the registered
+    /// cluster Secrets (the implicit entry excluded) and those that do not parse, each sorted by
+    /// Secret name. A Secret whose current version is invalid is among the second only,
+    /// whatever its last valid version said.
+    pub fn secrets(&self) -> (Vec<ClusterSecret>, Vec<InvalidClusterSecret>) {
         let index = self.read();
-        index
+        let valid = index
             .secrets
             .iter()
             .filter(|(name, _)| !index.invalid.contains_key(*name))
             .map(|(_, c)| c.secret.clone())
-            .collect()
-    }
-
-    /// The cluster Secrets that do not parse, sorted by Secret name.
-    pub fn invalid_secrets(&self) -> Vec<InvalidClusterSecret> {
-        self.read().invalid.values().cloned().collect()
+            .collect();
+        (valid, index.invalid.values().cloned().collect())
     }
 
     /// Every cluster the hub can sync to, one per server (the first Secret by name wins), plus
@@ -525,7 +522,7 @@ mod tests {
         assert!(c.after.is_none() && c.before.unwrap().name == "a");
         assert_eq!(r.clusters()[0].name(), "b");
         assert_eq!(r.by_server("https://x/").unwrap().name(), "b");
-        assert_eq!(r.secrets().len(), 1);
+        assert_eq!(r.secrets().0.len(), 1);
     }
 
     fn invalid(name: &str, env: &str) -> InvalidClusterSecret {
@@ -558,8 +555,8 @@ mod tests {
             ["dev", "prod"],
             "old and new selections both concerned"
         );
-        assert!(r.secrets().is_empty());
-        assert_eq!(r.invalid_secrets().len(), 1);
+        assert!(r.secrets().0.is_empty());
+        assert_eq!(r.secrets().1.len(), 1);
         assert_eq!(
             r.clusters().len(),
             1,
@@ -575,7 +572,7 @@ mod tests {
         let c = rx.try_recv().unwrap();
         assert!(c.before.is_none() && c.after.is_some());
         assert_eq!(c.invalid_labels.len(), 1);
-        assert!(r.invalid_secrets().is_empty() && r.secrets().len() == 1);
+        assert!(r.secrets().1.is_empty() && r.secrets().0.len() == 1);
         assert!(r.is_current(&s));
         // Invalid without ever having been valid; removal clears it.
         assert!(r.mark_invalid(invalid("b", "qa")));
@@ -584,7 +581,7 @@ mod tests {
         assert!(r.remove("flotilla/b"));
         let c = rx.try_recv().unwrap();
         assert!(c.before.is_none() && c.invalid_labels[0]["env"] == "qa");
-        assert!(r.invalid_secrets().is_empty());
+        assert!(r.secrets().1.is_empty());
     }
 
     #[test]

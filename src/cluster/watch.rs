@@ -58,9 +58,6 @@ struct State {
     repositories: BTreeMap<String, RepositorySecret>,
     /// Messages already reported per Secret, so a resync does not repeat them.
     reported: BTreeMap<String, String>,
-    /// Whether the first listing is complete: Secrets loaded after it are acknowledged by an
-    /// Event (the first listing of a hub starting up is not: nobody waits for it).
-    listed_once: bool,
 }
 
 async fn watch_secrets(registry: &Registry, config: &WatchConfig) {
@@ -118,7 +115,6 @@ async fn on_event(
                 publish_repositories(config, state);
             }
             registry.set_synced(true);
-            state.listed_once = true;
             tracing::info!(clusters = registry.secret_names().len(), namespace = %config.namespace, "cluster registry synced");
         }
     }
@@ -208,7 +204,7 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
     if registry.swap_token(&parsed) {
         tracing::info!(secret = %name, cluster = %parsed.name, "cluster token replaced");
         state.reported.remove(&name);
-        if state.listed_once {
+        if registry.is_synced() {
             tokio::spawn(acknowledge(config.hub.clone(), secret.clone(), None));
         }
         return;
@@ -238,7 +234,7 @@ async fn apply(registry: &Registry, config: &WatchConfig, state: &mut State, sec
     if let Upsert::Registered { previous } = registry.upsert(parsed, client, token) {
         tracing::info!(secret = %name, cluster = %cluster, server = %ServerUrl(&server), "cluster registered");
         // A Secret whose credentials make no client gets a Warning instead (below).
-        if state.listed_once && invalid.is_none() {
+        if registry.is_synced() && invalid.is_none() {
             tokio::spawn(acknowledge(config.hub.clone(), secret.clone(), previous));
         }
     }

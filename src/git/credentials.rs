@@ -11,15 +11,10 @@ use crate::api::repository_secret::RepoCredentials;
 /// cache keys. Works on `scheme://` URLs; scp-like `user@host:path` keeps its user (a bare SSH
 /// user name is not a secret) and other strings come back unchanged.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let authority_start = scheme_end + 3;
-    let rest = &url[authority_start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}{}", &url[..authority_start], &rest[at + 1..]),
-        None => url.to_string(),
+    if url.contains("://") {
+        crate::api::ServerUrl(url).to_string()
+    } else {
+        url.to_string()
     }
 }
 

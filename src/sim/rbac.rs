@@ -472,7 +472,7 @@ pub fn bootstrap_cluster_roles() -> Vec<Value> {
                 rule(&["create"], &["authentication.k8s.io"], &["selfsubjectreviews"]),
             ],
         ),
-        cluster_role("system:public-info-viewer", &[], vec![url_rule(&["/livez", "/readyz", "/healthz", "/version", "/version/"])]),
+        cluster_role("system:public-info-viewer", &[], vec![url_rule(crate::sim::cluster::ANONYMOUS_PATHS)]),
         cluster_role(
             "system:service-account-issuer-discovery",
             &[],

@@ -292,7 +292,7 @@ impl VirtualCluster {
                     let mut body = body.clone();
                     check_type_meta(&mut body)?;
                     apply::apply_with_reset(Some(&old), &body, &manager, opts.force, &schema, reset)
-                        .map_err(|e| write::apply_error(rt, name, e))?
+                        .map_err(|e| e.to_api_error())?
                 }
                 ScaleWrite::Patch(kind, body) => {
                     let mut patched = write::apply_patch(*kind, &old, body, &schema)?;

@@ -203,15 +203,8 @@ impl Store {
         namespace: Option<&str>,
         after: Option<&ObjectKey>,
     ) -> (Vec<Arc<Value>>, u64) {
-        let (docs, rv) = {
-            let inner = self.lock();
-            let Some(table) = inner.tables.get(key) else {
-                return (Vec::new(), inner.rv);
-            };
-            (Self::range(table, namespace, after), inner.rv)
-        };
-        // Decoded outside the lock: writers wait only for the copy of the references.
-        (docs.iter().map(Doc::decode).collect(), rv)
+        let (docs, rv, _) = self.list_with_last_change(key, namespace, after);
+        (docs, rv)
     }
 
     /// Like [`Store::list`], with the resourceVersion of the last change to the resource (its

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::apply::{self, ApplyError, Manager};
+use super::apply::{self, Manager};
 use super::cluster::VirtualCluster;
 use super::decode::{self, FieldValidation};
 use super::error::ApiError;
@@ -199,8 +199,8 @@ impl VirtualCluster {
         Ok(ns)
     }
 
-    /// Validation and strategy of a new object. `track` records the creator in managedFields
-    /// (server-side apply has done so itself).
+    /// Validation and strategy of a new object, decoded (`track`: records the creator in
+    /// managedFields) or built by server-side apply (which has done so itself).
     #[allow(clippy::too_many_arguments)]
     fn admit_new(
         &self,
@@ -215,7 +215,10 @@ impl VirtualCluster {
         super::defaults::apply_defaults(&rt.group, &rt.kind, obj);
         prepare::for_create(rt, obj, now)?;
         prepare::for_write(rt, obj)?;
-        default_custom(rt, obj);
+        if !track {
+            // A create by server-side apply: its object was not decoded as a request body is.
+            default_custom(rt, obj);
+        }
         let mut problems = validation::name_problems(rt, name);
         problems.extend(validation::metadata_problems(obj));
         problems.extend(validation::kind_problems(rt, obj));
@@ -404,7 +407,7 @@ impl VirtualCluster {
                 return Err(ApiError::not_found(rt, name));
             }
             let mut obj = apply::apply(None, &applied, &manager, opts.force, schema.as_ref())
-                .map_err(|e| apply_error(rt, name, e))?;
+                .map_err(|e| e.to_api_error())?;
             self.admit_new(rt, ns, name, &mut obj, &now, opts, false)?;
             return match self.commit_create(rt, ns, name, obj, opts) {
                 Ok(o) => Ok((o, true)),
@@ -418,7 +421,7 @@ impl VirtualCluster {
         self.modify(rt, ns, name, sub, opts, true, |cur| {
             let cur = cur.ok_or_else(|| ApiError::not_found(rt, name))?;
             apply::apply(Some(cur), &applied, &manager, opts.force, schema.as_ref())
-                .map_err(|e| apply_error(rt, name, e))
+                .map_err(|e| e.to_api_error())
         })
     }
 
@@ -468,7 +471,11 @@ impl VirtualCluster {
             }
             super::defaults::apply_defaults(&rt.group, &rt.kind, &mut new);
             prepare::for_write(rt, &mut new)?;
-            default_custom(rt, &mut new);
+            if applied {
+                // Server-side apply and /scale build the object themselves; PUT and PATCH
+                // bodies were decoded (a custom resource pruned and defaulted) already.
+                default_custom(rt, &mut new);
+            }
             let requested_uid = object::uid(&new).to_string();
             prepare::for_update(rt, cur, &mut new, status_write)?;
             let mut problems = validation::metadata_problems(&new);
@@ -662,8 +669,4 @@ fn patch_error(e: &patch::PatchError) -> ApiError {
         }
         _ => ApiError::new(500, "Unknown", text),
     }
-}
-
-pub(super) fn apply_error(_rt: &ResourceType, _name: &str, e: ApplyError) -> ApiError {
-    e.to_api_error()
 }

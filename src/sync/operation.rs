@@ -155,14 +155,7 @@ fn already_attempted<'a>(
         if revisions != observed.revisions.as_slice() {
             return None;
         }
-        if !result.sources.is_empty()
-            && (result.sources.len() != spec.sources.len()
-                || result
-                    .sources
-                    .iter()
-                    .zip(&spec.sources)
-                    .any(|(a, b)| !same_source(a, b)))
-        {
+        if !result.sources.is_empty() && !same_sources(&result.sources, &spec.sources) {
             return None;
         }
     }
@@ -171,11 +164,33 @@ fn already_attempted<'a>(
 
 /// Two sources are the same but for their `targetRevision`.
 pub fn same_source(a: &ApplicationSource, b: &ApplicationSource) -> bool {
-    let strip = |s: &ApplicationSource| ApplicationSource {
-        target_revision: None,
-        ..s.clone()
-    };
-    strip(a) == strip(b)
+    // Every field named, so that a new one cannot be left out of the comparison.
+    let ApplicationSource {
+        repo_url,
+        target_revision: _,
+        path,
+        chart,
+        ref_,
+        name,
+        directory,
+        kustomize,
+        helm,
+        plugin,
+    } = a;
+    *repo_url == b.repo_url
+        && *path == b.path
+        && *chart == b.chart
+        && *ref_ == b.ref_
+        && *name == b.name
+        && *directory == b.directory
+        && *kustomize == b.kustomize
+        && *helm == b.helm
+        && *plugin == b.plugin
+}
+
+/// Two lists of sources are the same, one by one, but for their `targetRevision`s.
+pub fn same_sources(a: &[ApplicationSource], b: &[ApplicationSource]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_source(a, b))
 }
 
 /// The operation an automated sync records: the observed revision(s), as Argo CD's.

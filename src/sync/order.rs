@@ -107,12 +107,12 @@ pub struct Step {
 ///   in reverse kind order (Deployments before the ConfigMaps they use, Namespaces last);
 /// - `PruneLast` (`prune_last`: the Application's option; or the orphan's own annotation)
 ///   moves a prune to an implicit wave after every other.
-pub fn steps(objects: &[Value], orphans: &[Value], prune_last_all: bool) -> Vec<Step> {
+pub fn steps(objects: &[Value], orphans: &[&Value], prune_last_all: bool) -> Vec<Step> {
     let mut out = apply_steps(objects);
     if orphans.is_empty() {
         return out;
     }
-    let waves: Vec<i64> = orphans.iter().map(wave).collect();
+    let waves: Vec<i64> = orphans.iter().map(|o| wave(o)).collect();
     let mut unique = waves.clone();
     unique.sort_unstable();
     unique.dedup();
@@ -328,7 +328,7 @@ mod tests {
         last: bool,
     ) -> Vec<(i64, Vec<String>, Vec<String>)> {
         let name = |o: &Value| o["metadata"]["name"].as_str().unwrap().to_string();
-        steps(objects, orphans, last)
+        steps(objects, &orphans.iter().collect::<Vec<_>>(), last)
             .into_iter()
             .map(|s| {
                 (

@@ -645,13 +645,7 @@ async fn sync_step(
 fn with_sources(app: &Application, sync: &SyncOperation) -> Option<Application> {
     let spec = &app.spec;
     if !sync.sources.is_empty() {
-        let same = sync.sources.len() == spec.sources.len()
-            && sync
-                .sources
-                .iter()
-                .zip(&spec.sources)
-                .all(|(a, b)| operation::same_source(a, b));
-        if same {
+        if operation::same_sources(&sync.sources, &spec.sources) {
             return None;
         }
         let mut other = app.clone();

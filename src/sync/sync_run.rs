@@ -25,7 +25,7 @@ use super::order::{self, SyncOptions};
 use super::pool::Pool;
 use super::reconcile::now;
 use super::source::Desired;
-use super::tracking::ObjectKey;
+use super::tracking::{self, ObjectKey};
 use crate::api::Application;
 use crate::api::application::{OperationState, ResourceResult, SyncOperationResult};
 use crate::api::operation::Operation;
@@ -107,26 +107,23 @@ fn sync_result(
 /// A live object this operation pruned that is still being deleted (foreground deletion waits
 /// for its dependents): the next wave waits for it, as gitops-engine's does.
 fn pending_deletion(pool: &Pool, app: &str, results: &[ResourceResult]) -> Option<ObjectKey> {
-    let pruned: Vec<&ResourceResult> = results
+    results
         .iter()
         .filter(|r| r.status.as_deref() == Some("Pruned"))
-        .collect();
-    if pruned.is_empty() {
-        return None;
-    }
-    pool.live
-        .owned_by(app)
-        .into_iter()
-        .filter(|(_, live)| live["metadata"]["deletionTimestamp"].is_string())
-        .map(|(_, live)| ObjectKey::of(&live))
-        .find(|key| {
-            pruned.iter().any(|r| {
-                r.group == key.group
-                    && r.kind == key.kind
-                    && r.namespace == key.namespace
-                    && r.name == key.name
-            })
+        .filter_map(|r| {
+            let key = ObjectKey {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+            };
+            let gvk = GroupVersionKind::gvk(&r.group, &r.version, &r.kind);
+            let live = pool.live.get(&gvk, &key)?;
+            (live["metadata"]["deletionTimestamp"].is_string()
+                && tracking::owner(&live, pool.live.installation_id()).as_deref() == Some(app))
+            .then_some(key)
         })
+        .min()
 }
 
 /// Whether a live object lets the next wave start: a CRD once Established, anything else once
@@ -202,7 +199,7 @@ pub async fn step(
         return finish(state, results, desired, None, app, operation);
     }
     if options.create_namespace
-        && let Err(e) = create_namespace(engine, pool, app).await
+        && let Err(e) = create_namespace(pool, app).await
     {
         if e.is_unavailable() {
             return Step::Unavailable(state, e.cause().to_string());
@@ -220,8 +217,8 @@ pub async fn step(
     } else {
         Vec::new()
     };
-    let prunable: Vec<Value> = if sync.prune {
-        orphans.iter().map(|(_, o)| o.clone()).collect()
+    let prunable: Vec<&Value> = if sync.prune {
+        orphans.iter().map(|(_, o)| o).collect()
     } else {
         Vec::new()
     };
@@ -407,26 +404,11 @@ async fn apply_one(
                     }),
                 );
             }
-            Err(e) if e.is_cluster_level() => {
-                return (
-                    key.clone(),
-                    gvk.version,
-                    Err(WriteError::Unavailable {
-                        object: key.to_string(),
-                        message: e.to_string(),
-                    }),
-                );
-            }
-            // The kind's problem (forbidden, not listable): this object fails, not the cluster.
             Err(e) => {
                 return (
                     key.clone(),
                     gvk.version,
-                    Err(WriteError::Rejected {
-                        object: key.to_string(),
-                        code: 0,
-                        message: e.to_string(),
-                    }),
+                    Err(write_error(key.to_string(), &e)),
                 );
             }
         },
@@ -442,13 +424,27 @@ async fn apply_one(
     (key, gvk.version, outcome)
 }
 
+/// A type that could not be listed, as the failure of a write of `object`: the cluster's when
+/// it is unreachable; else the kind's problem (forbidden, not listable), so this object fails,
+/// not the cluster.
+fn write_error(object: String, e: &LiveError) -> WriteError {
+    if e.is_cluster_level() {
+        WriteError::Unavailable {
+            object,
+            message: e.to_string(),
+        }
+    } else {
+        WriteError::Rejected {
+            object,
+            code: 0,
+            message: e.to_string(),
+        }
+    }
+}
+
 /// `CreateNamespace=true`: the destination namespace, with `managedNamespaceMetadata`. Not
 /// tracked, so never pruned.
-async fn create_namespace(
-    engine: &Engine,
-    pool: &Pool,
-    app: &Application,
-) -> Result<(), WriteError> {
+async fn create_namespace(pool: &Pool, app: &Application) -> Result<(), WriteError> {
     let Some(ns) = app
         .spec
         .destination
@@ -468,24 +464,12 @@ async fn create_namespace(
     let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": meta.labels, "annotations": meta.annotations}});
     let t = match pool.live.type_of(&gvk) {
         Some(t) => t,
-        None => pool.live.ensure(&gvk).await.map_err(|e| {
-            let object = format!("Namespace/{ns}");
-            if e.is_cluster_level() {
-                WriteError::Unavailable {
-                    object,
-                    message: e.to_string(),
-                }
-            } else {
-                // Namespaces cannot be listed (RBAC): this sync fails, not the cluster.
-                WriteError::Rejected {
-                    object,
-                    code: 0,
-                    message: e.to_string(),
-                }
-            }
-        })?,
+        None => pool
+            .live
+            .ensure(&gvk)
+            .await
+            .map_err(|e| write_error(format!("Namespace/{ns}"), &e))?,
     };
-    let _ = engine;
     apply::apply(pool.live.client(), &t.resource, false, &obj, false)
         .await
         .map(|_| ())

@@ -100,6 +100,34 @@ async fn context_client(kubeconfig: &Path, context: &str) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
+/// `status.sync.status` of an Application ("" before its first pass).
+pub fn sync_status(a: &Application) -> String {
+    a.status
+        .as_ref()
+        .and_then(|s| s.sync.as_ref())
+        .map(|s| s.status.clone())
+        .unwrap_or_default()
+}
+
+/// `status.sync.revision` of an Application ("" when none).
+pub fn sync_revision(a: &Application) -> String {
+    a.status
+        .as_ref()
+        .and_then(|s| s.sync.as_ref())
+        .and_then(|s| s.revision.clone())
+        .unwrap_or_default()
+}
+
+/// The message of the Application's condition of type `type_`, if it has one.
+pub fn condition(a: &Application, type_: &str) -> Option<String> {
+    a.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.message.clone())
+}
+
 impl E2e {
     /// Starts the environment with `files` committed to the repository, and the hub with
     /// `tune` applied.

@@ -7,9 +7,9 @@ use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use super::manifests::{self, Registration, Update};
+use super::manifests::{self, Registration};
 use super::names::cluster_secret_name;
-use super::target::Connection;
+use super::target::{Connection, ensure, obj};
 use super::{Action, Change, InstallError, Sink, status_code};
 use crate::api::secret::{ARGOCD_SECRET_TYPE_LABEL, FLOTILLA_SECRET_TYPE_LABEL};
 use crate::cluster::events::{CREDENTIALS_LOADED, acknowledges};
@@ -149,57 +149,21 @@ pub async fn upsert_cluster_secret(
         None => cluster_secret_name(&reg.target.server),
     };
     let desired = reg.secret(namespace, &name)?;
-    let shown = format!("{namespace}/{name}");
-    let what = format!("secret {shown}");
-    let mut current = match same_server {
-        Some(s) => Some(s.clone()),
-        None => api
-            .get_opt(&name)
-            .await
-            .map_err(|e| InstallError::api("reading", &what, &hub.place, &e))?,
-    };
-    if current.is_none() {
-        match api.create(&PostParams::default(), &desired).await {
-            Ok(_) => {
-                out(Change::new(Action::Created, "secret", shown));
-                return Ok(());
-            }
-            // Created since the read, by a `cluster add` running at the same time: compare.
-            Err(e) if status_code(&e) == Some(409) => {
-                current = api
-                    .get_opt(&name)
-                    .await
-                    .map_err(|e| InstallError::api("reading", &what, &hub.place, &e))?;
-            }
-            Err(e) => return Err(InstallError::api("creating", &what, &hub.place, &e)),
-        }
-    }
-    match current {
-        None => {
-            return Err(InstallError::Conflict {
-                object: what,
-                place: hub.place.clone(),
-                what: "was created and deleted again while being written".into(),
-            });
-        }
-        Some(s) if !manifests::is_cluster_secret(&s) => {
-            return Err(InstallError::Conflict {
-                object: what,
-                place: hub.place.clone(),
-                what: "exists and is not a cluster Secret".into(),
-            });
-        }
-        Some(s) => match manifests::hub_secret_update(&s, &desired) {
-            Update::Unchanged => out(Change::new(Action::Unchanged, "secret", shown)),
-            Update::Replace(updated) => {
-                api.replace(&name, &PostParams::default(), &updated)
-                    .await
-                    .map_err(|e| InstallError::api("updating", &what, &hub.place, &e))?;
-                out(Change::new(Action::Updated, "secret", shown));
+    ensure(
+        &api,
+        obj("secret", Some(namespace), &name),
+        &hub.place,
+        &desired,
+        |s| {
+            if manifests::is_cluster_secret(s) {
+                Ok(manifests::hub_secret_update(s, &desired))
+            } else {
+                Err("exists and is not a cluster Secret".into())
             }
         },
-    }
-    Ok(())
+        out,
+    )
+    .await
 }
 
 /// Replaces a cluster Secret (its resourceVersion guards against concurrent writes); returns it

@@ -26,14 +26,14 @@ pub struct Connection {
 }
 
 /// One object kind as `ensure` and `delete` handle it.
-struct Obj<'a> {
+pub(super) struct Obj<'a> {
     kind: &'static str,
     /// `namespace/name` or `name`.
     shown: String,
     name: &'a str,
 }
 
-fn obj<'a>(kind: &'static str, namespace: Option<&str>, name: &'a str) -> Obj<'a> {
+pub(super) fn obj<'a>(kind: &'static str, namespace: Option<&str>, name: &'a str) -> Obj<'a> {
     let shown = match namespace {
         Some(ns) => format!("{ns}/{name}"),
         None => name.to_string(),
@@ -42,7 +42,7 @@ fn obj<'a>(kind: &'static str, namespace: Option<&str>, name: &'a str) -> Obj<'a
 }
 
 /// Creates `desired`, or brings the existing object up to date with `update`; reports which.
-async fn ensure<K>(
+pub(super) async fn ensure<K>(
     api: &Api<K>,
     o: Obj<'_>,
     place: &str,
@@ -216,12 +216,12 @@ pub async fn install_manager(
                 Err(e) if status_code(&e) == Some(409) => {
                     // Created since the listing, by a `cluster add` running at the same time:
                     // take it if it is the manager's token Secret.
-                    let again = token_secrets(c, sa_ns).await?;
-                    let theirs = again
-                        .iter()
-                        .find(|s| s.metadata.name.as_deref() == Some(&name));
+                    let theirs = secrets
+                        .get_opt(&name)
+                        .await
+                        .map_err(|e| InstallError::api("reading", &shown, &c.place, &e))?;
                     if !theirs
-                        .is_some_and(|s| manifests::is_token_secret_of(s, MANAGER_SERVICE_ACCOUNT))
+                        .is_some_and(|s| manifests::is_token_secret_of(&s, MANAGER_SERVICE_ACCOUNT))
                     {
                         return Err(InstallError::Conflict {
                             object: shown,

@@ -182,7 +182,8 @@ impl<'a> Typed<'a> {
     ) {
         match v {
             Value::Object(m) if !self.map_is_atomic(names) => {
-                let path: Vec<String> = names.clone();
+                // The path, for the schema's lookups; only read when fields must be declared.
+                let path: Vec<String> = if declared { names.clone() } else { Vec::new() };
                 let path: Vec<&str> = path.iter().map(String::as_str).collect();
                 for (k, child) in m {
                     if declared && !self.schema.declares(&path, k) {
